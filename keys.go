@@ -1,0 +1,66 @@
+package modmirror
+
+import (
+	"fmt"
+
+	"golang.org/x/mod/module"
+)
+
+// The suffixes of the three files of a module version.
+const (
+	ExtInfo = ".info"
+	ExtMod  = ".mod"
+	ExtZip  = ".zip"
+)
+
+// Limits on what a mirror accepts from an upstream; the go command enforces
+// the same ones on what it downloads.
+const (
+	MaxZipFile  = 500 << 20 // zip files, as golang.org/x/mod/zip.MaxZipFile
+	MaxGoMod    = 16 << 20  // go.mod files, as golang.org/x/mod/zip.MaxGoMod
+	MaxInfoFile = 1 << 20   // .info, /@latest and /@v/list responses
+)
+
+// ModuleDir returns the store directory of a module path: "<escaped path>/@v".
+func ModuleDir(path string) (string, error) {
+	epath, err := module.EscapePath(path)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return epath + "/@v", nil
+}
+
+// ListKey returns the store name of a module's version list.
+func ListKey(path string) (string, error) {
+	dir, err := ModuleDir(path)
+	if err != nil {
+		return "", err
+	}
+	return dir + "/list", nil
+}
+
+// VersionKey returns the store name of one file of a module version; ext is
+// ExtInfo, ExtMod or ExtZip. The version must be canonical (or a
+// golang.org/toolchain version, which module.Check accepts too).
+func VersionKey(path, version, ext string) (string, error) {
+	switch ext {
+	case ExtInfo, ExtMod, ExtZip:
+	default:
+		return "", fmt.Errorf("%w: unknown file type %q", ErrInvalid, ext)
+	}
+	dir, err := ModuleDir(path)
+	if err != nil {
+		return "", err
+	}
+	evers, err := module.EscapeVersion(version)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return dir + "/" + evers + ext, nil
+}
+
+// SumDBKey returns the store name of a checksum database file, such as a
+// verified tile: "sumdb/<name>/<file>", the go command's own cache layout.
+func SumDBKey(name, file string) string {
+	return "sumdb/" + name + "/" + file
+}

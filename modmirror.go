@@ -1,0 +1,136 @@
+// Package modmirror holds the domain of the modmirror Go module mirror: the
+// store and upstream interfaces that the rest of the program implements, the
+// layout of stored files, and the errors that cross package boundaries.
+//
+// # A module version is three immutable files
+//
+// Everything modmirror does moves module versions around: (path, version) ->
+// .info, .mod and .zip. Stored files use exactly the layout of the go
+// command's module download cache ($GOMODCACHE/cache/download), so a copy of a
+// filesystem store works as GOPROXY=file://<copy>:
+//
+//	<escaped path>/@v/list
+//	<escaped path>/@v/<escaped version>.info
+//	<escaped path>/@v/<escaped version>.mod
+//	<escaped path>/@v/<escaped version>.zip
+//	sumdb/<checksum database name>/tile/...   (verified tiles, as the go command keeps them)
+//
+// Keys are slash-separated names relative to the store root and are built only
+// by the functions in keys.go, from paths and versions checked by
+// golang.org/x/mod/module.
+//
+// # Errors
+//
+// "Not found" is a protocol signal, not a failure: every implementation
+// reports it with an error that matches [fs.ErrNotExist] (see [NotFound]), and
+// the HTTP layer turns it into 404 so clients fall through to their next
+// GOPROXY entry. [ErrSecurity] marks content that disagrees with a checksum
+// database or with a copy already stored; it is never retried and never
+// stored. [ErrInvalid] marks a malformed request, and [ErrUpstream] an
+// upstream that failed.
+package modmirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+)
+
+// ErrSecurity is wrapped by errors that report content which failed
+// verification: a hash that does not match the checksum database, or an
+// upstream copy that differs from the one already stored.
+var ErrSecurity = errors.New("SECURITY ERROR")
+
+// ErrInvalid is wrapped by errors that report a malformed request: a module
+// path, version or file name that golang.org/x/mod rejects.
+var ErrInvalid = errors.New("invalid request")
+
+// ErrUpstream is wrapped by errors that report an upstream failure other
+// than not-found: the mirror could not fill a miss.
+var ErrUpstream = errors.New("upstream failure")
+
+// NotFound returns an error with the formatted message that matches
+// [fs.ErrNotExist] under errors.Is.
+func NotFound(format string, args ...any) error {
+	return &notFoundError{msg: fmt.Sprintf(format, args...)}
+}
+
+type notFoundError struct{ msg string }
+
+func (e *notFoundError) Error() string        { return e.msg }
+func (e *notFoundError) Is(target error) bool { return target == fs.ErrNotExist }
+
+// A File is an open stored file. Its Stat must report the size and
+// modification time; Seek lets the HTTP layer serve ranges.
+type File interface {
+	io.ReadSeekCloser
+	Stat() (fs.FileInfo, error)
+}
+
+// A Store keeps files under slash-separated names in the module download
+// cache layout. Implementations must be safe for concurrent use, by several
+// goroutines and, where the backend allows, by several processes.
+type Store interface {
+	// Open opens the named file for reading. It returns an error matching
+	// fs.ErrNotExist if there is no such file.
+	Open(ctx context.Context, name string) (File, error)
+
+	// Create stores the content of r under name if name does not exist yet.
+	// The write is atomic and durable: until Create returns, readers see no
+	// file, and after it returns successfully the file survives a crash.
+	// If name already exists, Create leaves it untouched and returns an error
+	// matching fs.ErrExist; it is the caller's job to compare contents.
+	// If r fails, nothing is stored.
+	Create(ctx context.Context, name string, r io.Reader) error
+
+	// Replace atomically and durably stores the content of r under name,
+	// replacing any earlier content. It is used only for files that are
+	// derived from others (such as @v/list), never for .info, .mod or .zip.
+	Replace(ctx context.Context, name string, r io.Reader) error
+
+	// List returns the base names of the files directly inside the
+	// directory dir, sorted. A directory that does not exist has no files.
+	List(ctx context.Context, dir string) ([]string, error)
+}
+
+// An Upstream is where a mirror fills its store from on a miss. Paths and
+// versions are unescaped and already validated. Every method returns an
+// error matching fs.ErrNotExist when the upstream does not have what was
+// asked for, so that callers can fall through to another source.
+// Implementations must be safe for concurrent use.
+type Upstream interface {
+	// List returns the versions listed by /@v/list, one per element, in
+	// the upstream's order. The list may be empty.
+	List(ctx context.Context, path string) ([]string, error)
+
+	// Latest returns the raw JSON served by /@latest.
+	Latest(ctx context.Context, path string) ([]byte, error)
+
+	// Info returns the raw JSON served by /@v/<query>.info. The query may
+	// be a canonical version or anything the go command accepts in its
+	// place (a branch, a tag, a commit prefix).
+	Info(ctx context.Context, path, query string) ([]byte, error)
+
+	// Mod returns the go.mod file of a canonical version.
+	Mod(ctx context.Context, path, version string) ([]byte, error)
+
+	// Zip returns the module zip of a canonical version as a stream. The
+	// caller must close it and must not trust its size.
+	Zip(ctx context.Context, path, version string) (io.ReadCloser, error)
+
+	// String describes the upstream for logs and error messages, with any
+	// credentials redacted.
+	String() string
+}
+
+// A Checker checks go.sum lines against a checksum database.
+type Checker interface {
+	// Check reports whether the checksum database lists hash for the
+	// module path at version. A version ending in "/go.mod" names the
+	// hash of the go.mod file; otherwise it names the hash of the zip.
+	// A mismatch returns an error wrapping ErrSecurity that names the
+	// module and both hashes. Checking several versions at once is safe.
+	Check(ctx context.Context, path, version, hash string) error
+}

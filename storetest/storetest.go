@@ -1,0 +1,212 @@
+// Package storetest is the conformance suite that every modmirror.Store
+// implementation must pass. An implementation's whole test can be one line:
+//
+//	func TestStore(t *testing.T) { storetest.Run(t, newStore(t)) }
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/modmirror/modmirror"
+)
+
+// Run checks that s behaves as the modmirror.Store contract says. The store
+// must be empty.
+func Run(t *testing.T, s modmirror.Store) {
+	ctx := context.Background()
+
+	t.Run("OpenMissing", func(t *testing.T) {
+		_, err := s.Open(ctx, "example.com/missing/@v/v1.0.0.mod")
+		if !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("Open of a missing file: got %v, want an error matching fs.ErrNotExist", err)
+		}
+	})
+
+	t.Run("CreateOpen", func(t *testing.T) {
+		name := "example.com/create/@v/v1.0.0.mod"
+		want := []byte("module example.com/create\n")
+		if err := s.Create(ctx, name, bytes.NewReader(want)); err != nil {
+			t.Fatal(err)
+		}
+		if got := read(t, s, name); !bytes.Equal(got, want) {
+			t.Fatalf("read back %q, want %q", got, want)
+		}
+	})
+
+	t.Run("CreateIsImmutable", func(t *testing.T) {
+		name := "example.com/immutable/@v/v1.0.0.mod"
+		first := []byte("module example.com/immutable\n")
+		if err := s.Create(ctx, name, bytes.NewReader(first)); err != nil {
+			t.Fatal(err)
+		}
+		err := s.Create(ctx, name, bytes.NewReader([]byte("module evil\n")))
+		if !errors.Is(err, fs.ErrExist) {
+			t.Fatalf("second Create: got %v, want an error matching fs.ErrExist", err)
+		}
+		if got := read(t, s, name); !bytes.Equal(got, first) {
+			t.Fatalf("after second Create, read %q, want the first content %q", got, first)
+		}
+	})
+
+	t.Run("FailedReaderStoresNothing", func(t *testing.T) {
+		name := "example.com/failed/@v/v1.0.0.zip"
+		r := io.MultiReader(bytes.NewReader([]byte("partial content")), errReader{})
+		if err := s.Create(ctx, name, r); err == nil {
+			t.Fatal("Create with a failing reader succeeded")
+		}
+		if _, err := s.Open(ctx, name); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("after a failed Create, Open: got %v, want not exist", err)
+		}
+		if err := s.Replace(ctx, name, io.MultiReader(bytes.NewReader([]byte("x")), errReader{})); err == nil {
+			t.Fatal("Replace with a failing reader succeeded")
+		}
+		if _, err := s.Open(ctx, name); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("after a failed Replace, Open: got %v, want not exist", err)
+		}
+		// The name is still free for a good write.
+		if err := s.Create(ctx, name, bytes.NewReader([]byte("whole"))); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("Replace", func(t *testing.T) {
+		name := "example.com/replace/@v/list"
+		for _, content := range []string{"v1.0.0\n", "v1.0.0\nv1.1.0\n", ""} {
+			if err := s.Replace(ctx, name, bytes.NewReader([]byte(content))); err != nil {
+				t.Fatal(err)
+			}
+			if got := read(t, s, name); string(got) != content {
+				t.Fatalf("read %q after Replace, want %q", got, content)
+			}
+		}
+	})
+
+	t.Run("StatSeek", func(t *testing.T) {
+		name := "example.com/seek/@v/v1.0.0.zip"
+		content := bytes.Repeat([]byte("0123456789"), 1000)
+		if err := s.Create(ctx, name, bytes.NewReader(content)); err != nil {
+			t.Fatal(err)
+		}
+		f, err := s.Open(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() != int64(len(content)) {
+			t.Errorf("Stat().Size() = %d, want %d", fi.Size(), len(content))
+		}
+		if fi.ModTime().IsZero() {
+			t.Errorf("Stat().ModTime() is zero")
+		}
+		if _, err := f.Seek(9995, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		tail, err := io.ReadAll(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(tail) != "56789" {
+			t.Errorf("read %q after Seek, want %q", tail, "56789")
+		}
+	})
+
+	t.Run("List", func(t *testing.T) {
+		dir := "example.com/list/@v"
+		got, err := s.List(ctx, dir)
+		if err != nil || len(got) != 0 {
+			t.Fatalf("List of a missing directory = %v, %v; want nothing, no error", got, err)
+		}
+		for _, v := range []string{"v1.1.0.mod", "v1.0.0.mod", "v1.0.0.zip"} {
+			if err := s.Create(ctx, dir+"/"+v, bytes.NewReader([]byte(v))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A file in a subdirectory is not directly inside dir.
+		if err := s.Create(ctx, "example.com/list/@v/sub/v9.mod", bytes.NewReader(nil)); err != nil {
+			t.Fatal(err)
+		}
+		got, err = s.List(ctx, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"v1.0.0.mod", "v1.0.0.zip", "v1.1.0.mod"}
+		if !slices.Equal(got, want) {
+			t.Fatalf("List = %q, want %q", got, want)
+		}
+	})
+
+	t.Run("BadNames", func(t *testing.T) {
+		for _, name := range []string{"", "/abs/@v/list", "../escape/@v/list", "a/../../b", "a//b", ".tmp/x", "a/.hidden"} {
+			if err := s.Create(ctx, name, bytes.NewReader(nil)); err == nil {
+				t.Errorf("Create(%q) succeeded, want an error", name)
+			}
+			if _, err := s.Open(ctx, name); err == nil {
+				t.Errorf("Open(%q) succeeded, want an error", name)
+			}
+		}
+	})
+
+	t.Run("ConcurrentCreate", func(t *testing.T) {
+		// Many writers race for one name: exactly one wins, the others see
+		// fs.ErrExist, and the stored content is the winner's, whole.
+		name := "example.com/race/@v/v1.0.0.zip"
+		const n = 16
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				content := bytes.Repeat([]byte(fmt.Sprintf("writer %02d ", i)), 4096)
+				errs[i] = s.Create(ctx, name, bytes.NewReader(content))
+			}()
+		}
+		wg.Wait()
+		wins := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				wins++
+			case !errors.Is(err, fs.ErrExist):
+				t.Errorf("Create: %v", err)
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("%d Creates succeeded, want exactly 1", wins)
+		}
+		got := read(t, s, name)
+		if len(got) != 10*4096 || !bytes.Equal(got, bytes.Repeat(got[:10], 4096)) {
+			t.Fatalf("stored content is not one writer's whole content")
+		}
+	})
+}
+
+func read(t *testing.T, s modmirror.Store, name string) []byte {
+	t.Helper()
+	f, err := s.Open(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+type errReader struct{}
+
+func (errReader) Read([]byte) (int, error) { return 0, errors.New("storetest: injected read error") }

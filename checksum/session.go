@@ -1,0 +1,184 @@
+package checksum
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/mod/sumdb"
+
+	"github.com/modmirror/modmirror"
+)
+
+// A session is one sumdb.Client and the sumdb.ClientOps it runs on.
+//
+// A sumdb.Client remembers the outcome of every lookup and tile read for
+// good, failures included, so a single network error would make a module
+// version (or, for a tile, a whole range of them) unverifiable until the
+// process restarts. A session is therefore discarded as soon as one of its
+// lookups fails, and after rotateAfter lookups to bound its memory. Nothing
+// of value is lost: verified tiles and records are in the store and the
+// latest tree head is in the state file, where the next session finds them.
+//
+// The session also records what the Client's errors do not carry: the
+// Client formats errors with %v, so neither sumdb.ErrSecurity nor
+// fs.ErrNotExist survives in them.
+type session struct {
+	v       *Verifier
+	client  *sumdb.Client
+	lookups atomic.Int64
+
+	// report is the first message passed to SecurityError. Once set,
+	// every failed lookup of this session is treated as a security
+	// error: the database has been caught lying, and a failure that
+	// merely happened at the same time is better refused than trusted.
+	report atomic.Pointer[string]
+
+	// notFound holds the remote lookup paths answered "not found".
+	notFound sync.Map
+}
+
+var _ sumdb.ClientOps = (*session)(nil)
+
+func newSession(v *Verifier) *session {
+	s := &session{v: v}
+	s.client = sumdb.NewClient(s)
+	return s
+}
+
+// finish records the outcome of one lookup.
+func (s *session) finish(err error) {
+	if err != nil || s.lookups.Add(1) >= rotateAfter {
+		s.v.discard(s)
+	}
+}
+
+// lookupError turns an error from s.client.Lookup into one for Check.
+func (s *session) lookupError(q query, err error) error {
+	name := s.v.name
+	// The Client's message starts with the module; keep only the reason.
+	reason := strings.TrimPrefix(err.Error(), q.mod.Path+"@"+q.version+": ")
+	if report := s.report.Load(); report != nil || errors.Is(err, sumdb.ErrSecurity) {
+		why := " " + reason
+		if report != nil {
+			// The report says why, with the evidence.
+			why = "\n" + strings.TrimPrefix(*report, "SECURITY ERROR\n")
+		}
+		return q.errorf("%w: checksum database %s is misbehaving:%s", modmirror.ErrSecurity, name, why)
+	}
+	if _, ok := s.notFound.Load(q.lookup); ok {
+		return q.errorf("checksum database %s does not know this version (%s); it cannot be verified, so it is not served", name, reason)
+	}
+	return q.errorf("checksum database %s: %s", name, reason)
+}
+
+// opContext returns the context for one operation of the sumdb client.
+func (s *session) opContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.v.timeout)
+}
+
+// ReadRemote implements sumdb.ClientOps.
+func (s *session) ReadRemote(path string) ([]byte, error) {
+	ctx, cancel := s.opContext()
+	defer cancel()
+	data, err := s.v.remote.ReadSumDB(ctx, s.v.name, path)
+	if err != nil && errors.Is(err, fs.ErrNotExist) && strings.HasPrefix(path, "/lookup/") {
+		s.notFound.Store(path, true)
+	}
+	return data, err
+}
+
+// ReadConfig implements sumdb.ClientOps.
+func (s *session) ReadConfig(file string) ([]byte, error) {
+	switch file {
+	case "key":
+		return []byte(s.v.key), nil
+	case s.v.name + "/latest":
+		return readState(s.v.stateFile)
+	}
+	return nil, fmt.Errorf("checksum: unknown config file %q", file)
+}
+
+// WriteConfig implements sumdb.ClientOps. The client calls it only with a
+// tree head it has verified as a successor of old.
+func (s *session) WriteConfig(file string, old, new []byte) error {
+	if file != s.v.name+"/latest" {
+		return fmt.Errorf("checksum: cannot write config file %q", file)
+	}
+	return swapState(s.v.stateFile, old, new)
+}
+
+// ReadCache implements sumdb.ClientOps. What it returns is trusted without
+// checks, which is why only verified data is written to the store's
+// sumdb/<name>/ namespace.
+func (s *session) ReadCache(file string) ([]byte, error) {
+	rest, ok := strings.CutPrefix(file, s.v.name+"/")
+	if !ok {
+		return nil, fs.ErrNotExist
+	}
+	ctx, cancel := s.opContext()
+	defer cancel()
+	return s.v.readStore(ctx, rest)
+}
+
+// WriteCache implements sumdb.ClientOps. The client calls it only with
+// tiles and records it has verified.
+func (s *session) WriteCache(file string, data []byte) {
+	rest, ok := strings.CutPrefix(file, s.v.name+"/")
+	if !ok {
+		return
+	}
+	ctx, cancel := s.opContext()
+	defer cancel()
+	s.v.writeStore(ctx, rest, data)
+}
+
+// Log implements sumdb.ClientOps.
+func (s *session) Log(msg string) {
+	s.v.log.Info(msg)
+}
+
+// SecurityError implements sumdb.ClientOps. The client returns an error
+// after calling it; the message is kept so the lookup's caller can tell
+// that error apart and report it.
+func (s *session) SecurityError(msg string) {
+	s.v.log.Error("checksum database misbehaving", "report", msg)
+	s.report.CompareAndSwap(nil, &msg)
+}
+
+// maxCacheFile bounds what is read from the store's sumdb namespace: a tile
+// is 8 KiB, a lookup record far less.
+const maxCacheFile = 1 << 20
+
+// readStore reads the database file (such as "tile/8/0/001") from the store.
+func (v *Verifier) readStore(ctx context.Context, file string) ([]byte, error) {
+	f, err := v.store.Open(ctx, modmirror.SumDBKey(v.name, file))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxCacheFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxCacheFile {
+		return nil, fmt.Errorf("checksum: stored %s is too large", file)
+	}
+	return data, nil
+}
+
+// writeStore stores the verified database file. A file that is already
+// there is left alone: verified files never change. Failures only cost a
+// later download, so they are logged, not returned.
+func (v *Verifier) writeStore(ctx context.Context, file string, data []byte) {
+	err := v.store.Create(ctx, modmirror.SumDBKey(v.name, file), bytes.NewReader(data))
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		v.log.Warn("caching verified file", "file", file, "err", err)
+	}
+}

@@ -1,0 +1,92 @@
+package checksum
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"golang.org/x/mod/sumdb"
+)
+
+// stateMu serializes compare-and-swap updates of state files. One lock for
+// the whole process is enough: tree heads change a few times a minute at
+// most. Several processes must not share a StateDir (each replica keeps its
+// own), since the lock does not reach across processes.
+var stateMu sync.Mutex
+
+// maxStateFile bounds what is read back from a state file: a signed tree
+// head is a few hundred bytes.
+const maxStateFile = 64 << 10
+
+// readState returns the content of the state file, or nothing if it does not
+// exist yet; the sumdb client reads an empty tree head as "start afresh".
+func readState(file string) ([]byte, error) {
+	data, err := os.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("checksum: reading state: %w", err)
+	}
+	if len(data) > maxStateFile {
+		return nil, fmt.Errorf("checksum: reading state: %s is too large", file)
+	}
+	return data, nil
+}
+
+// swapState replaces the content of file by new if it is still old, and
+// returns sumdb.ErrWriteConflict otherwise. The new content is written to a
+// temporary file, synced, renamed into place and the directory synced, so a
+// crash leaves the old tree head or the new one, never a torn one.
+func swapState(file string, old, new []byte) error {
+	stateMu.Lock()
+	defer stateMu.Unlock()
+
+	cur, err := readState(file)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(cur, old) {
+		return sumdb.ErrWriteConflict
+	}
+	dir := filepath.Dir(file)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("checksum: writing state: %w", err)
+	}
+	if err := writeSynced(dir, file, new); err != nil {
+		return fmt.Errorf("checksum: writing state: %w", err)
+	}
+	return nil
+}
+
+func writeSynced(dir, file string, data []byte) error {
+	f, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // fails harmlessly once renamed
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, file)
+	}
+	if err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

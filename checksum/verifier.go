@@ -1,0 +1,278 @@
+package checksum
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/modmirror/modmirror"
+)
+
+// A Remote reads files of a checksum database. The path starts with "/":
+// "/lookup/<escaped path>@<escaped version>", "/tile/8/0/001", "/latest",
+// "/supported". An upstream proxy implements it by fetching
+// <proxy>/sumdb/<name><path>. Errors that mean the file does not exist
+// (404 and 410) must match fs.ErrNotExist. Implementations must be safe for
+// concurrent use.
+type Remote interface {
+	ReadSumDB(ctx context.Context, name, path string) ([]byte, error)
+}
+
+// Config configures a [Verifier].
+type Config struct {
+	// Name is the name of the checksum database, such as "sum.golang.org".
+	// It must match the name in Key; if empty, it is taken from Key.
+	Name string
+
+	// Key is the database's verifier key, such as
+	// "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ro18akBn8nQSoZMO".
+	Key string
+
+	// Remote is where the database's files are read from.
+	Remote Remote
+
+	// Store caches verified tiles and lookup records under
+	// modmirror.SumDBKey(Name, file).
+	Store modmirror.Store
+
+	// StateDir holds the latest verified signed tree head, in the file
+	// <StateDir>/<Name>/latest. It must not be shared between processes.
+	StateDir string
+
+	// Logger receives security errors (at error level) and cache write
+	// failures. If nil, slog.Default() is used.
+	Logger *slog.Logger
+
+	// Timeout bounds each remote or store read made for the sumdb client;
+	// zero means 30 seconds. See [Verifier.Check] for why reads do not use
+	// the caller's context.
+	Timeout time.Duration
+}
+
+// tileHeight is the height of the tiles the go command asks for and the
+// sumdb client uses; sum.golang.org serves no others.
+const tileHeight = 8
+
+// rotateAfter is how many lookups one sumdb.Client serves before it is
+// replaced: its caches of records and tiles never shrink, and a mirror runs
+// for months.
+const rotateAfter = 10000
+
+// A Verifier checks go.sum lines against a checksum database, verifying
+// everything the database says with golang.org/x/mod/sumdb. It implements
+// modmirror.Checker and is safe for concurrent use.
+type Verifier struct {
+	name      string
+	key       string
+	verifiers note.Verifiers
+	remote    Remote
+	store     modmirror.Store
+	stateFile string
+	log       *slog.Logger
+	timeout   time.Duration
+
+	mu  sync.Mutex
+	cur *session // the sumdb.Client lookups go to; nil means make a new one
+}
+
+var _ modmirror.Checker = (*Verifier)(nil)
+
+// NewVerifier returns a Verifier for the database described by cfg.
+func NewVerifier(cfg Config) (*Verifier, error) {
+	nv, err := note.NewVerifier(strings.TrimSpace(cfg.Key))
+	if err != nil {
+		return nil, fmt.Errorf("checksum: verifier key: %w", err)
+	}
+	name := cfg.Name
+	if name == "" {
+		name = nv.Name()
+	}
+	switch {
+	case name != nv.Name():
+		return nil, fmt.Errorf("checksum: key is for %s, not %s", nv.Name(), name)
+	case !fs.ValidPath(name) || strings.Contains(name, `\`):
+		// The name becomes part of store names and file paths.
+		return nil, fmt.Errorf("checksum: unusable database name %q", name)
+	case cfg.Remote == nil || cfg.Store == nil:
+		return nil, errors.New("checksum: Remote and Store are required")
+	case cfg.StateDir == "":
+		return nil, errors.New("checksum: StateDir is required")
+	}
+	v := &Verifier{
+		name:      name,
+		key:       strings.TrimSpace(cfg.Key),
+		verifiers: note.VerifierList(nv),
+		remote:    cfg.Remote,
+		store:     cfg.Store,
+		stateFile: filepath.Join(cfg.StateDir, filepath.FromSlash(name), "latest"),
+		log:       cfg.Logger,
+		timeout:   cfg.Timeout,
+	}
+	if v.log == nil {
+		v.log = slog.Default()
+	}
+	v.log = v.log.With("sumdb", name)
+	if v.timeout <= 0 {
+		v.timeout = 30 * time.Second
+	}
+	return v, nil
+}
+
+// Name returns the name of the checksum database.
+func (v *Verifier) Name() string { return v.name }
+
+// Check implements modmirror.Checker. It reports an error wrapping
+// modmirror.ErrSecurity if the database lists a different hash for the
+// module version, or if the database itself misbehaves (a forked or
+// rolled-back log, a bad proof). A version the database does not know is an
+// error too, but one that does not match fs.ErrNotExist: it cannot be
+// verified, so it must not be served.
+//
+// The sumdb client's operations take no context, and one remote read may
+// serve several concurrent Checks of the same module, so reads run under
+// a context of their own, bounded by Config.Timeout, rather than under ctx.
+// Check stops waiting, and returns ctx's error, as soon as ctx is done; the
+// lookup it started finishes in the background and its verified results are
+// cached for the next caller.
+func (v *Verifier) Check(ctx context.Context, path, version, hash string) error {
+	q, err := newQuery(path, version)
+	if err != nil {
+		return err
+	}
+	alg, _, ok := strings.Cut(hash, ":")
+	if !ok {
+		return q.errorf("%w: malformed hash %q", modmirror.ErrInvalid, hash)
+	}
+
+	if err := context.Cause(ctx); err != nil {
+		return q.errorf("%w", err)
+	}
+
+	type result struct {
+		lines []string
+		err   error
+	}
+	s := v.session()
+	done := make(chan result, 1)
+	go func() {
+		lines, err := s.client.Lookup(path, version)
+		s.finish(err)
+		done <- result{lines, err}
+	}()
+	var res result
+	select {
+	case res = <-done:
+	case <-ctx.Done():
+		return q.errorf("%w", context.Cause(ctx))
+	}
+	if res.err != nil {
+		return s.lookupError(q, res.err)
+	}
+
+	have := path + " " + version + " " + hash
+	for _, line := range res.lines {
+		if line == have {
+			return nil
+		}
+		want, ok := strings.CutPrefix(line, path+" "+version+" ")
+		if ok && strings.HasPrefix(want, alg+":") {
+			// The go command's wording, so that users recognise the
+			// message and its advice.
+			return q.errorf("checksum mismatch\n\tdownloaded: %s\n\t%s: %s\n\n%w\n%s",
+				hash, v.name, want, modmirror.ErrSecurity, mismatchAdvice)
+		}
+	}
+	// An authenticated record without a hash of this kind: nothing to
+	// compare with, so nothing to vouch for.
+	return q.errorf("checksum database %s lists no %s hash; refusing unverified content", v.name, alg)
+}
+
+// A query is one go.sum line to check, without its hash.
+type query struct {
+	mod     module.Version // the module version, without "/go.mod"
+	version string         // the version as asked, perhaps with "/go.mod"
+	noun    string         // what is verified: "module" or "go.mod"
+	lookup  string         // the remote path of the lookup
+}
+
+func newQuery(path, version string) (query, error) {
+	q := query{
+		mod:     module.Version{Path: path, Version: strings.TrimSuffix(version, "/go.mod")},
+		version: version,
+		noun:    "module",
+	}
+	if q.mod.Version != version {
+		q.noun = "go.mod"
+	}
+	epath, err := module.EscapePath(path)
+	if err == nil {
+		var evers string
+		evers, err = module.EscapeVersion(q.mod.Version)
+		q.lookup = "/lookup/" + epath + "@" + evers
+	}
+	if err != nil {
+		return q, q.errorf("%w: %w", modmirror.ErrInvalid, err)
+	}
+	return q, nil
+}
+
+// errorf returns an error naming the module, in the go command's form.
+func (q query) errorf(format string, args ...any) error {
+	return fmt.Errorf("checksum: %s@%s: verifying %s: "+format,
+		append([]any{q.mod.Path, q.mod.Version, q.noun}, args...)...)
+}
+
+const mismatchAdvice = `This download does NOT match the one reported by the checksum server.
+The bits may have been replaced on the origin server, or an attacker may
+have intercepted the download attempt.`
+
+// session returns the session lookups go to now.
+func (v *Verifier) session() *session {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.cur == nil {
+		v.cur = newSession(v)
+	}
+	return v.cur
+}
+
+// discard stops sending lookups to s, if that has not happened already.
+// Lookups in progress on s finish there.
+func (v *Verifier) discard(s *session) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.cur == s {
+		v.cur = nil
+	}
+}
+
+// verifiedTree returns the latest tree head that a sumdb client has
+// verified, as persisted in the state file; an empty tree if there is none.
+// The client writes the state file only after checking the new head's
+// signature and its consistency with the previous one; the signature is
+// checked again here because the file is read back from disk.
+func (v *Verifier) verifiedTree() (tlog.Tree, error) {
+	msg, err := readState(v.stateFile)
+	if err != nil || len(msg) == 0 {
+		return tlog.Tree{}, err
+	}
+	n, err := note.Open(msg, v.verifiers)
+	if err != nil {
+		return tlog.Tree{}, fmt.Errorf("checksum: reading state: %w", err)
+	}
+	tree, err := tlog.ParseTree([]byte(n.Text))
+	if err != nil {
+		return tlog.Tree{}, fmt.Errorf("checksum: reading state: %w", err)
+	}
+	return tree, nil
+}

@@ -1,0 +1,298 @@
+package checksum
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modmirror/modmirror"
+)
+
+func TestCheck(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	const path, version = "example.com/m", "v1.0.0"
+
+	if err := e.v.Check(ctx, path, version, e.db.hash(path, version)); err != nil {
+		t.Errorf("zip hash: %v", err)
+	}
+	if err := e.v.Check(ctx, path, version+"/go.mod", e.db.hash(path, version+"/go.mod")); err != nil {
+		t.Errorf("go.mod hash: %v", err)
+	}
+	// Toolchain versions are ordinary lookups.
+	const tpath, tvers = "golang.org/toolchain", "v0.0.1-go1.21.13.linux-amd64"
+	if err := e.v.Check(ctx, tpath, tvers, e.db.hash(tpath, tvers)); err != nil {
+		t.Errorf("toolchain: %v", err)
+	}
+	// Upper case is escaped on the way to the database.
+	const upath = "github.com/Azure/go"
+	if err := e.v.Check(ctx, upath, version, e.db.hash(upath, version)); err != nil {
+		t.Errorf("upper-case path: %v", err)
+	}
+	if got := e.v.Name(); got != testName {
+		t.Errorf("Name() = %q, want %q", got, testName)
+	}
+}
+
+func TestCheckMismatch(t *testing.T) {
+	e := newTestEnv(t)
+	const path, version = "example.com/m", "v1.0.0"
+	for _, vers := range []string{version, version + "/go.mod"} {
+		bad := e.db.hash(path, "other")
+		err := e.v.Check(context.Background(), path, vers, bad)
+		if !errors.Is(err, modmirror.ErrSecurity) {
+			t.Fatalf("Check(%s) = %v, want ErrSecurity", vers, err)
+		}
+		msg := err.Error()
+		for _, want := range []string{
+			"checksum: example.com/m@v1.0.0: verifying ",
+			"checksum mismatch",
+			"downloaded: " + bad,
+			testName + ": " + e.db.hash(path, vers),
+			"SECURITY ERROR",
+		} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("error does not contain %q:\n%s", want, msg)
+			}
+		}
+	}
+}
+
+func TestCheckUnknown(t *testing.T) {
+	e := newTestEnv(t)
+	err := e.v.Check(context.Background(), "example.com/m", "v1.0.0-unknown", e.db.hash("example.com/m", "v1.0.0-unknown"))
+	if err == nil {
+		t.Fatal("Check of a version the database does not know succeeded")
+	}
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, modmirror.ErrSecurity) {
+		t.Errorf("error %v matches fs.ErrNotExist or ErrSecurity; want neither", err)
+	}
+	for _, want := range []string{"example.com/m@v1.0.0-unknown", "does not know", "not served"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not contain %q: %v", want, err)
+		}
+	}
+}
+
+func TestCheckInvalid(t *testing.T) {
+	e := newTestEnv(t)
+	for _, c := range []struct{ path, version, hash string }{
+		{"example.com/m", "v1.0.0", "nocolon"},
+		{"Example..com/m", "v1.0.0", "h1:x"},
+		{"example.com/m", "v1.0.0!", "h1:x"},
+	} {
+		err := e.v.Check(context.Background(), c.path, c.version, c.hash)
+		if !errors.Is(err, modmirror.ErrInvalid) {
+			t.Errorf("Check(%q, %q, %q) = %v, want ErrInvalid", c.path, c.version, c.hash, err)
+		}
+	}
+}
+
+// TestCheckTransient checks that a failed remote read does not make the
+// sumdb client remember the failure.
+func TestCheckTransient(t *testing.T) {
+	for _, prefix := range []string{"/lookup/", "/tile/"} {
+		t.Run(strings.Trim(prefix, "/"), func(t *testing.T) {
+			e := newTestEnv(t)
+			const path, version = "example.com/m", "v1.0.0"
+			e.remote.failNext(prefix, 1)
+			err := e.v.Check(context.Background(), path, version, e.db.hash(path, version))
+			if err == nil {
+				t.Fatal("Check succeeded despite a failed remote read")
+			}
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, modmirror.ErrSecurity) {
+				t.Errorf("network error %v matches fs.ErrNotExist or ErrSecurity", err)
+			}
+			for _, want := range []string{path + "@" + version, testName, errInjected.Error()} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error does not contain %q: %v", want, err)
+				}
+			}
+			if err := e.v.Check(context.Background(), path, version, e.db.hash(path, version)); err != nil {
+				t.Errorf("Check after a transient failure: %v", err)
+			}
+		})
+	}
+}
+
+// TestCheckContext checks that Check returns when its context is done,
+// even while the remote hangs.
+func TestCheckContext(t *testing.T) {
+	e := newTestEnv(t)
+	const path, version = "example.com/m", "v1.0.0"
+	gate := make(chan struct{})
+	e.remote.block["/lookup/example.com/m@v1.0.0"] = gate
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := e.v.Check(ctx, path, version, e.db.hash(path, version))
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), path) {
+		t.Errorf("Check = %v, want deadline exceeded naming the module", err)
+	}
+	close(gate)
+	// The lookup finished in the background; a new Check uses it.
+	if err := e.v.Check(context.Background(), path, version, e.db.hash(path, version)); err != nil {
+		t.Errorf("Check after the remote recovered: %v", err)
+	}
+}
+
+func TestCheckStoresVerified(t *testing.T) {
+	e := newTestEnv(t)
+	e.db.grow(t, 300)
+	// Record 5 is in tile 0/000; the tree of 300 records is covered by
+	// 1/000.p/1 and 0/001.p/44.
+	const path, version = "example.com/grow/m5", "v1.0.0"
+	if err := e.v.Check(context.Background(), path, version, e.db.hash(path, version)); err != nil {
+		t.Fatal(err)
+	}
+	names, err := e.store.List(context.Background(), "sumdb/"+testName+"/tile/8/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 1 || names[0] != "000" {
+		t.Errorf("stored full level-0 tiles %q, want [000]", names)
+	}
+	for _, name := range []string{"tile/8/0/000", "tile/8/0/001.p/44", "tile/8/1/000.p/1", "lookup/example.com/grow/m5@v1.0.0"} {
+		data, err := e.v.readStore(context.Background(), name)
+		if err != nil {
+			t.Errorf("%s not stored: %v", name, err)
+			continue
+		}
+		want, err := e.remote.ReadSumDB(context.Background(), testName, "/"+name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(name, "tile/") && !bytes.Equal(data, want) {
+			t.Errorf("stored %s differs from the database's", name)
+		}
+	}
+}
+
+// TestCheckFork checks that the verified tree head outlives the Verifier,
+// so a log that forks is caught by the next one.
+func TestCheckFork(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	e.db.grow(t, 10)
+	const path, version = "example.com/m", "v1.0.0"
+	if err := e.v.Check(ctx, path, version, e.db.hash(path, version)); err != nil {
+		t.Fatal(err)
+	}
+	state, err := os.ReadFile(filepath.Join(e.stateDir, testName, "latest"))
+	if err != nil {
+		t.Fatalf("tree head not persisted: %v", err)
+	}
+	if !strings.Contains(string(state), "\n11\n") {
+		t.Errorf("persisted tree head is not for 11 records:\n%s", state)
+	}
+
+	// The same key, different records: a fork of the log.
+	fork := newTestDB(t, e.key, "b")
+	fork.grow(t, 12)
+	var logs syncBuffer
+	v, err := NewVerifier(Config{
+		Key:      e.key.verifier,
+		Remote:   newTestRemote(fork),
+		Store:    e.store,
+		StateDir: e.stateDir,
+		Logger:   slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A version not looked up before: the verified lookup of path@version
+	// is in the store, and would be answered from there.
+	const other = "v1.1.0"
+	err = v.Check(ctx, path, other, fork.hash(path, other))
+	if !errors.Is(err, modmirror.ErrSecurity) {
+		t.Fatalf("Check against a fork = %v, want ErrSecurity", err)
+	}
+	for _, want := range []string{path + "@" + other, "SECURITY ERROR", "misbehavior"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not contain %q:\n%v", want, err)
+		}
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("security error not logged at error level; log:\n%s", logs.String())
+	}
+	after, err := os.ReadFile(filepath.Join(e.stateDir, testName, "latest"))
+	if err != nil || !bytes.Equal(after, state) {
+		t.Errorf("persisted tree head changed after the fork was detected (err %v)", err)
+	}
+	// The fork is caught again, not forgotten with the failed client.
+	if err := v.Check(ctx, path, other, fork.hash(path, other)); !errors.Is(err, modmirror.ErrSecurity) {
+		t.Errorf("second Check against a fork = %v, want ErrSecurity", err)
+	}
+}
+
+func TestNewVerifierErrors(t *testing.T) {
+	e := newTestEnv(t)
+	good := Config{Key: e.key.verifier, Remote: e.remote, Store: e.store, StateDir: t.TempDir()}
+	for _, c := range []struct {
+		name string
+		edit func(*Config)
+	}{
+		{"bad key", func(c *Config) { c.Key = "junk" }},
+		{"name mismatch", func(c *Config) { c.Name = "sum.golang.org" }},
+		{"no remote", func(c *Config) { c.Remote = nil }},
+		{"no store", func(c *Config) { c.Store = nil }},
+		{"no state", func(c *Config) { c.StateDir = "" }},
+	} {
+		cfg := good
+		c.edit(&cfg)
+		if _, err := NewVerifier(cfg); err == nil {
+			t.Errorf("%s: NewVerifier succeeded", c.name)
+		}
+	}
+	v, err := NewVerifier(good)
+	if err != nil || v.Name() != testName {
+		t.Errorf("NewVerifier(name from key) = %v, %v", v, err)
+	}
+}
+
+func TestSwapState(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "db", "latest")
+	if err := swapState(file, []byte("x"), []byte("a")); err == nil {
+		t.Error("swap from a wrong old value succeeded")
+	}
+	if err := swapState(file, nil, []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := swapState(file, nil, []byte("b")); err == nil {
+		t.Error("swap from a stale old value succeeded")
+	}
+	if err := swapState(file, []byte("a"), []byte("b")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := readState(file); string(got) != "b" {
+		t.Errorf("state = %q, want %q", got, "b")
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(file)); len(entries) != 1 {
+		t.Errorf("state directory holds %d files, want 1 (no temporaries left)", len(entries))
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,82 @@
+// Command modmirror is a Go module mirror: a GOPROXY server that fills from
+// upstream proxies, verifies everything against the checksum database, keeps
+// every version forever and serves its store at static-file speed.
+//
+// Usage:
+//
+//	modmirror serve [flags]     run the mirror
+//	modmirror version           print the version
+//
+// Every flag can also be set with an environment variable: --list-ttl is
+// MODMIRROR_LIST_TTL. A flag on the command line wins over the variable.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// A command is one subcommand of modmirror.
+type command interface {
+	Run(ctx context.Context, args []string) error
+}
+
+var commands = map[string]func() command{
+	"serve":   func() command { return new(serveCommand) },
+	"version": func() command { return new(versionCommand) },
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:]))
+}
+
+// run runs the subcommand named by args[0] and returns the exit code: 0 on
+// success, 2 for a usage error, 1 for any other error.
+func run(ctx context.Context, args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		usage()
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	newCmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "modmirror: unknown command %q\n\n", args[0])
+		usage()
+		return 2
+	}
+	err := newCmd().Run(ctx, args[1:])
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, new(usageError)):
+		fmt.Fprintf(os.Stderr, "modmirror %s: %v\n", args[0], err)
+		return 2
+	default:
+		fmt.Fprintf(os.Stderr, "modmirror %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+func usage() {
+	fmt.Fprint(os.Stderr, `modmirror is a Go module mirror.
+
+Usage:
+
+	modmirror serve [flags]     run the mirror (GOPROXY server and checksum database proxy)
+	modmirror version           print the version
+
+Run "modmirror <command> --help" for the flags of a command. Every flag can also
+be set with an environment variable: --list-ttl is MODMIRROR_LIST_TTL.
+`)
+}

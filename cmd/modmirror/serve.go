@@ -1,0 +1,295 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/module"
+
+	"github.com/modmirror/modmirror/checksum"
+	"github.com/modmirror/modmirror/fsstore"
+	"github.com/modmirror/modmirror/internal/metrics"
+	"github.com/modmirror/modmirror/mirror"
+	"github.com/modmirror/modmirror/proxy"
+	"github.com/modmirror/modmirror/upstream"
+)
+
+// sumGolangOrgKey is the verifier key of sum.golang.org, as built into the
+// go command.
+const sumGolangOrgKey = "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8"
+
+type serveCommand struct {
+	listen       string
+	data         string
+	upstream     string
+	private      string
+	nosumdb      string
+	sumdb        string
+	offline      bool
+	listTTL      time.Duration
+	basePath     string
+	fetchTimeout time.Duration
+	logFormat    string
+	logLevel     string
+}
+
+func (c *serveCommand) flags() *flag.FlagSet {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&c.listen, "listen", "127.0.0.1:3000", "`address` to listen on")
+	fs.StringVar(&c.data, "data", defaultDataDir(), "data `directory`: the store is its cache/download subdirectory")
+	fs.StringVar(&c.upstream, "upstream", defaultUpstream(), "upstream proxies in GOPROXY `syntax` (\",\" falls through on not-found, \"|\" on any error); default $GOPROXY")
+	fs.StringVar(&c.private, "private", joinPatterns(os.Getenv("GOPRIVATE"), os.Getenv("GONOPROXY")), "comma-separated module path `patterns` (GOPRIVATE syntax) never sent upstream or to the checksum database; default $GOPRIVATE,$GONOPROXY")
+	fs.StringVar(&c.nosumdb, "nosumdb", os.Getenv("GONOSUMDB"), "module path `patterns` fetched from the upstream without a checksum database check; default $GONOSUMDB")
+	fs.StringVar(&c.sumdb, "sumdb", defaultSumDB(), "checksum database that verifies public modules, as GOSUMDB (`name[+key]`), or off; default $GOSUMDB")
+	fs.BoolVar(&c.offline, "offline", false, "serve from the store only, never asking the upstream")
+	fs.DurationVar(&c.listTTL, "list-ttl", time.Minute, "how long an upstream /@v/list or /@latest answer is reused")
+	fs.StringVar(&c.basePath, "base-path", "", "serve the GOPROXY protocol under this `path` prefix, such as /go")
+	fs.DurationVar(&c.fetchTimeout, "fetch-timeout", 10*time.Minute, "time limit for fetching one module zip from the upstream")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log `format`: text or json")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	setUsage(fs, "modmirror serve [flags]", `
+Runs the mirror: a GOPROXY server that fills its store from the upstream,
+verifies every public module against the checksum database before storing
+or serving it, and proxies that checksum database for clients.
+
+Point the go command at it with GOPROXY=http://<listen address>.
+The store is a GOPROXY=file:// directory: <data>/cache/download.`)
+	return fs
+}
+
+// Run runs the mirror until ctx is done, then shuts down gracefully.
+func (c *serveCommand) Run(ctx context.Context, args []string) error {
+	if err := parseFlags(c.flags(), args); err != nil {
+		return err
+	}
+	log, err := newLogger(c.logFormat, c.logLevel)
+	if err != nil {
+		return usageError{err}
+	}
+	handler, err := c.handler(log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		// Long enough to send a 500 MiB zip to a slow client.
+		WriteTimeout: c.fetchTimeout + 30*time.Minute,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("serving", "url", "http://"+ln.Addr().String()+c.basePath, "version", version())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// handler builds the whole HTTP handler from the flags.
+func (c *serveCommand) handler(log *slog.Logger) (http.Handler, error) {
+	if c.data == "" {
+		return nil, usageError{errors.New("no data directory: set --data or $HOME")}
+	}
+	storeDir := filepath.Join(c.data, "cache", "download")
+	store, err := fsstore.New(storeDir)
+	if err != nil {
+		return nil, err
+	}
+	tmpDir := filepath.Join(c.data, "tmp")
+	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
+		return nil, err
+	}
+	log.Info("data directory", "dir", c.data, "store", storeDir, "GOPROXY", "file://"+filepath.ToSlash(storeDir))
+
+	m := metrics.New()
+	chain, err := upstream.Parse(c.upstream, upstream.Options{
+		UserAgent: "modmirror/" + version(),
+		Observe: func(f upstream.Fetch) {
+			result := "ok"
+			switch {
+			case f.Status == 403 || f.Status == 404 || f.Status == 410:
+				result = "notfound"
+			case f.Err != nil:
+				result = "error"
+			}
+			m.Fetch(f.Upstream, f.Kind, result, f.Duration, f.Bytes)
+		},
+	})
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--upstream: %w", err)}
+	}
+	if strings.Contains(c.upstream, "direct") {
+		log.Warn("the upstream list names direct: fetching from origin VCS is not supported yet, so direct answers not-found", "upstream", chain.String())
+	}
+
+	private := patterns(c.private)
+	cfg := mirror.Config{
+		Store:        store,
+		Upstream:     chain,
+		Private:      private,
+		NoSumDB:      patterns(c.nosumdb),
+		Offline:      c.offline,
+		ListTTL:      c.listTTL,
+		FetchTimeout: c.fetchTimeout,
+		TempDir:      tmpDir,
+		Logger:       log.WithGroup("mirror"),
+		Metrics:      m,
+	}
+	sumdbs := map[string]http.Handler{}
+	if c.sumdb != "off" {
+		name, key, err := sumdbKey(c.sumdb)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--sumdb: %w", err)}
+		}
+		verifier, err := checksum.NewVerifier(checksum.Config{
+			Name:     name,
+			Key:      key,
+			Remote:   chain,
+			Store:    store,
+			StateDir: filepath.Join(c.data, "sumdb"),
+			Logger:   log.WithGroup("sumdb"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Checker = verifier
+		sumdbs[name] = checksum.NewProxy(verifier, checksum.ProxyOptions{})
+		log.Info("verifying public modules", "sumdb", name)
+	} else {
+		log.Warn("checksum database verification is off: modules are stored as the upstream serves them")
+	}
+	mir, err := mirror.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ph, err := proxy.New(mir, proxy.Options{
+		BasePath:   c.basePath,
+		SumDB:      sumdbs,
+		ListMaxAge: c.listTTL,
+		Logger:     log.WithGroup("http"),
+		Metrics:    m,
+	})
+	if err != nil {
+		return nil, usageError{err}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", m.Handler())
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if _, err := store.List(r.Context(), "."); err != nil {
+			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("/", ph)
+	return mux, nil
+}
+
+// sumdbKey returns the name and verifier key of a GOSUMDB-style setting:
+// a known name, or a verifier key, optionally followed by a URL, which is
+// not supported: the database is always reached through the upstream.
+func sumdbKey(setting string) (name, key string, err error) {
+	fields := strings.Fields(setting)
+	if len(fields) == 0 {
+		return "", "", errors.New("empty setting")
+	}
+	if len(fields) > 1 {
+		return "", "", fmt.Errorf("%q: a checksum database URL is not supported; it is reached through the upstream's /sumdb/ endpoint", setting)
+	}
+	key = fields[0]
+	if key == "sum.golang.org" || key == "sum.golang.google.cn" {
+		key = sumGolangOrgKey
+	}
+	name, _, ok := strings.Cut(key, "+")
+	if !ok {
+		return "", "", fmt.Errorf("%q: unknown checksum database; give its verifier key (name+hash+key)", setting)
+	}
+	if name == "sum.golang.google.cn" {
+		return "", "", errors.New("use sum.golang.org")
+	}
+	return name, key, nil
+}
+
+// patterns returns a matcher for comma-separated GOPRIVATE-style patterns.
+func patterns(list string) func(string) bool {
+	if strings.Trim(list, ", ") == "" {
+		return func(string) bool { return false }
+	}
+	return func(path string) bool { return module.MatchPrefixPatterns(list, path) }
+}
+
+func joinPatterns(lists ...string) string {
+	var out []string
+	for _, l := range lists {
+		if l = strings.Trim(l, ", "); l != "" {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+func defaultUpstream() string {
+	if v := os.Getenv("GOPROXY"); v != "" {
+		return v
+	}
+	return "https://proxy.golang.org"
+}
+
+func defaultSumDB() string {
+	if v := os.Getenv("GOSUMDB"); v != "" {
+		return v
+	}
+	return "sum.golang.org"
+}
+
+// defaultDataDir is $XDG_DATA_HOME/modmirror, else ~/.local/share/modmirror.
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "modmirror")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "modmirror")
+	}
+	return ""
+}
+
+func newLogger(format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: %q is not text or json", format)
+}

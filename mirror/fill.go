@@ -1,0 +1,230 @@
+package mirror
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb/dirhash"
+	modzip "golang.org/x/mod/zip"
+
+	"github.com/modmirror/modmirror"
+)
+
+// fillInfo fetches the .info of a canonical version and stores it.
+func (m *Mirror) fillInfo(ctx context.Context, path, version, key string) error {
+	data, err := m.cfg.Upstream.Info(ctx, path, version)
+	if err != nil {
+		return upstreamError(err)
+	}
+	info, err := parseInfo(data)
+	if err != nil {
+		return upstreamError(fmt.Errorf("%s@%s: upstream %s: %w", path, version, m.cfg.Upstream, err))
+	}
+	if info.Version != version {
+		return upstreamError(fmt.Errorf("%s@%s: upstream %s answered .info for version %s", path, version, m.cfg.Upstream, info.Version))
+	}
+	// An .info carries no hash and may legitimately gain fields upstream
+	// (Origin): a differing later copy is not a security event, but the
+	// first stored copy is still the one served.
+	err = m.cfg.Store.Create(ctx, key, bytes.NewReader(data))
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	return err
+}
+
+// fillMod fetches, verifies and stores the go.mod of a canonical version.
+func (m *Mirror) fillMod(ctx context.Context, path, version, key string) error {
+	data, err := m.cfg.Upstream.Mod(ctx, path, version)
+	if err != nil {
+		return upstreamError(err)
+	}
+	if len(data) > modmirror.MaxGoMod {
+		return upstreamError(fmt.Errorf("%s@%s: go.mod from %s is larger than %d bytes", path, version, m.cfg.Upstream, modmirror.MaxGoMod))
+	}
+	hash, err := goModHash(data)
+	if err != nil {
+		return err
+	}
+	if err := m.verify(ctx, path, version+"/go.mod", hash, "mod"); err != nil {
+		return err
+	}
+	err = m.cfg.Store.Create(ctx, key, bytes.NewReader(data))
+	if errors.Is(err, fs.ErrExist) {
+		err = m.keepStored(ctx, path, version, key, "mod", bytes.NewReader(data))
+	}
+	if err != nil {
+		return err
+	}
+	return m.updateList(ctx, path)
+}
+
+// fillZip fetches a module zip to a temporary file, checks and verifies it,
+// and stores it. Memory use does not depend on the zip's size.
+func (m *Mirror) fillZip(ctx context.Context, path, version, key string) error {
+	rc, err := m.cfg.Upstream.Zip(ctx, path, version)
+	if err != nil {
+		return upstreamError(err)
+	}
+	defer rc.Close()
+
+	tmp, err := os.CreateTemp(m.cfg.TempDir, "zip-*")
+	if err != nil {
+		return fmt.Errorf("mirror: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+
+	n, err := io.Copy(tmp, io.LimitReader(rc, m.cfg.MaxZipSize+1))
+	if err != nil {
+		return upstreamError(fmt.Errorf("%s@%s: reading zip from %s: %w", path, version, m.cfg.Upstream, err))
+	}
+	if n > m.cfg.MaxZipSize {
+		m.metrics.VerifyFailure("zip", "size")
+		return upstreamError(fmt.Errorf("%s@%s: zip from %s is larger than the %d byte limit", path, version, m.cfg.Upstream, m.cfg.MaxZipSize))
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("mirror: %w", err)
+	}
+	if err := checkZip(path, version, tmp.Name()); err != nil {
+		m.metrics.VerifyFailure("zip", "invalid")
+		return upstreamError(fmt.Errorf("%s@%s: invalid zip from %s: %w", path, version, m.cfg.Upstream, err))
+	}
+	hash, err := dirhash.HashZip(tmp.Name(), dirhash.Hash1)
+	if err != nil {
+		return upstreamError(fmt.Errorf("%s@%s: hashing zip: %w", path, version, err))
+	}
+	if err := m.verify(ctx, path, version, hash, "zip"); err != nil {
+		return err
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("mirror: %w", err)
+	}
+	err = m.cfg.Store.Create(ctx, key, tmp)
+	if errors.Is(err, fs.ErrExist) {
+		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("mirror: %w", err)
+		}
+		err = m.keepStored(ctx, path, version, key, "zip", tmp)
+	}
+	return err
+}
+
+// checkZip checks a module zip with golang.org/x/mod/zip: file names, the
+// path@version/ prefix, sizes. Toolchain zips (golang.org/toolchain) hold a
+// whole Go distribution and follow only the prefix rule, as in the go
+// command, which checks them as it extracts them.
+func checkZip(path, version, file string) error {
+	mv := module.Version{Path: path, Version: version}
+	if path != "golang.org/toolchain" {
+		cf, err := modzip.CheckZip(mv, file)
+		if err != nil {
+			return err
+		}
+		return cf.Err()
+	}
+	return checkZipPrefix(mv, file)
+}
+
+// verify checks a hash against the checksum database, unless the module is
+// exempt from it.
+func (m *Mirror) verify(ctx context.Context, path, version, hash, kind string) error {
+	if m.cfg.Checker == nil || m.cfg.NoSumDB(path) {
+		return nil
+	}
+	err := m.cfg.Checker.Check(ctx, path, version, hash)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, modmirror.ErrSecurity):
+		m.metrics.VerifyFailure(kind, "checksum")
+		return err
+	default:
+		// Unverifiable content is never served: this is a failure, not a
+		// not-found, whatever the checksum database said.
+		return &wrapped{err: fmt.Errorf("%w (modules that the checksum database cannot know belong in the mirror's nosumdb or private patterns)", err), is: modmirror.ErrUpstream}
+	}
+}
+
+// keepStored handles a fill whose file was stored meanwhile (by a racing
+// fill or another replica): the stored copy stays, and a differing upstream
+// copy is reported as a security event.
+func (m *Mirror) keepStored(ctx context.Context, path, version, key, kind string, fresh io.Reader) error {
+	f, err := m.cfg.Store.Open(ctx, key)
+	if err != nil {
+		return fmt.Errorf("mirror: reading store: %w", err)
+	}
+	defer f.Close()
+	same, err := sameContent(f, fresh)
+	if err != nil {
+		return fmt.Errorf("mirror: comparing %s: %w", key, err)
+	}
+	if !same {
+		m.metrics.VerifyFailure(kind, "changed")
+		m.log.Error("SECURITY ERROR: upstream copy differs from the stored one; keeping the stored copy",
+			"module", path, "version", version, "file", kind, "upstream", m.cfg.Upstream.String())
+	}
+	return nil
+}
+
+// sameContent reports whether two streams hold the same bytes.
+func sameContent(a, b io.Reader) (bool, error) {
+	bufA := make([]byte, 32<<10)
+	bufB := make([]byte, 32<<10)
+	for {
+		na, errA := io.ReadFull(a, bufA)
+		nb, errB := io.ReadFull(b, bufB)
+		if !bytes.Equal(bufA[:na], bufB[:nb]) {
+			return false, nil
+		}
+		endA := errA == io.EOF || errA == io.ErrUnexpectedEOF
+		endB := errB == io.EOF || errB == io.ErrUnexpectedEOF
+		if errA != nil && !endA {
+			return false, errA
+		}
+		if errB != nil && !endB {
+			return false, errB
+		}
+		if endA || endB {
+			return endA && endB, nil
+		}
+	}
+}
+
+// goModHash returns the go.sum hash of a go.mod file ("h1:..."), computed as
+// the go command does: dirhash.Hash1 over a single file named go.mod.
+func goModHash(data []byte) (string, error) {
+	return dirhash.Hash1([]string{"go.mod"}, func(string) (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(data)), nil
+	})
+}
+
+// info is the part of an .info file the mirror reads.
+type info struct {
+	Version string
+	Time    time.Time
+}
+
+// parseInfo parses and validates an .info or /@latest answer.
+func parseInfo(data []byte) (*info, error) {
+	var i info
+	if err := json.Unmarshal(data, &i); err != nil {
+		return nil, fmt.Errorf("malformed .info: %w", err)
+	}
+	if i.Version == "" {
+		return nil, errors.New("malformed .info: no Version")
+	}
+	if strings.ContainsAny(i.Version, "\n/") || module.CanonicalVersion(i.Version) != i.Version {
+		return nil, fmt.Errorf("malformed .info: version %q is not canonical", i.Version)
+	}
+	return &i, nil
+}

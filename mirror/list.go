@@ -1,0 +1,327 @@
+package mirror
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+
+	"github.com/modmirror/modmirror"
+)
+
+// List returns the versions of a module: the upstream's list (refreshed at
+// most once per ListTTL) merged with the versions stored, or the stored ones
+// alone when the upstream is unreachable, disabled or not to be asked.
+func (m *Mirror) List(ctx context.Context, path string) ([]string, error) {
+	if err := module.CheckPath(path); err != nil {
+		return nil, fmt.Errorf("%w: %w", modmirror.ErrInvalid, err)
+	}
+	if v, ok := m.lists.get("list\x00" + path); ok {
+		return v.([]string), nil
+	}
+	stored, err := m.storedVersions(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.fillable(path, "list"); err != nil {
+		if len(stored) == 0 {
+			return nil, err
+		}
+		return stored, nil
+	}
+	v, err, _ := m.fills.Do("list\x00"+path, func() (any, error) {
+		ctx, cancel := m.detach(ctx)
+		defer cancel()
+		list, err := m.cfg.Upstream.List(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		merged := mergeVersions(list, stored)
+		m.lists.put("list\x00"+path, merged)
+		return merged, nil
+	})
+	switch {
+	case err == nil:
+		return v.([]string), nil
+	case len(stored) > 0:
+		m.log.Warn("serving stored version list", "module", path, "err", err)
+		return stored, nil
+	default:
+		return nil, upstreamError(err)
+	}
+}
+
+// Latest returns the .info of the latest version: the upstream's answer
+// (refreshed at most once per ListTTL), or the best stored version when the
+// upstream is unreachable, disabled or not to be asked.
+func (m *Mirror) Latest(ctx context.Context, path string) ([]byte, error) {
+	if err := module.CheckPath(path); err != nil {
+		return nil, fmt.Errorf("%w: %w", modmirror.ErrInvalid, err)
+	}
+	if v, ok := m.lists.get("latest\x00" + path); ok {
+		return v.([]byte), nil
+	}
+	if err := m.fillable(path, "latest"); err != nil {
+		if data, serr := m.storedLatest(ctx, path); serr == nil {
+			return data, nil
+		}
+		return nil, err
+	}
+	v, err, _ := m.fills.Do("latest\x00"+path, func() (any, error) {
+		ctx, cancel := m.detach(ctx)
+		defer cancel()
+		data, err := m.cfg.Upstream.Latest(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		i, err := parseInfo(data)
+		if err == nil {
+			err = module.Check(path, i.Version)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s@latest: upstream %s: %w", path, m.cfg.Upstream, err)
+		}
+		m.storeInfo(ctx, path, i.Version, data)
+		m.lists.put("latest\x00"+path, data)
+		return data, nil
+	})
+	if err == nil {
+		return v.([]byte), nil
+	}
+	if data, serr := m.storedLatest(ctx, path); serr == nil {
+		m.log.Warn("serving stored latest version", "module", path, "err", err)
+		return data, nil
+	}
+	return nil, upstreamError(err)
+}
+
+// resolve turns a non-canonical query (a branch, a tag, a commit prefix)
+// into a canonical version through the upstream, storing the .info it
+// answers. Offline, or when the upstream fails, only commit prefixes of
+// stored pseudo-versions can be resolved.
+func (m *Mirror) resolve(ctx context.Context, path, query string) (string, error) {
+	if err := module.CheckPath(path); err != nil {
+		return "", fmt.Errorf("%w: %w", modmirror.ErrInvalid, err)
+	}
+	key := "query\x00" + path + "\x00" + query
+	if v, ok := m.lists.get(key); ok {
+		return v.(string), nil
+	}
+	if err := m.fillable(path, query); err != nil {
+		if v, ok := m.resolveStored(ctx, path, query); ok {
+			return v, nil
+		}
+		return "", err
+	}
+	v, err, _ := m.fills.Do(key, func() (any, error) {
+		ctx, cancel := m.detach(ctx)
+		defer cancel()
+		data, err := m.cfg.Upstream.Info(ctx, path, query)
+		if err != nil {
+			return nil, err
+		}
+		i, err := parseInfo(data)
+		if err == nil {
+			err = module.Check(path, i.Version)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s@%s: upstream %s: %w", path, query, m.cfg.Upstream, err)
+		}
+		m.storeInfo(ctx, path, i.Version, data)
+		m.lists.put(key, i.Version)
+		return i.Version, nil
+	})
+	if err == nil {
+		return v.(string), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		if v, ok := m.resolveStored(ctx, path, query); ok {
+			return v, nil
+		}
+	}
+	return "", upstreamError(err)
+}
+
+// resolveStored resolves a commit-hash prefix to the one stored
+// pseudo-version whose revision it matches.
+func (m *Mirror) resolveStored(ctx context.Context, path, query string) (string, bool) {
+	if len(query) < 7 || strings.Trim(query, "0123456789abcdef") != "" {
+		return "", false
+	}
+	dir, err := modmirror.ModuleDir(path)
+	if err != nil {
+		return "", false
+	}
+	names, err := m.cfg.Store.List(ctx, dir)
+	if err != nil {
+		return "", false
+	}
+	found := ""
+	for _, name := range names {
+		v, ok := strings.CutSuffix(name, modmirror.ExtInfo)
+		if !ok || !module.IsPseudoVersion(v) {
+			continue
+		}
+		rev, err := module.PseudoVersionRev(v)
+		if err != nil || !(strings.HasPrefix(rev, query) || strings.HasPrefix(query, rev)) {
+			continue
+		}
+		if found != "" && found != v {
+			return "", false // ambiguous
+		}
+		found = v
+	}
+	return found, found != ""
+}
+
+// storeInfo stores the .info of a version resolved by a query, so that the
+// version can be served offline later. A failure only costs that.
+func (m *Mirror) storeInfo(ctx context.Context, path, version string, data []byte) {
+	key, err := modmirror.VersionKey(path, version, modmirror.ExtInfo)
+	if err != nil {
+		return
+	}
+	if err := m.cfg.Store.Create(ctx, key, bytes.NewReader(data)); err != nil && !errors.Is(err, fs.ErrExist) {
+		m.log.Warn("storing .info", "module", path, "version", version, "err", err)
+	}
+}
+
+// storedVersions reads the stored version list of a module.
+func (m *Mirror) storedVersions(ctx context.Context, path string) ([]string, error) {
+	key, err := modmirror.ListKey(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := m.cfg.Store.Open(ctx, key)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mirror: reading store: %w", err)
+	}
+	defer f.Close()
+	data, err := readAll(f, modmirror.MaxInfoFile, key)
+	if err != nil {
+		return nil, fmt.Errorf("mirror: reading store: %w", err)
+	}
+	return strings.Fields(string(data)), nil
+}
+
+// storedLatest picks the latest stored version as the go command would from
+// a list: the highest release, else the highest pre-release, else the
+// highest pseudo-version; and returns its .info.
+func (m *Mirror) storedLatest(ctx context.Context, path string) ([]byte, error) {
+	versions, err := m.storedVersions(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	best := ""
+	rank := func(v string) int {
+		switch {
+		case module.IsPseudoVersion(v):
+			return 0
+		case semver.Prerelease(v) != "":
+			return 1
+		}
+		return 2
+	}
+	for _, v := range versions {
+		if best == "" || rank(v) > rank(best) || rank(v) == rank(best) && semver.Compare(v, best) > 0 {
+			best = v
+		}
+	}
+	if best == "" {
+		return nil, modmirror.NotFound("%s@latest: no version stored", path)
+	}
+	key, err := modmirror.VersionKey(path, best, modmirror.ExtInfo)
+	if err != nil {
+		return nil, err
+	}
+	if f, err := m.cfg.Store.Open(ctx, key); err == nil {
+		defer f.Close()
+		return readAll(f, modmirror.MaxInfoFile, key)
+	}
+	// Only the go.mod of that version was ever asked for.
+	return json.Marshal(struct{ Version string }{best})
+}
+
+// updateList rewrites the stored version list of a module from the .mod
+// files stored, as the go command does in its module cache, so that the
+// store works as a GOPROXY=file:// directory.
+func (m *Mirror) updateList(ctx context.Context, path string) error {
+	unlock := m.locks.lock(path)
+	defer unlock()
+	dir, err := modmirror.ModuleDir(path)
+	if err != nil {
+		return err
+	}
+	names, err := m.cfg.Store.List(ctx, dir)
+	if err != nil {
+		return fmt.Errorf("mirror: listing store: %w", err)
+	}
+	var versions []string
+	for _, name := range names {
+		if ev, ok := strings.CutSuffix(name, modmirror.ExtMod); ok {
+			if v, err := module.UnescapeVersion(ev); err == nil {
+				versions = append(versions, v)
+			}
+		}
+	}
+	semver.Sort(versions)
+	var buf bytes.Buffer
+	for _, v := range versions {
+		buf.WriteString(v)
+		buf.WriteByte('\n')
+	}
+	if err := m.cfg.Store.Replace(ctx, dir+"/list", &buf); err != nil {
+		return fmt.Errorf("mirror: writing version list: %w", err)
+	}
+	m.lists.delete("list\x00" + path)
+	return nil
+}
+
+// mergeVersions returns the union of the upstream's versions and the stored
+// ones. Stored pseudo-versions are left out, as proxy.golang.org leaves them
+// out of its lists.
+func mergeVersions(upstream, stored []string) []string {
+	seen := make(map[string]bool, len(upstream)+len(stored))
+	var out []string
+	for _, v := range upstream {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	for _, v := range stored {
+		if !seen[v] && !module.IsPseudoVersion(v) {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// checkZipPrefix checks that every file in a zip is under path@version/ and
+// has a clean name.
+func checkZipPrefix(mv module.Version, file string) error {
+	z, err := zip.OpenReader(file)
+	if err != nil {
+		return err
+	}
+	defer z.Close()
+	prefix := mv.Path + "@" + mv.Version + "/"
+	for _, f := range z.File {
+		name, ok := strings.CutPrefix(f.Name, prefix)
+		if !ok || name == "" || !fs.ValidPath(strings.TrimSuffix(name, "/")) {
+			return fmt.Errorf("zip file contains %q, which is not a clean name under %s", f.Name, prefix)
+		}
+	}
+	return nil
+}

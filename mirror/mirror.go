@@ -1,0 +1,297 @@
+// Package mirror implements the heart of modmirror: answer a module request
+// from the store, or fill the store from an upstream, verifying before
+// anything is stored or served.
+//
+// # Filling a miss
+//
+// A miss for a canonical version's .mod or .zip is filled in one upstream
+// fetch, however many clients ask at once (singleflight per process). The
+// file is read with a size limit, checked (zips with golang.org/x/mod/zip,
+// .info for the version asked), hashed with golang.org/x/mod/sumdb/dirhash
+// and checked against the checksum database, and only then created in the
+// store. Zips go to a temporary file on disk, never to memory.
+//
+// # Immutability
+//
+// A stored .info, .mod or .zip never changes. When an upstream later serves
+// different bytes for a stored file (which the mirror notices when two fills
+// race, or when it re-reads a version for any reason), the stored copy wins
+// and the event is logged as a security error.
+//
+// # Lists
+//
+// /@v/list and /@latest change over time. The mirror asks its upstream at
+// most once per ListTTL per module and merges the answer with the versions it
+// stores. When the upstream fails, or in offline mode, it answers from the
+// store alone: a stale list is better than none.
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"time"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/modmirror/modmirror"
+	"github.com/modmirror/modmirror/internal/metrics"
+)
+
+// Config configures a Mirror. Store is required; everything else has a
+// usable zero value.
+type Config struct {
+	Store modmirror.Store
+
+	// Upstream fills misses. With no upstream the mirror serves only what
+	// it stores, as in Offline mode.
+	Upstream modmirror.Upstream
+
+	// Checker verifies public modules' hashes before they are stored. With
+	// no checker nothing is verified, which only tests and mirrors of
+	// trusted upstreams should do.
+	Checker modmirror.Checker
+
+	// Private reports whether a module path is private: it is never sent to
+	// the upstream or the checksum database. Nil means no path is private.
+	Private func(path string) bool
+
+	// NoSumDB reports whether a module path is fetched from the upstream
+	// without a checksum database check (trust on first use, as GONOSUMDB).
+	NoSumDB func(path string) bool
+
+	// Offline makes the mirror serve from its store only.
+	Offline bool
+
+	// ListTTL is how long an upstream /@v/list, /@latest or query answer is
+	// reused. Zero means a minute.
+	ListTTL time.Duration
+
+	// FetchTimeout bounds one fill of a .zip (other files get a tenth of
+	// it). Zero means ten minutes. Fills are not cancelled when the client
+	// that caused them goes away, since others may be waiting.
+	FetchTimeout time.Duration
+
+	// MaxZipSize is the largest zip accepted from the upstream. Zero means
+	// modmirror.MaxZipFile (500 MiB), the go command's own limit.
+	MaxZipSize int64
+
+	// TempDir holds zips while they are verified. Put it on the store's
+	// filesystem so that storing a verified zip is a link, not a copy.
+	// Empty means os.TempDir().
+	TempDir string
+
+	Logger  *slog.Logger
+	Metrics *metrics.Metrics
+}
+
+// Mirror answers module requests from its store, filling misses from its
+// upstream. It is safe for concurrent use.
+type Mirror struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	fills   singleflight.Group
+	lists   *ttlCache
+	locks   pathLocks
+}
+
+// New returns a Mirror.
+func New(cfg Config) (*Mirror, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("mirror: no store")
+	}
+	if cfg.ListTTL == 0 {
+		cfg.ListTTL = time.Minute
+	}
+	if cfg.FetchTimeout == 0 {
+		cfg.FetchTimeout = 10 * time.Minute
+	}
+	if cfg.MaxZipSize == 0 {
+		cfg.MaxZipSize = modmirror.MaxZipFile
+	}
+	if cfg.TempDir == "" {
+		cfg.TempDir = os.TempDir()
+	}
+	if cfg.Private == nil {
+		cfg.Private = func(string) bool { return false }
+	}
+	if cfg.NoSumDB == nil {
+		cfg.NoSumDB = func(string) bool { return false }
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Mirror{
+		cfg:     cfg,
+		log:     log,
+		metrics: cfg.Metrics,
+		lists:   newTTLCache(cfg.ListTTL, 10000),
+	}, nil
+}
+
+// Info returns the .info file for a canonical version or for any query the
+// upstream resolves to one (a branch, a tag, a commit prefix).
+func (m *Mirror) Info(ctx context.Context, path, query string) (modmirror.File, error) {
+	if module.CanonicalVersion(query) != query {
+		v, err := m.resolve(ctx, path, query)
+		if err != nil {
+			return nil, err
+		}
+		query = v
+	}
+	return m.file(ctx, path, query, modmirror.ExtInfo)
+}
+
+// Mod returns the go.mod file of a canonical version.
+func (m *Mirror) Mod(ctx context.Context, path, version string) (modmirror.File, error) {
+	return m.file(ctx, path, version, modmirror.ExtMod)
+}
+
+// Zip returns the module zip of a canonical version.
+func (m *Mirror) Zip(ctx context.Context, path, version string) (modmirror.File, error) {
+	return m.file(ctx, path, version, modmirror.ExtZip)
+}
+
+// file serves one file of a canonical version from the store, filling it
+// first on a miss.
+func (m *Mirror) file(ctx context.Context, path, version, ext string) (modmirror.File, error) {
+	if err := checkVersion(path, version); err != nil {
+		return nil, err
+	}
+	key, err := modmirror.VersionKey(path, version, ext)
+	if err != nil {
+		return nil, err
+	}
+	kind := ext[1:]
+	f, err := m.cfg.Store.Open(ctx, key)
+	if err == nil {
+		m.metrics.Lookup(kind, true)
+		return f, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("mirror: reading store: %w", err)
+	}
+	m.metrics.Lookup(kind, false)
+	if err := m.fillable(path, version); err != nil {
+		return nil, err
+	}
+
+	// One fill per key, detached from this request: others may be waiting
+	// for it, and a completed fill is useful even if this client left.
+	ch := m.fills.DoChan(key, func() (any, error) {
+		fctx, cancel := m.detach(ctx)
+		if ext == modmirror.ExtZip {
+			cancel()
+			fctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), m.cfg.FetchTimeout)
+		}
+		defer cancel()
+		start := time.Now()
+		var err error
+		switch ext {
+		case modmirror.ExtInfo:
+			err = m.fillInfo(fctx, path, version, key)
+		case modmirror.ExtMod:
+			err = m.fillMod(fctx, path, version, key)
+		case modmirror.ExtZip:
+			err = m.fillZip(fctx, path, version, key)
+		}
+		m.logFill(path, version, kind, time.Since(start), err)
+		return nil, err
+	})
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+	}
+	f, err = m.cfg.Store.Open(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("mirror: reading store after fill: %w", err)
+	}
+	return f, nil
+}
+
+// detach returns a context for an upstream request shared by several
+// clients: it keeps ctx's values but not its cancellation, and has a tenth of
+// FetchTimeout (the whole of it is for zips).
+func (m *Mirror) detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), m.cfg.FetchTimeout/10)
+}
+
+func (m *Mirror) logFill(path, version, kind string, d time.Duration, err error) {
+	attrs := []any{"module", path, "version", version, "file", kind, "duration", d.Round(time.Millisecond)}
+	switch {
+	case err == nil:
+		m.log.Info("stored", attrs...)
+	case errors.Is(err, modmirror.ErrSecurity):
+		m.log.Error("refused", append(attrs, "err", err)...)
+	case errors.Is(err, fs.ErrNotExist):
+		m.log.Debug("not found upstream", append(attrs, "err", err)...)
+	default:
+		m.log.Warn("fill failed", append(attrs, "err", err)...)
+	}
+}
+
+// fillable reports whether a miss for path may be filled from the upstream,
+// and if not, returns the not-found error to serve.
+func (m *Mirror) fillable(path, version string) error {
+	switch {
+	case m.cfg.Private(path):
+		return modmirror.NotFound("%s@%s: not stored, and private modules are never fetched from the public upstream (origin fetch is not supported yet)", path, version)
+	case m.cfg.Offline || m.cfg.Upstream == nil:
+		return modmirror.NotFound("%s@%s: not stored, and the mirror is offline", path, version)
+	}
+	return nil
+}
+
+// checkVersion validates a module path and canonical version (or a
+// golang.org/toolchain version, which is canonical semver too).
+func checkVersion(path, version string) error {
+	if err := module.Check(path, version); err != nil {
+		return fmt.Errorf("%w: %w", modmirror.ErrInvalid, err)
+	}
+	if module.CanonicalVersion(version) != version {
+		return fmt.Errorf("%w: %s@%s: version is not canonical (canonical: %s)",
+			modmirror.ErrInvalid, path, version, module.CanonicalVersion(version))
+	}
+	return nil
+}
+
+// upstreamError marks an error as coming from the upstream, so the HTTP
+// layer answers 502 rather than 500, without changing its message.
+func upstreamError(err error) error {
+	if err == nil || errors.Is(err, fs.ErrNotExist) || errors.Is(err, modmirror.ErrSecurity) {
+		return err
+	}
+	return &wrapped{err: err, is: modmirror.ErrUpstream}
+}
+
+type wrapped struct {
+	err error
+	is  error
+}
+
+func (e *wrapped) Error() string        { return e.err.Error() }
+func (e *wrapped) Unwrap() error        { return e.err }
+func (e *wrapped) Is(target error) bool { return target == e.is }
+
+// readAll reads r whole, refusing more than limit bytes.
+func readAll(r io.Reader, limit int64, what string) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is larger than the %d byte limit", what, limit)
+	}
+	return data, nil
+}

@@ -1,0 +1,599 @@
+package mirror_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modmirror/modmirror/checksum"
+	"github.com/modmirror/modmirror/fsstore"
+	"github.com/modmirror/modmirror/internal/testupstream"
+	"github.com/modmirror/modmirror/mirror"
+	"github.com/modmirror/modmirror/proxy"
+	"github.com/modmirror/modmirror/upstream"
+)
+
+// fixtures are the modules most tests use.
+var fixtures = []testupstream.Module{
+	{Path: "example.com/a", Version: "v1.0.0", Files: map[string]string{
+		"go.mod": "module example.com/a\n\ngo 1.21\n",
+		"a.go":   "package a\n\nconst A = 1\n",
+	}},
+	{Path: "example.com/a", Version: "v1.1.0", Files: map[string]string{
+		"go.mod": "module example.com/a\n\ngo 1.21\n",
+		"a.go":   "package a\n\nconst A = 11\n",
+	}},
+	{Path: "example.com/a", Version: "v1.2.0-0.20240102030405-abcdefabcdef", Aliases: []string{"main", "abcdefabcdef"}, Files: map[string]string{
+		"go.mod": "module example.com/a\n\ngo 1.21\n",
+		"a.go":   "package a\n\nconst A = 12\n",
+	}},
+	{Path: "github.com/Azure/Foo", Version: "v1.0.0", Files: map[string]string{
+		"go.mod": "module github.com/Azure/Foo\n",
+		"foo.go": "package foo\n",
+	}},
+	{Path: "example.com/incompat", Version: "v2.0.0+incompatible", Files: map[string]string{
+		"x.go": "package incompat\n",
+	}},
+	{Path: "example.com/big", Version: "v1.0.0", Files: map[string]string{
+		"go.mod": "module example.com/big\n\n" + strings.Repeat("// padding to make the go.mod worth compressing\n", 40),
+		"big.go": "package big\n\nvar Data = `" + noise(64<<10) + "`\n",
+	}},
+}
+
+// noise returns n deterministic, incompressible hex digits.
+func noise(n int) string {
+	r := rand.New(rand.NewPCG(1, 2))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = "0123456789abcdef"[r.IntN(16)]
+	}
+	return string(b)
+}
+
+// env is a mirror in front of a fixture upstream, served over HTTP.
+type env struct {
+	up    *testupstream.Server
+	store *fsstore.Store
+	url   string
+	log   *syncBuffer
+}
+
+type envOption func(*mirror.Config)
+
+func newEnv(t *testing.T, opts ...envOption) *env {
+	t.Helper()
+	up := testupstream.New(t, fixtures...)
+	return newEnvWith(t, up, t.TempDir(), opts...)
+}
+
+func newEnvWith(t *testing.T, up *testupstream.Server, dir string, opts ...envOption) *env {
+	t.Helper()
+	store, err := fsstore.New(filepath.Join(dir, "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain, err := upstream.Parse(up.URL, upstream.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := new(syncBuffer)
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	verifier, err := checksum.NewVerifier(checksum.Config{
+		Name:     up.SumDBName(),
+		Key:      up.VerifierKey(),
+		Remote:   chain,
+		Store:    store,
+		StateDir: filepath.Join(dir, "sumdb"),
+		Logger:   log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := mirror.Config{
+		Store:    store,
+		Upstream: chain,
+		Checker:  verifier,
+		TempDir:  t.TempDir(),
+		Logger:   log,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	m, err := mirror.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := proxy.New(m, proxy.Options{
+		SumDB:  map[string]http.Handler{up.SumDBName(): checksum.NewProxy(verifier, checksum.ProxyOptions{})},
+		Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &env{up: up, store: store, url: srv.URL, log: logs}
+}
+
+type response struct {
+	code int
+	body string
+	hdr  http.Header
+}
+
+func (e *env) get(t *testing.T, path string, hdr ...string) response {
+	t.Helper()
+	req, err := http.NewRequest("GET", e.url+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req) // no transparent gzip
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{resp.StatusCode, string(body), resp.Header}
+}
+
+// upstreamBytes fetches a file straight from the fixture upstream.
+func (e *env) upstreamBytes(t *testing.T, path string) string {
+	t.Helper()
+	resp, err := http.Get(e.up.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("upstream %s: %d %s", path, resp.StatusCode, body)
+	}
+	return string(body)
+}
+
+func (e *env) stored(name string) bool {
+	_, err := os.Stat(filepath.Join(e.store.Root(), filepath.FromSlash(name)))
+	return err == nil
+}
+
+func TestFillAndServe(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, tc := range []struct {
+		path, contentType string
+	}{
+		{"/example.com/a/@v/v1.0.0.info", "application/json"},
+		{"/example.com/a/@v/v1.0.0.mod", "text/plain; charset=utf-8"},
+		{"/example.com/a/@v/v1.0.0.zip", "application/zip"},
+		{"/github.com/!azure/!foo/@v/v1.0.0.zip", "application/zip"},
+		{"/example.com/incompat/@v/v2.0.0+incompatible.mod", "text/plain; charset=utf-8"},
+		{"/example.com/incompat/@v/v2.0.0+incompatible.zip", "application/zip"},
+	} {
+		want := e.upstreamBytes(t, tc.path)
+		e.up.ResetRequests()
+		for range 2 {
+			r := e.get(t, tc.path)
+			if r.code != 200 || r.body != want {
+				t.Fatalf("GET %s: %d, %d bytes; want 200 with the upstream's %d bytes", tc.path, r.code, len(r.body), len(want))
+			}
+			if got := r.hdr.Get("Content-Type"); got != tc.contentType {
+				t.Errorf("GET %s: Content-Type %q, want %q", tc.path, got, tc.contentType)
+			}
+			if got := r.hdr.Get("Cache-Control"); got != "public, max-age=31536000, immutable" {
+				t.Errorf("GET %s: Cache-Control %q", tc.path, got)
+			}
+		}
+		// The second GET was a hit: one upstream request in all.
+		if n := e.up.Requests(tc.path); n != 1 {
+			t.Errorf("%s: %d upstream requests, want 1", tc.path, n)
+		}
+		if !e.stored(strings.TrimPrefix(tc.path, "/")) {
+			t.Errorf("%s is not in the store in the module cache layout", tc.path)
+		}
+	}
+	// The stored list names the versions whose .mod is stored, as the go
+	// command's module cache does.
+	list, err := os.ReadFile(filepath.Join(e.store.Root(), "example.com/a/@v/list"))
+	if err != nil || string(list) != "v1.0.0\n" {
+		t.Errorf("stored list = %q, %v; want %q", list, err, "v1.0.0\n")
+	}
+}
+
+func TestHTTPFeatures(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	zipPath := "/example.com/big/@v/v1.0.0.zip"
+	full := e.get(t, zipPath)
+	if full.code != 200 {
+		t.Fatalf("GET zip: %d %s", full.code, full.body)
+	}
+
+	r := e.get(t, zipPath, "Range", "bytes=10-19")
+	if r.code != http.StatusPartialContent || r.body != full.body[10:20] {
+		t.Errorf("Range: %d %q, want 206 %q", r.code, r.body, full.body[10:20])
+	}
+
+	etag := full.hdr.Get("ETag")
+	if etag == "" {
+		t.Fatal("no ETag on a stored file")
+	}
+	if r := e.get(t, zipPath, "If-None-Match", etag); r.code != http.StatusNotModified {
+		t.Errorf("If-None-Match: %d, want 304", r.code)
+	}
+
+	req, _ := http.NewRequest("HEAD", e.url+zipPath, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.ContentLength != int64(len(full.body)) {
+		t.Errorf("HEAD: %d, length %d; want 200, %d", resp.StatusCode, resp.ContentLength, len(full.body))
+	}
+
+	// Text is compressed for clients that accept it; zips never are.
+	modPath := "/example.com/big/@v/v1.0.0.mod"
+	plain := e.get(t, modPath)
+	gz := e.get(t, modPath, "Accept-Encoding", "gzip")
+	if gz.hdr.Get("Content-Encoding") != "gzip" {
+		t.Fatalf(".mod with Accept-Encoding gzip: Content-Encoding %q", gz.hdr.Get("Content-Encoding"))
+	}
+	zr, err := gzip.NewReader(strings.NewReader(gz.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unzipped, _ := io.ReadAll(zr)
+	if string(unzipped) != plain.body {
+		t.Errorf("gunzipped .mod differs from the plain one")
+	}
+	if r := e.get(t, zipPath, "Accept-Encoding", "gzip"); r.hdr.Get("Content-Encoding") != "" || r.body != full.body {
+		t.Errorf("zip with Accept-Encoding gzip: Content-Encoding %q", r.hdr.Get("Content-Encoding"))
+	}
+
+	req, _ = http.NewRequest("POST", e.url+zipPath, nil)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST: %d, want 405", resp.StatusCode)
+	}
+}
+
+func TestStatusCodes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.up.SetFault("/example.com/a/@v/v1.1.0.mod", testupstream.Status(500))
+	e.up.SetFault("/example.com/a/@v/v1.1.0.info", testupstream.Status(403))
+	e.up.SetFault("/example.com/a/@v/v1.0.0.info", testupstream.Status(410))
+	for _, tc := range []struct {
+		path     string
+		code     int
+		contains string
+	}{
+		{"/example.com/missing/@v/v1.0.0.info", 404, "not found"},
+		{"/example.com/missing/@v/list", 404, "not found"},
+		{"/example.com/missing/@latest", 404, "not found"},
+		{"/example.com/a/@v/v1.9.9.zip", 404, "not found"},
+		{"/example.com/a/@v/v1.1.0.info", 404, "not found"},
+		{"/example.com/a/@v/v1.0.0.info", 404, "not found"},
+		{"/example.com/a/@v/v1.1.0.mod", 502, "500 Internal Server Error"},
+		{"/Example.com/a/@v/list", 400, "invalid"},
+		{"/example.com/a/@v/v1.0.0.tar", 400, "unknown file"},
+		{"/example.com/a/@v/1.0.0.mod", 400, "not a semantic version"},
+		{"/example.com/a/@v/v1.0.mod", 400, "not canonical"},
+		{"/example.com/a/@v/v2.0.0.mod", 400, "invalid version"},
+		{"/example.com/a/@v/", 400, "unknown file"},
+		{"/example.com/a", 400, "not a GOPROXY request"},
+		{"/example.com/a/@v/v1.0.0.mod/x", 400, ""},
+		{"/sumdb/unknown.example/supported", 404, "not proxied"},
+	} {
+		r := e.get(t, tc.path)
+		if r.code != tc.code || !strings.Contains(r.body, tc.contains) {
+			t.Errorf("GET %s: %d %q; want %d containing %q", tc.path, r.code, r.body, tc.code, tc.contains)
+		}
+		if r.code != 200 && r.hdr.Get("Cache-Control") != "no-store" {
+			t.Errorf("GET %s: error with Cache-Control %q", tc.path, r.hdr.Get("Cache-Control"))
+		}
+	}
+}
+
+// TestRefused checks that content failing a check is refused with a 5xx
+// that names the module, and that nothing reaches the store.
+func TestRefused(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		path     string
+		fault    testupstream.Fault
+		contains []string
+	}{
+		{"TamperZip", "/example.com/a/@v/v1.0.0.zip", testupstream.TamperZip, []string{"SECURITY ERROR", "example.com/a@v1.0.0"}},
+		{"TamperMod", "/example.com/a/@v/v1.0.0.mod", testupstream.TamperMod, []string{"SECURITY ERROR", "example.com/a@v1.0.0"}},
+		{"CorruptZip", "/example.com/a/@v/v1.0.0.zip", testupstream.CorruptZip, []string{"example.com/a@v1.0.0", "invalid zip"}},
+		{"Truncate", "/example.com/a/@v/v1.0.0.zip", testupstream.Truncate, []string{"example.com/a@v1.0.0", "unexpected EOF"}},
+		{"TruncateMod", "/example.com/a/@v/v1.0.0.mod", testupstream.Truncate, []string{"example.com/a@v1.0.0"}},
+		{"Oversize", "/example.com/big/@v/v1.0.0.zip", testupstream.FaultNone, []string{"example.com/big@v1.0.0", "larger than the 4096 byte limit"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, func(c *mirror.Config) { c.MaxZipSize = 4096 })
+			e.up.SetFault(tc.path, tc.fault)
+			r := e.get(t, tc.path)
+			if r.code != http.StatusBadGateway {
+				t.Errorf("GET %s: %d %q; want 502", tc.path, r.code, r.body)
+			}
+			for _, s := range tc.contains {
+				if !strings.Contains(r.body, s) {
+					t.Errorf("GET %s: body %q does not contain %q", tc.path, r.body, s)
+				}
+			}
+			if e.stored(strings.TrimPrefix(tc.path, "/")) {
+				t.Errorf("%s was stored", tc.path)
+			}
+			// Once the upstream behaves, the same request succeeds: the
+			// failure was not cached.
+			if tc.name != "Oversize" {
+				e.up.SetFault(tc.path, testupstream.FaultNone)
+				if r := e.get(t, tc.path); r.code != 200 {
+					t.Errorf("GET %s after the fault: %d %q", tc.path, r.code, r.body)
+				}
+			}
+		})
+	}
+}
+
+// TestOneFetchPerMiss: 200 concurrent requests for one uncached zip cause
+// exactly one upstream fetch, and all get identical, correct bytes.
+func TestOneFetchPerMiss(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	path := "/example.com/big/@v/v1.0.0.zip"
+	want := e.upstreamBytes(t, path)
+	e.up.ResetRequests()
+	// The upstream is slow, so all requests arrive during the one fetch.
+	e.up.SetFault(path, testupstream.Delay(300*time.Millisecond))
+
+	const n = 200
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
+	var wg sync.WaitGroup
+	bodies := make([]string, n)
+	codes := make([]int, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := client.Get(e.url + path)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			bodies[i], codes[i] = string(b), resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if codes[i] != 200 || bodies[i] != want {
+			t.Fatalf("request %d: %d, %d bytes; want 200 and the upstream's %d bytes", i, codes[i], len(bodies[i]), len(want))
+		}
+	}
+	if got := e.up.Requests(path); got != 1 {
+		t.Errorf("%d upstream fetches for %d concurrent requests, want 1", got, n)
+	}
+}
+
+func TestListAndLatest(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *mirror.Config) { c.ListTTL = time.Hour })
+	want := e.upstreamBytes(t, "/example.com/a/@v/list")
+	e.up.ResetRequests()
+	if r := e.get(t, "/example.com/a/@v/list"); r.code != 200 || r.body != want {
+		t.Fatalf("list: %d %q, want %q", r.code, r.body, want)
+	}
+	if r := e.get(t, "/example.com/a/@v/list"); r.hdr.Get("Cache-Control") != "public, max-age=60" {
+		t.Errorf("list Cache-Control %q", r.hdr.Get("Cache-Control"))
+	}
+	// Within the TTL, one upstream request.
+	if n := e.up.Requests("/example.com/a/@v/list"); n != 1 {
+		t.Errorf("%d upstream list requests within the TTL, want 1", n)
+	}
+	latest := e.get(t, "/example.com/a/@latest")
+	if latest.code != 200 || !strings.Contains(latest.body, `"Version":"v1.1.0"`) {
+		t.Fatalf("latest: %d %q", latest.code, latest.body)
+	}
+	// The answer to @latest is stored as that version's .info.
+	if !e.stored("example.com/a/@v/v1.1.0.info") {
+		t.Error("@latest did not store the .info of v1.1.0")
+	}
+}
+
+func TestListRefreshAndFallback(t *testing.T) {
+	t.Parallel()
+	up := testupstream.New(t, fixtures...)
+	e := newEnvWith(t, up, t.TempDir(), func(c *mirror.Config) { c.ListTTL = time.Nanosecond })
+	e.get(t, "/example.com/a/@v/v1.0.0.mod")
+
+	up.Add(testupstream.Module{Path: "example.com/a", Version: "v1.3.0", Files: map[string]string{"go.mod": "module example.com/a\n"}})
+	if r := e.get(t, "/example.com/a/@v/list"); !strings.Contains(r.body, "v1.3.0") {
+		t.Errorf("list after the TTL does not have the new version: %q", r.body)
+	}
+
+	// The upstream goes away: the stored versions are still served.
+	up.Close()
+	if r := e.get(t, "/example.com/a/@v/list"); r.code != 200 || r.body != "v1.0.0\n" {
+		t.Errorf("list with the upstream down: %d %q; want the stored %q", r.code, r.body, "v1.0.0\n")
+	}
+	if r := e.get(t, "/example.com/a/@latest"); r.code != 200 || !strings.Contains(r.body, `"Version":"v1.0.0"`) {
+		t.Errorf("latest with the upstream down: %d %q", r.code, r.body)
+	}
+	if r := e.get(t, "/example.com/a/@v/v1.0.0.mod"); r.code != 200 {
+		t.Errorf("stored .mod with the upstream down: %d %q", r.code, r.body)
+	}
+	if r := e.get(t, "/example.com/a/@v/v1.1.0.mod"); r.code != 502 {
+		t.Errorf("uncached .mod with the upstream down: %d %q; want 502", r.code, r.body)
+	}
+}
+
+func TestOffline(t *testing.T) {
+	t.Parallel()
+	up := testupstream.New(t, fixtures...)
+	dir := t.TempDir()
+	online := newEnvWith(t, up, dir)
+	for _, p := range []string{"/example.com/a/@v/v1.0.0.info", "/example.com/a/@v/v1.0.0.mod", "/example.com/a/@v/v1.0.0.zip", "/example.com/a/@v/main.info"} {
+		if r := online.get(t, p); r.code != 200 {
+			t.Fatalf("GET %s: %d %q", p, r.code, r.body)
+		}
+	}
+	up.ResetRequests()
+
+	off := newEnvWith(t, up, dir, func(c *mirror.Config) { c.Offline = true })
+	for _, tc := range []struct {
+		path     string
+		code     int
+		contains string
+	}{
+		{"/example.com/a/@v/v1.0.0.zip", 200, ""},
+		{"/example.com/a/@v/list", 200, "v1.0.0\n"},
+		{"/example.com/a/@latest", 200, `"Version":"v1.0.0"`},
+		{"/example.com/a/@v/abcdefabcdef.info", 200, "v1.2.0-0.20240102030405-abcdefabcdef"},
+		{"/example.com/a/@v/abcdefa.info", 200, "v1.2.0-0.20240102030405-abcdefabcdef"},
+		{"/example.com/a/@v/main.info", 404, "offline"},
+		{"/example.com/a/@v/v1.1.0.zip", 404, "offline"},
+		{"/example.com/other/@v/list", 404, "offline"},
+	} {
+		if r := off.get(t, tc.path); r.code != tc.code || !strings.Contains(r.body, tc.contains) {
+			t.Errorf("offline GET %s: %d %q; want %d containing %q", tc.path, r.code, r.body, tc.code, tc.contains)
+		}
+	}
+	if log := up.RequestLog(); len(log) != 0 {
+		t.Errorf("offline mirror asked the upstream for %q", log)
+	}
+}
+
+func TestQuery(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.get(t, "/example.com/a/@v/main.info")
+	if r.code != 200 || !strings.Contains(r.body, "v1.2.0-0.20240102030405-abcdefabcdef") {
+		t.Fatalf("main.info: %d %q", r.code, r.body)
+	}
+	if cc := r.hdr.Get("Cache-Control"); strings.Contains(cc, "immutable") {
+		t.Errorf("a branch query is served with Cache-Control %q", cc)
+	}
+	if !e.stored("example.com/a/@v/v1.2.0-0.20240102030405-abcdefabcdef.info") {
+		t.Error("the resolved version's .info was not stored under its canonical name")
+	}
+	if e.stored("example.com/a/@v/main.info") {
+		t.Error("a branch query was stored under the branch name")
+	}
+}
+
+func TestPrivateNeverAsksUpstream(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *mirror.Config) {
+		c.Private = func(p string) bool { return strings.HasPrefix(p, "example.com/a") }
+	})
+	for _, p := range []string{"/example.com/a/@v/list", "/example.com/a/@latest", "/example.com/a/@v/v1.0.0.info", "/example.com/a/@v/v1.0.0.zip", "/example.com/a/@v/main.info"} {
+		if r := e.get(t, p); r.code != 404 || !strings.Contains(r.body, "private") {
+			t.Errorf("GET %s: %d %q; want 404 saying private", p, r.code, r.body)
+		}
+	}
+	for _, p := range e.up.RequestLog() {
+		if strings.Contains(p, "example.com/a") {
+			t.Errorf("the upstream was asked for private %s", p)
+		}
+	}
+}
+
+func TestNoSumDB(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *mirror.Config) {
+		c.NoSumDB = func(p string) bool { return p == "example.com/a" }
+	})
+	if r := e.get(t, "/example.com/a/@v/v1.0.0.zip"); r.code != 200 {
+		t.Fatalf("zip: %d %q", r.code, r.body)
+	}
+	for _, p := range e.up.RequestLog() {
+		if strings.Contains(p, "/sumdb/") {
+			t.Errorf("a nosumdb module was looked up: %s", p)
+		}
+	}
+}
+
+func TestVerificationUnavailable(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.up.SetFault("/sumdb/"+e.up.SumDBName()+"/lookup/example.com/a@v1.0.0", testupstream.Status(500))
+	r := e.get(t, "/example.com/a/@v/v1.0.0.mod")
+	if r.code != 502 || !strings.Contains(r.body, "example.com/a") {
+		t.Errorf("mod with the checksum database failing: %d %q; want 502 naming the module", r.code, r.body)
+	}
+	if e.stored("example.com/a/@v/v1.0.0.mod") {
+		t.Error("an unverified .mod was stored")
+	}
+	e.up.SetFault("/sumdb/"+e.up.SumDBName()+"/lookup/example.com/a@v1.0.0", testupstream.FaultNone)
+	if r := e.get(t, "/example.com/a/@v/v1.0.0.mod"); r.code != 200 {
+		t.Errorf("mod after the checksum database recovered: %d %q", r.code, r.body)
+	}
+}
+
+func TestFetchTimeout(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *mirror.Config) { c.FetchTimeout = 200 * time.Millisecond })
+	e.up.SetFault("/example.com/a/@v/v1.0.0.zip", testupstream.Hang)
+	r := e.get(t, "/example.com/a/@v/v1.0.0.zip")
+	if r.code < 500 || !strings.Contains(r.body, "example.com/a@v1.0.0") {
+		t.Errorf("hanging upstream: %d %q; want a 5xx naming the module", r.code, r.body)
+	}
+}
+
+func TestSumDBProxy(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	name := e.up.SumDBName()
+	if r := e.get(t, "/sumdb/"+name+"/supported"); r.code != 200 {
+		t.Errorf("supported: %d", r.code)
+	}
+	r := e.get(t, "/sumdb/"+name+"/lookup/example.com/a@v1.0.0")
+	if r.code != 200 || !strings.Contains(r.body, e.up.GoSumLines("example.com/a", "v1.0.0")[0]) {
+		t.Errorf("lookup: %d %q", r.code, r.body)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+

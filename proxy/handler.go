@@ -1,0 +1,286 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/gzhttp"
+
+	"github.com/modmirror/modmirror"
+	"github.com/modmirror/modmirror/internal/metrics"
+)
+
+// A Source answers GOPROXY requests; mirror.Mirror is one. Paths and
+// versions are unescaped and checked. Errors follow modmirror's rules:
+// not-found matches fs.ErrNotExist, and so on.
+type Source interface {
+	List(ctx context.Context, path string) ([]string, error)
+	Latest(ctx context.Context, path string) ([]byte, error)
+	Info(ctx context.Context, path, query string) (modmirror.File, error)
+	Mod(ctx context.Context, path, version string) (modmirror.File, error)
+	Zip(ctx context.Context, path, version string) (modmirror.File, error)
+}
+
+// Options configures a Handler.
+type Options struct {
+	// BasePath is a path prefix under which the protocol is served, such
+	// as "/go"; empty serves it at the root.
+	BasePath string
+
+	// SumDB maps checksum database names to their handlers, which see
+	// request paths with "/sumdb/<name>" removed.
+	SumDB map[string]http.Handler
+
+	// ListMaxAge is the Cache-Control max-age of answers that change over
+	// time: lists, latest versions, non-canonical queries. Zero means a
+	// minute.
+	ListMaxAge time.Duration
+
+	Logger  *slog.Logger
+	Metrics *metrics.Metrics
+}
+
+// Handler serves the GOPROXY protocol from a Source.
+type Handler struct {
+	src      Source
+	base     string
+	sumdb    map[string]http.Handler
+	listCC   string
+	log      *slog.Logger
+	metrics  *metrics.Metrics
+	compress func(http.Handler) http.HandlerFunc
+}
+
+const immutable = "public, max-age=31536000, immutable"
+
+// New returns a Handler serving src.
+func New(src Source, opts Options) (*Handler, error) {
+	base := strings.TrimSuffix(opts.BasePath, "/")
+	if base != "" && !strings.HasPrefix(base, "/") {
+		return nil, fmt.Errorf("proxy: base path %q must start with /", opts.BasePath)
+	}
+	maxAge := opts.ListMaxAge
+	if maxAge == 0 {
+		maxAge = time.Minute
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	// Only text is compressed; zips are compressed already and are
+	// served without a wrapper so the kernel can send them (sendfile).
+	compress, err := gzhttp.NewWrapper(gzhttp.MinSize(512), gzhttp.ContentTypes([]string{"text/plain", "application/json"}))
+	if err != nil {
+		return nil, err
+	}
+	return &Handler{
+		src:      src,
+		base:     base,
+		sumdb:    opts.SumDB,
+		listCC:   fmt.Sprintf("public, max-age=%d", int(maxAge.Seconds())),
+		log:      log,
+		metrics:  opts.Metrics,
+		compress: compress,
+	}, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	endpoint := h.serve(sw, r)
+	h.metrics.Request(endpoint, sw.status(), time.Since(start))
+	if sw.status() >= 500 {
+		h.log.Warn("request failed", "method", r.Method, "path", r.URL.Path, "status", sw.status(), "duration", time.Since(start))
+	} else {
+		h.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.status(), "duration", time.Since(start))
+	}
+}
+
+// serve answers a request and returns the endpoint label for metrics.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) string {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return "other"
+	}
+	p, ok := strings.CutPrefix(r.URL.Path, h.base+"/")
+	if !ok {
+		http.Error(w, "not found: outside the mirror's base path "+h.base, http.StatusNotFound)
+		return "other"
+	}
+	if p == "" {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "modmirror: a Go module mirror.\nUse it with GOPROXY=%s://%s%s\n", scheme(r), r.Host, h.base)
+		return "index"
+	}
+	if rest, ok := strings.CutPrefix(p, "sumdb/"); ok {
+		h.serveSumDB(w, r, rest)
+		return "sumdb"
+	}
+	req, err := ParseRequest(p)
+	if err != nil {
+		h.fail(w, err)
+		return "invalid"
+	}
+	if req.Kind == KindZip {
+		h.serveRequest(w, r, req)
+	} else {
+		h.compress(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.serveRequest(w, r, req)
+		})).ServeHTTP(w, r)
+	}
+	return req.Kind.String()
+}
+
+func (h *Handler) serveRequest(w http.ResponseWriter, r *http.Request, req Request) {
+	ctx := r.Context()
+	switch req.Kind {
+	case KindList:
+		versions, err := h.src.List(ctx, req.Path)
+		if err != nil {
+			h.fail(w, err)
+			return
+		}
+		var buf bytes.Buffer
+		for _, v := range versions {
+			buf.WriteString(v)
+			buf.WriteByte('\n')
+		}
+		h.serveBytes(w, r, "text/plain; charset=utf-8", buf.Bytes())
+	case KindLatest:
+		data, err := h.src.Latest(ctx, req.Path)
+		if err != nil {
+			h.fail(w, err)
+			return
+		}
+		h.serveBytes(w, r, "application/json", data)
+	case KindInfo:
+		f, err := h.src.Info(ctx, req.Path, req.Version)
+		h.serveFile(w, r, req, "application/json", f, err)
+	case KindMod:
+		f, err := h.src.Mod(ctx, req.Path, req.Version)
+		h.serveFile(w, r, req, "text/plain; charset=utf-8", f, err)
+	case KindZip:
+		f, err := h.src.Zip(ctx, req.Path, req.Version)
+		h.serveFile(w, r, req, "application/zip", f, err)
+	}
+}
+
+// serveBytes serves an answer that changes over time.
+func (h *Handler) serveBytes(w http.ResponseWriter, r *http.Request, contentType string, data []byte) {
+	hdr := w.Header()
+	hdr.Set("Content-Type", contentType)
+	hdr.Set("Cache-Control", h.listCC)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+}
+
+// serveFile serves a stored file, with ranges, conditional requests and
+// HEAD handled by http.ServeContent.
+func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, req Request, contentType string, f modmirror.File, err error) {
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", contentType)
+	if req.Canonical() {
+		hdr.Set("Cache-Control", immutable)
+		// Stored files never change, so size and time identify them.
+		hdr.Set("ETag", fmt.Sprintf(`"%x-%x"`, fi.ModTime().UnixNano(), fi.Size()))
+	} else {
+		hdr.Set("Cache-Control", h.listCC)
+	}
+	http.ServeContent(w, r, "", fi.ModTime(), f)
+}
+
+// fail answers with the status code that err calls for and its text.
+func (h *Handler) fail(w http.ResponseWriter, err error) {
+	code, msg := http.StatusInternalServerError, err.Error()
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		code, msg = http.StatusNotFound, "not found: "+msg
+	case errors.Is(err, modmirror.ErrInvalid):
+		code = http.StatusBadRequest
+	case errors.Is(err, modmirror.ErrSecurity), errors.Is(err, modmirror.ErrUpstream):
+		code = http.StatusBadGateway
+	case errors.Is(err, context.DeadlineExceeded):
+		code = http.StatusGatewayTimeout
+	case errors.Is(err, context.Canceled):
+		code = http.StatusServiceUnavailable
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Error(w, msg, code)
+}
+
+func (h *Handler) serveSumDB(w http.ResponseWriter, r *http.Request, rest string) {
+	name, _, _ := strings.Cut(rest, "/")
+	sh := h.sumdb[name]
+	if sh == nil {
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, fmt.Sprintf("not found: checksum database %q is not proxied here", name), http.StatusNotFound)
+		return
+	}
+	http.StripPrefix(h.base+"/sumdb/"+name, sh).ServeHTTP(w, r)
+}
+
+func scheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+// statusWriter records the status code of a response. It passes ReadFrom
+// through, so that files are still sent with sendfile(2).
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(w.ResponseWriter, r)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) status() int {
+	if w.code == 0 {
+		return http.StatusOK
+	}
+	return w.code
+}

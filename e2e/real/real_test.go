@@ -1,0 +1,173 @@
+// Package real holds end-to-end checks against the real upstream
+// (proxy.golang.org, and sum.golang.org through it). They need the network,
+// so they are off by default: run them with scripts/e2e-real.sh, or with
+// MODMIRROR_E2E_REAL=1 go test ./e2e/real/. When the upstream is unreachable
+// they fail and say so; they never skip silently once asked for.
+package real
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+const upstreamURL = "https://proxy.golang.org"
+
+var binary string
+
+func TestMain(m *testing.M) {
+	if os.Getenv("MODMIRROR_E2E_REAL") != "1" {
+		fmt.Println("e2e/real: skipped; set MODMIRROR_E2E_REAL=1 (or run scripts/e2e-real.sh) to run the checks against the real upstream")
+		os.Exit(0)
+	}
+	if err := reachable(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e/real: the real upstream is unreachable, so these checks cannot run: %v\n", err)
+		os.Exit(1)
+	}
+	dir, err := os.MkdirTemp("", "modmirror-real-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "modmirror")
+	build := exec.Command("go", "build", "-o", binary, "github.com/modmirror/modmirror/cmd/modmirror")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e/real: building modmirror: %v\n", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// reachable checks that the upstream answers, with a short timeout.
+func reachable() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", upstreamURL+"/sumdb/sum.golang.org/supported", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("%s/sumdb/sum.golang.org/supported: %s", upstreamURL, resp.Status)
+	}
+	return nil
+}
+
+// startMirror runs modmirror serve against the real upstream and returns
+// its URL and data directory.
+func startMirror(t *testing.T) (string, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	data := t.TempDir()
+	var logs bytes.Buffer
+	cmd := exec.Command(binary, "serve", "--listen", addr, "--data", data, "--upstream", upstreamURL, "--sumdb", "sum.golang.org")
+	cmd.Env = append(os.Environ(), "GOPRIVATE=", "GONOPROXY=", "GONOSUMDB=", "GOSUMDB=")
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("mirror log:\n%s", logs.String())
+		}
+	})
+	url := "http://" + addr
+	for i := 0; ; i++ {
+		resp, err := http.Get(url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if i == 100 {
+			t.Fatalf("mirror did not start: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return url, data
+}
+
+func goCmd(t *testing.T, dir, proxy string, env []string, args ...string) (string, error) {
+	t.Helper()
+	home := t.TempDir()
+	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
+	cmd.Env = append([]string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + home,
+		"GOPATH=" + filepath.Join(home, "gopath"),
+		"GOMODCACHE=" + filepath.Join(home, "modcache"),
+		"GOCACHE=" + filepath.Join(home, "cache"),
+		"GOFLAGS=-modcacherw",
+		"GOPROXY=" + proxy,
+		"GOSUMDB=sum.golang.org",
+		"GONOSUMDB=", "GONOSUMCHECK=", "GOPRIVATE=", "GONOPROXY=", "GOINSECURE=",
+		"CGO_ENABLED=0",
+	}, env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// TestRealModule downloads a public module through the mirror, which
+// verifies it against sum.golang.org; the go command checks it again.
+func TestRealModule(t *testing.T) {
+	url, data := startMirror(t)
+	out, err := goCmd(t, t.TempDir(), url, []string{"GOTOOLCHAIN=local"}, "mod", "download", "-json", "golang.org/x/mod@v0.20.0")
+	if err != nil {
+		t.Fatalf("go mod download: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, `"Sum": "h1:utOm6MM3R3dnawAiJgn0y+xvuYRsm1RKM/4giyfDgV0="`) {
+		t.Errorf("unexpected output:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(data, "cache/download/golang.org/x/mod/@v/v0.20.0.zip")); err != nil {
+		t.Errorf("the zip is not in the store: %v", err)
+	}
+}
+
+// TestToolchain switches toolchains through the mirror: the go command
+// downloads golang.org/toolchain (a ~70 MB zip with no .mod or .info
+// requested) and checks it against sum.golang.org through the mirror.
+func TestToolchain(t *testing.T) {
+	if runtime.GOOS != "linux" && runtime.GOOS != "darwin" {
+		t.Skip("toolchain zips are checked on linux and darwin only")
+	}
+	url, data := startMirror(t)
+	out, err := goCmd(t, t.TempDir(), url, []string{"GOTOOLCHAIN=go1.21.13"}, "version")
+	if err != nil {
+		t.Fatalf("GOTOOLCHAIN=go1.21.13 go version: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "go version go1.21.13 ") {
+		t.Errorf("unexpected output:\n%s", out)
+	}
+	zip := filepath.Join(data, "cache/download/golang.org/toolchain/@v", "v0.0.1-go1.21.13."+runtime.GOOS+"-"+runtime.GOARCH+".zip")
+	f, err := os.Open(zip)
+	if err != nil {
+		t.Fatalf("the toolchain zip is not in the store: %v", err)
+	}
+	defer f.Close()
+	n, _ := io.Copy(io.Discard, f)
+	if n < 30<<20 {
+		t.Errorf("stored toolchain zip has only %d bytes", n)
+	}
+}

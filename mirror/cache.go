@@ -41,6 +41,11 @@ func (c *ttlCache) get(key string) (any, bool) {
 }
 
 func (c *ttlCache) put(key string, val any) {
+	c.putFor(key, val, c.ttl)
+}
+
+// putFor keeps val for d rather than the cache's TTL.
+func (c *ttlCache) putFor(key string, val any, d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.entries) >= c.max {
@@ -49,7 +54,7 @@ func (c *ttlCache) put(key string, val any) {
 			break
 		}
 	}
-	c.entries[key] = ttlEntry{val: val, expires: time.Now().Add(c.ttl)}
+	c.entries[key] = ttlEntry{val: val, expires: time.Now().Add(d)}
 }
 
 func (c *ttlCache) delete(key string) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
@@ -51,7 +52,10 @@ func (m *Mirror) List(ctx context.Context, path string) ([]string, error) {
 	case err == nil:
 		return v.([]string), nil
 	case len(stored) > 0:
+		// Serve the stored versions for a while without asking again, so
+		// that a hanging upstream does not slow every request.
 		m.log.Warn("serving stored version list", "module", path, "err", err)
+		m.lists.putFor("list\x00"+path, stored, m.fallbackTTL())
 		return stored, nil
 	default:
 		return nil, upstreamError(err)
@@ -97,9 +101,16 @@ func (m *Mirror) Latest(ctx context.Context, path string) ([]byte, error) {
 	}
 	if data, serr := m.storedLatest(ctx, path); serr == nil {
 		m.log.Warn("serving stored latest version", "module", path, "err", err)
+		m.lists.putFor("latest\x00"+path, data, m.fallbackTTL())
 		return data, nil
 	}
 	return nil, upstreamError(err)
+}
+
+// fallbackTTL is how long an answer from the store alone stands in for a
+// failing upstream's.
+func (m *Mirror) fallbackTTL() time.Duration {
+	return min(m.cfg.ListTTL, 10*time.Second)
 }
 
 // resolve turns a non-canonical query (a branch, a tag, a commit prefix)
@@ -284,6 +295,7 @@ func (m *Mirror) updateList(ctx context.Context, path string) error {
 		return fmt.Errorf("mirror: writing version list: %w", err)
 	}
 	m.lists.delete("list\x00" + path)
+	m.lists.delete("latest\x00" + path)
 	return nil
 }
 

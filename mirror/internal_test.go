@@ -1,0 +1,158 @@
+package mirror
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/modmirror/modmirror"
+	"github.com/modmirror/modmirror/fsstore"
+)
+
+// fakeUpstream serves one go.mod and counts requests; it can be made to fail.
+type fakeUpstream struct {
+	mod   []byte
+	fail  atomic.Bool
+	calls atomic.Int32
+}
+
+func (u *fakeUpstream) err() error {
+	u.calls.Add(1)
+	if u.fail.Load() {
+		return errors.New("fake upstream: 503 Service Unavailable")
+	}
+	return nil
+}
+
+func (u *fakeUpstream) List(ctx context.Context, path string) ([]string, error) {
+	if err := u.err(); err != nil {
+		return nil, err
+	}
+	return []string{"v1.0.0", "v1.1.0"}, nil
+}
+func (u *fakeUpstream) Latest(ctx context.Context, path string) ([]byte, error) {
+	if err := u.err(); err != nil {
+		return nil, err
+	}
+	return []byte(`{"Version":"v1.1.0"}`), nil
+}
+func (u *fakeUpstream) Info(ctx context.Context, path, query string) ([]byte, error) {
+	return nil, modmirror.NotFound("no info")
+}
+func (u *fakeUpstream) Mod(ctx context.Context, path, version string) ([]byte, error) {
+	if err := u.err(); err != nil {
+		return nil, err
+	}
+	return u.mod, nil
+}
+func (u *fakeUpstream) Zip(ctx context.Context, path, version string) (io.ReadCloser, error) {
+	return nil, modmirror.NotFound("no zip")
+}
+func (u *fakeUpstream) String() string { return "fake" }
+
+func newTestMirror(t *testing.T, up modmirror.Upstream, cfg Config) (*Mirror, *fsstore.Store, *bytes.Buffer) {
+	t.Helper()
+	store, err := fsstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := new(bytes.Buffer)
+	cfg.Store = store
+	cfg.Upstream = up
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, store, logs
+}
+
+// TestStoredCopyWins: when the upstream serves a different go.mod for a
+// version already stored (a moved tag upstream, or a racing fill), the
+// stored bytes stay and the event is logged as a security error.
+func TestStoredCopyWins(t *testing.T) {
+	ctx := context.Background()
+	up := &fakeUpstream{mod: []byte("module example.com/m // changed upstream\n")}
+	m, store, logs := newTestMirror(t, up, Config{})
+	key := "example.com/m/@v/v1.0.0.mod"
+	original := []byte("module example.com/m\n")
+	if err := store.Create(ctx, key, bytes.NewReader(original)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.fillMod(ctx, "example.com/m", "v1.0.0", key); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(store.Root(), key))
+	if err != nil || !bytes.Equal(got, original) {
+		t.Fatalf("stored .mod = %q, %v; want the original %q", got, err, original)
+	}
+	if !strings.Contains(logs.String(), "SECURITY ERROR") || !strings.Contains(logs.String(), "example.com/m") {
+		t.Errorf("no security error logged; log:\n%s", logs)
+	}
+
+	// The same bytes again are no event at all.
+	logs.Reset()
+	up.mod = original
+	if err := m.fillMod(ctx, "example.com/m", "v1.0.0", key); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "SECURITY ERROR") {
+		t.Errorf("identical bytes logged as a security error:\n%s", logs)
+	}
+}
+
+// TestFailingUpstreamIsNotAskedEveryTime: once the upstream failed and the
+// stored list was served instead, the next requests are answered from the
+// store without waiting for the upstream again, for a short while.
+func TestFailingUpstreamIsNotAskedEveryTime(t *testing.T) {
+	ctx := context.Background()
+	up := &fakeUpstream{mod: []byte("module example.com/m\n")}
+	m, _, _ := newTestMirror(t, up, Config{ListTTL: time.Hour})
+	if _, err := m.Mod(ctx, "example.com/m", "v1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	up.fail.Store(true)
+	up.calls.Store(0)
+	for range 5 {
+		list, err := m.List(ctx, "example.com/m")
+		if err != nil || len(list) != 1 || list[0] != "v1.0.0" {
+			t.Fatalf("List = %q, %v; want the stored [v1.0.0]", list, err)
+		}
+		latest, err := m.Latest(ctx, "example.com/m")
+		if err != nil || !strings.Contains(string(latest), "v1.0.0") {
+			t.Fatalf("Latest = %q, %v; want the stored v1.0.0", latest, err)
+		}
+	}
+	if n := up.calls.Load(); n != 2 {
+		t.Errorf("the failing upstream was asked %d times, want 2 (one list, one latest)", n)
+	}
+}
+
+func TestSameContent(t *testing.T) {
+	big := bytes.Repeat([]byte("x"), 100<<10)
+	for _, tc := range []struct {
+		a, b []byte
+		want bool
+	}{
+		{nil, nil, true},
+		{[]byte("a"), []byte("a"), true},
+		{[]byte("a"), []byte("b"), false},
+		{[]byte("a"), []byte("ab"), false},
+		{big, big, true},
+		{big, append(bytes.Clone(big), 'y'), false},
+		{big, big[:len(big)-1], false},
+	} {
+		got, err := sameContent(bytes.NewReader(tc.a), bytes.NewReader(tc.b))
+		if err != nil || got != tc.want {
+			t.Errorf("sameContent(%d bytes, %d bytes) = %v, %v; want %v", len(tc.a), len(tc.b), got, err, tc.want)
+		}
+	}
+}

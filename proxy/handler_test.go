@@ -1,0 +1,63 @@
+package proxy
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/modmirror/modmirror"
+)
+
+// listSource answers List with one version and everything else not-found.
+type listSource struct{}
+
+func (listSource) List(ctx context.Context, path string) ([]string, error) {
+	return []string{"v1.0.0"}, nil
+}
+func (listSource) Latest(ctx context.Context, path string) ([]byte, error) {
+	return nil, modmirror.NotFound("%s@latest: no", path)
+}
+func (listSource) Info(ctx context.Context, path, query string) (modmirror.File, error) {
+	return nil, modmirror.NotFound("%s@%s: no", path, query)
+}
+func (listSource) Mod(ctx context.Context, path, version string) (modmirror.File, error) {
+	return nil, modmirror.NotFound("%s@%s: no", path, version)
+}
+func (listSource) Zip(ctx context.Context, path, version string) (modmirror.File, error) {
+	return nil, modmirror.NotFound("%s@%s: no", path, version)
+}
+
+func TestBasePath(t *testing.T) {
+	t.Parallel()
+	sumdb := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "sumdb saw "+r.URL.Path)
+	})
+	h, err := New(listSource{}, Options{BasePath: "/go/", SumDB: map[string]http.Handler{"sum.example": sumdb}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		code int
+		body string
+	}{
+		{"/go/example.com/m/@v/list", 200, "v1.0.0\n"},
+		{"/go/sumdb/sum.example/supported", 200, "sumdb saw /supported"},
+		{"/go/", 200, "GOPROXY=http://example.com/go"},
+		{"/example.com/m/@v/list", 404, "outside the mirror's base path /go"},
+		{"/gox/example.com/m/@v/list", 404, "outside"},
+		{"/go/example.com/m/@v/v1.0.0.mod", 404, "not found: example.com/m@v1.0.0"},
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "http://example.com"+tc.path, nil))
+		if w.Code != tc.code || !strings.Contains(w.Body.String(), tc.body) {
+			t.Errorf("GET %s: %d %q; want %d containing %q", tc.path, w.Code, w.Body, tc.code, tc.body)
+		}
+	}
+	if _, err := New(listSource{}, Options{BasePath: "go"}); err == nil {
+		t.Error("a base path without a leading slash was accepted")
+	}
+}

@@ -24,42 +24,29 @@ func (m *Mirror) List(ctx context.Context, path string) ([]string, error) {
 	if err := module.CheckPath(path); err != nil {
 		return nil, fmt.Errorf("%w: %w", modmirror.ErrInvalid, err)
 	}
-	if v, ok := m.lists.get("list\x00" + path); ok {
-		return v.([]string), nil
-	}
-	stored, err := m.storedVersions(ctx, path)
+	v, err := m.upstreamOrStored(ctx, "list", path,
+		func(ctx context.Context) (any, error) {
+			list, err := m.cfg.Upstream.List(ctx, path)
+			if err != nil {
+				return nil, err
+			}
+			stored, err := m.storedVersions(ctx, path)
+			if err != nil {
+				return nil, err
+			}
+			return mergeVersions(list, stored), nil
+		},
+		func() (any, error) {
+			stored, err := m.storedVersions(ctx, path)
+			if err == nil && len(stored) == 0 {
+				err = modmirror.NotFound("%s: no version stored", path)
+			}
+			return stored, err
+		})
 	if err != nil {
 		return nil, err
 	}
-	if err := m.fillable(path, "list"); err != nil {
-		if len(stored) == 0 {
-			return nil, err
-		}
-		return stored, nil
-	}
-	v, err, _ := m.fills.Do("list\x00"+path, func() (any, error) {
-		ctx, cancel := m.detach(ctx)
-		defer cancel()
-		list, err := m.cfg.Upstream.List(ctx, path)
-		if err != nil {
-			return nil, err
-		}
-		merged := mergeVersions(list, stored)
-		m.lists.put("list\x00"+path, merged)
-		return merged, nil
-	})
-	switch {
-	case err == nil:
-		return v.([]string), nil
-	case len(stored) > 0:
-		// Serve the stored versions for a while without asking again, so
-		// that a hanging upstream does not slow every request.
-		m.log.Warn("serving stored version list", "module", path, "err", err)
-		m.lists.putFor("list\x00"+path, stored, m.fallbackTTL())
-		return stored, nil
-	default:
-		return nil, upstreamError(err)
-	}
+	return v.([]string), nil
 }
 
 // Latest returns the .info of the latest version: the upstream's answer
@@ -69,42 +56,66 @@ func (m *Mirror) Latest(ctx context.Context, path string) ([]byte, error) {
 	if err := module.CheckPath(path); err != nil {
 		return nil, fmt.Errorf("%w: %w", modmirror.ErrInvalid, err)
 	}
-	if v, ok := m.lists.get("latest\x00" + path); ok {
-		return v.([]byte), nil
-	}
-	if err := m.fillable(path, "latest"); err != nil {
-		if data, serr := m.storedLatest(ctx, path); serr == nil {
+	v, err := m.upstreamOrStored(ctx, "latest", path,
+		func(ctx context.Context) (any, error) {
+			data, err := m.cfg.Upstream.Latest(ctx, path)
+			if err != nil {
+				return nil, err
+			}
+			i, err := parseInfo(data)
+			if err == nil {
+				err = module.Check(path, i.Version)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s@latest: upstream %s: %w", path, m.cfg.Upstream, err)
+			}
+			m.storeInfo(ctx, path, i.Version, data)
 			return data, nil
+		},
+		func() (any, error) { return m.storedLatest(ctx, path) })
+	if err != nil {
+		return nil, err
+	}
+	return v.([]byte), nil
+}
+
+// upstreamOrStored answers a request whose answer changes over time (kind
+// "list" or "latest"): from the TTL cache; else from fetch, one call per
+// module at a time; else, when the upstream may not be asked or fails, from
+// fromStore. A stored answer that stands in for a failing upstream is cached
+// briefly, so that a hanging upstream does not slow every request.
+func (m *Mirror) upstreamOrStored(ctx context.Context, kind, path string, fetch func(context.Context) (any, error), fromStore func() (any, error)) (any, error) {
+	key := kind + "\x00" + path
+	if v, ok := m.lists.get(key); ok {
+		return v, nil
+	}
+	if err := m.fillable(path, kind); err != nil {
+		if v, serr := fromStore(); serr == nil {
+			return v, nil
 		}
 		return nil, err
 	}
-	v, err, _ := m.fills.Do("latest\x00"+path, func() (any, error) {
+	v, err, _ := m.fills.Do(key, func() (any, error) {
 		ctx, cancel := m.detach(ctx)
 		defer cancel()
-		data, err := m.cfg.Upstream.Latest(ctx, path)
-		if err != nil {
-			return nil, err
-		}
-		i, err := parseInfo(data)
+		v, err := fetch(ctx)
 		if err == nil {
-			err = module.Check(path, i.Version)
+			m.lists.put(key, v)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("%s@latest: upstream %s: %w", path, m.cfg.Upstream, err)
-		}
-		m.storeInfo(ctx, path, i.Version, data)
-		m.lists.put("latest\x00"+path, data)
-		return data, nil
+		return v, err
 	})
 	if err == nil {
-		return v.([]byte), nil
+		return v, nil
 	}
-	if data, serr := m.storedLatest(ctx, path); serr == nil {
-		m.log.Warn("serving stored latest version", "module", path, "err", err)
-		m.lists.putFor("latest\x00"+path, data, m.fallbackTTL())
-		return data, nil
+	v, serr := fromStore()
+	if serr != nil {
+		return nil, upstreamError(err)
 	}
-	return nil, upstreamError(err)
+	if !errors.Is(err, fs.ErrNotExist) {
+		m.log.Warn("upstream failed; answering from the store", "module", path, "request", kind, "err", err)
+	}
+	m.lists.putFor(key, v, m.fallbackTTL())
+	return v, nil
 }
 
 // fallbackTTL is how long an answer from the store alone stands in for a

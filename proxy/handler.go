@@ -75,9 +75,7 @@ func New(src Source, opts Options) (*Handler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	// Only text is compressed; zips are compressed already and are
-	// served without a wrapper so the kernel can send them (sendfile).
-	compress, err := gzhttp.NewWrapper(gzhttp.MinSize(512), gzhttp.ContentTypes([]string{"text/plain", "application/json"}))
+	compress, err := gzhttp.NewWrapper(gzhttp.MinSize(minCompress), gzhttp.ContentTypes([]string{"text/plain", "application/json"}))
 	if err != nil {
 		return nil, err
 	}
@@ -131,13 +129,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) string {
 		h.fail(w, err)
 		return "invalid"
 	}
-	if req.Kind == KindZip {
-		h.serveRequest(w, r, req)
-	} else {
-		h.compress(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			h.serveRequest(w, r, req)
-		})).ServeHTTP(w, r)
-	}
+	h.serveRequest(w, r, req)
 	return req.Kind.String()
 }
 
@@ -180,7 +172,7 @@ func (h *Handler) serveBytes(w http.ResponseWriter, r *http.Request, contentType
 	hdr := w.Header()
 	hdr.Set("Content-Type", contentType)
 	hdr.Set("Cache-Control", h.listCC)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+	h.send(w, r, time.Time{}, bytes.NewReader(data), int64(len(data)))
 }
 
 // serveFile serves a stored file, with ranges, conditional requests and
@@ -205,7 +197,26 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, req Request,
 	} else {
 		hdr.Set("Cache-Control", h.listCC)
 	}
-	http.ServeContent(w, r, "", fi.ModTime(), f)
+	h.send(w, r, fi.ModTime(), f, fi.Size())
+}
+
+// minCompress is the smallest text worth compressing: below it, gzip's
+// framing and the work cost more than they save.
+const minCompress = 1024
+
+// send serves content with http.ServeContent (ranges, conditional requests,
+// HEAD), compressed when it is text of some size and the client accepts
+// gzip. Small answers, the most common hits, skip the compressing wrapper
+// altogether, and zips are never compressed, so the kernel can send them
+// (sendfile).
+func (h *Handler) send(w http.ResponseWriter, r *http.Request, modtime time.Time, content io.ReadSeeker, size int64) {
+	if size >= minCompress && w.Header().Get("Content-Type") != "application/zip" && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		h.compress(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.ServeContent(w, r, "", modtime, content)
+		})).ServeHTTP(w, r)
+		return
+	}
+	http.ServeContent(w, r, "", modtime, content)
 }
 
 // fail answers with the status code that err calls for and its text.

@@ -91,7 +91,8 @@ type Store interface {
 	Replace(ctx context.Context, name string, r io.Reader) error
 
 	// List returns the base names of the files directly inside the
-	// directory dir, sorted. A directory that does not exist has no files.
+	// directory dir, sorted; "." is the store's root. A directory that
+	// does not exist has no files.
 	List(ctx context.Context, dir string) ([]string, error)
 }
 

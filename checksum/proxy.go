@@ -7,8 +7,10 @@ import (
 	"io/fs"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
+	"golang.org/x/mod/sumdb/tlog"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -153,13 +155,54 @@ func (p *Proxy) serveShort(w http.ResponseWriter, r *http.Request, req request, 
 			return answer{data: data, source: fromRemote}, nil
 		})
 		if err != nil {
-			p.fail(w, req, err)
-			return
+			// The remote failed, or the mirror is offline: what the
+			// verifier's client stored is still good, and the go
+			// command verifies it again anyway.
+			stored, serr := p.stored(r.Context(), req)
+			if serr != nil {
+				p.fail(w, req, err)
+				return
+			}
+			a = answer{data: stored, source: fromStore}
+			cacheControl = cacheNone
 		}
 		data = a.data
 	}
 	p.observe(req.kind, a.source)
 	p.write(w, r, req, data, cacheControl)
+}
+
+// stored returns what the store (or the state file) holds for a request
+// that is normally answered from the remote: the record of a lookup, a
+// partial tile or a prefix of the full tile that contains it, the latest
+// verified tree head. All of it was verified before it was kept.
+func (p *Proxy) stored(ctx context.Context, req request) ([]byte, error) {
+	switch req.kind {
+	case reqLatest:
+		data, err := readState(p.v.stateFile)
+		if err == nil && len(data) == 0 {
+			err = fs.ErrNotExist
+		}
+		return data, err
+	case reqLookup:
+		return p.v.readStore(ctx, strings.TrimPrefix(req.path(), "/"))
+	case reqTile:
+		data, err := p.v.readStore(ctx, req.tile.Path())
+		if err == nil || req.tile.L < 0 {
+			return data, err
+		}
+		full := req.tile
+		full.W = 1 << full.H
+		data, err = p.v.readStore(ctx, full.Path())
+		if err != nil {
+			return nil, err
+		}
+		if len(data) != full.W*tlog.HashSize {
+			return nil, fmt.Errorf("checksum: stored tile %s has %d bytes", full.Path(), len(data))
+		}
+		return data[:req.tile.W*tlog.HashSize], nil
+	}
+	return nil, fs.ErrNotExist
 }
 
 // serveFullTile serves a full hash tile, from the store if it is there, and

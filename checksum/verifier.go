@@ -188,7 +188,9 @@ func (v *Verifier) Check(ctx context.Context, path, version, hash string) error 
 		if ok && strings.HasPrefix(want, alg+":") {
 			// The go command's wording, so that users recognise the
 			// message and its advice.
-			return q.errorf("checksum mismatch\n\tdownloaded: %s\n\t%s: %s\n\n%w\n%s",
+			// No blank line: the go command prints a server's error
+			// text only up to the first one.
+			return q.errorf("checksum mismatch\n\tdownloaded: %s\n\t%s: %s\n%w\n%s",
 				hash, v.name, want, modmirror.ErrSecurity, mismatchAdvice)
 		}
 	}

@@ -197,9 +197,12 @@ func syncDir(dir string) error {
 
 // List implements modmirror.Store.
 func (s *Store) List(ctx context.Context, dir string) ([]string, error) {
-	d, err := s.filename(dir)
-	if err != nil {
-		return nil, err
+	d := s.root
+	if dir != "." {
+		var err error
+		if d, err = s.filename(dir); err != nil {
+			return nil, err
+		}
 	}
 	entries, err := os.ReadDir(d)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -145,6 +145,10 @@ func Run(t *testing.T, s modmirror.Store) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("List = %q, want %q", got, want)
 		}
+		// The root works, and holds no file yet: only directories.
+		if got, err := s.List(ctx, "."); err != nil || len(got) != 0 {
+			t.Fatalf(`List(".") = %q, %v; want no files, no error`, got, err)
+		}
 	})
 
 	t.Run("BadNames", func(t *testing.T) {

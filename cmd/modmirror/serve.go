@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/checksum"
 	"github.com/modmirror/modmirror/fsstore"
 	"github.com/modmirror/modmirror/internal/metrics"
@@ -165,10 +166,14 @@ func (c *serveCommand) handler(log *slog.Logger) (http.Handler, error) {
 		if err != nil {
 			return nil, usageError{fmt.Errorf("--sumdb: %w", err)}
 		}
+		var remote checksum.Remote = chain
+		if c.offline {
+			remote = offlineRemote{}
+		}
 		verifier, err := checksum.NewVerifier(checksum.Config{
 			Name:     name,
 			Key:      key,
-			Remote:   chain,
+			Remote:   remote,
 			Store:    store,
 			StateDir: filepath.Join(c.data, "sumdb"),
 			Logger:   log.WithGroup("sumdb"),
@@ -209,6 +214,14 @@ func (c *serveCommand) handler(log *slog.Logger) (http.Handler, error) {
 	})
 	mux.Handle("/", ph)
 	return mux, nil
+}
+
+// offlineRemote is the checksum database remote of an offline mirror: it has
+// nothing, so the database is served from what the store keeps.
+type offlineRemote struct{}
+
+func (offlineRemote) ReadSumDB(ctx context.Context, name, path string) ([]byte, error) {
+	return nil, modmirror.NotFound("checksum database %s%s: not stored, and the mirror is offline", name, path)
 }
 
 // sumdbKey returns the name and verifier key of a GOSUMDB-style setting:

@@ -31,7 +31,10 @@
 //     by the [Proxy] for full tiles it authenticated itself.
 //   - The [Proxy] keeps /latest, lookups and partial tiles in memory for
 //     seconds only: they are small, change as the log grows, and the go
-//     command verifies them anyway.
+//     command verifies them anyway. When the remote fails, or the mirror is
+//     offline, they are answered from what the store and the state file
+//     keep (all of it verified), so clients of an offline mirror can still
+//     verify the modules it stores.
 //
 // A module version the database does not know cannot be verified, so it is
 // reported with an error that does not match fs.ErrNotExist: the module may

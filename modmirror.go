@@ -135,3 +135,10 @@ type Checker interface {
 	// module and both hashes. Checking several versions at once is safe.
 	Check(ctx context.Context, path, version, hash string) error
 }
+
+// A Prefetcher is a Checker that can start looking a module version up
+// before the hash to check is known, so that the lookup overlaps the
+// download. Prefetch must return at once; errors are left for Check.
+type Prefetcher interface {
+	Prefetch(path, version string)
+}

@@ -144,6 +144,14 @@ func (p *Proxy) serveShort(w http.ResponseWriter, r *http.Request, req request, 
 	path := req.path()
 	a := answer{source: fromMemory}
 	data, ok := p.cache.get(path)
+	if !ok && req.kind != reqLatest {
+		// Lookups and partial tiles never change once written, and what
+		// the verifier's client stored was verified: the go command's
+		// checks of a module the mirror just verified are all hits.
+		if stored, err := p.stored(r.Context(), req); err == nil {
+			a, data, ok = answer{data: stored, source: fromStore}, stored, true
+		}
+	}
 	if !ok {
 		var err error
 		a, err = p.do(r.Context(), path, func(ctx context.Context) (answer, error) {

@@ -199,6 +199,23 @@ func (v *Verifier) Check(ctx context.Context, path, version, hash string) error 
 	return q.errorf("checksum database %s lists no %s hash; refusing unverified content", v.name, alg)
 }
 
+// Prefetch starts looking path@version up in the background, so that a
+// Check that follows finds the record already fetched and verified: the
+// lookup overlaps the download of the file whose hash is to be checked.
+// Errors are left for Check to report.
+func (v *Verifier) Prefetch(path, version string) {
+	if _, err := newQuery(path, version); err != nil {
+		return
+	}
+	s := v.session()
+	go func() {
+		// The client shares one lookup per record among concurrent
+		// callers, so a Check that starts meanwhile waits for this one.
+		_, err := s.client.Lookup(path, version)
+		s.finish(err)
+	}()
+}
+
 // A query is one go.sum line to check, without its hash.
 type query struct {
 	mod     module.Version // the module version, without "/go.mod"

@@ -182,6 +182,11 @@ func (m *Mirror) file(ctx context.Context, path, version, ext string) (modmirror
 	if err := m.fillable(path, version); err != nil {
 		return nil, err
 	}
+	if p, ok := m.cfg.Checker.(modmirror.Prefetcher); ok && !m.cfg.NoSumDB(path) {
+		// The .info usually comes first, then the .mod and the .zip:
+		// by the time their hashes are known, the record is here.
+		p.Prefetch(path, version)
+	}
 
 	// One fill per key, detached from this request: others may be waiting
 	// for it, and a completed fill is useful even if this client left.

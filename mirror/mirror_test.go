@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -576,6 +577,44 @@ func TestSumDBProxy(t *testing.T) {
 	r := e.get(t, "/sumdb/"+name+"/lookup/example.com/a@v1.0.0")
 	if r.code != 200 || !strings.Contains(r.body, e.up.GoSumLines("example.com/a", "v1.0.0")[0]) {
 		t.Errorf("lookup: %d %q", r.code, r.body)
+	}
+}
+
+// TestClientChecksAreHits: once the mirror has verified a module, the go
+// command's own checks of it (a lookup, then the tiles that prove it) are
+// answered from what the mirror stored, without asking the upstream again.
+func TestClientChecksAreHits(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	name := e.up.SumDBName()
+	if r := e.get(t, "/example.com/a/@v/v1.1.0.mod"); r.code != 200 {
+		t.Fatalf("mod: %d %q", r.code, r.body)
+	}
+	before := e.up.RequestLog()
+	lookup := e.get(t, "/sumdb/"+name+"/lookup/example.com/a@v1.1.0")
+	if lookup.code != 200 {
+		t.Fatalf("lookup: %d %q", lookup.code, lookup.body)
+	}
+	// The tiles the verifier read to prove the record are stored; the
+	// client asks for the same ones.
+	var tiles []string
+	filepath.WalkDir(filepath.Join(e.store.Root(), "sumdb", name, "tile"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(e.store.Root(), p)
+			tiles = append(tiles, "/"+filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if len(tiles) == 0 {
+		t.Fatal("no stored tiles")
+	}
+	for _, tile := range tiles {
+		if r := e.get(t, tile); r.code != 200 {
+			t.Errorf("GET %s: %d %q", tile, r.code, r.body)
+		}
+	}
+	if after := e.up.RequestLog(); len(after) != len(before) {
+		t.Errorf("the client's checks went upstream: %q", after[len(before):])
 	}
 }
 

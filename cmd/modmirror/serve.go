@@ -16,6 +16,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/modmirror/modmirror"
+	"github.com/modmirror/modmirror/cachestore"
 	"github.com/modmirror/modmirror/checksum"
 	"github.com/modmirror/modmirror/fsstore"
 	"github.com/modmirror/modmirror/internal/metrics"
@@ -39,6 +40,7 @@ type serveCommand struct {
 	listTTL      time.Duration
 	basePath     string
 	fetchTimeout time.Duration
+	memoryCache  int64
 	logFormat    string
 	logLevel     string
 }
@@ -55,6 +57,7 @@ func (c *serveCommand) flags() *flag.FlagSet {
 	fs.DurationVar(&c.listTTL, "list-ttl", time.Minute, "how long an upstream /@v/list or /@latest answer is reused")
 	fs.StringVar(&c.basePath, "base-path", "", "serve the GOPROXY protocol under this `path` prefix, such as /go")
 	fs.DurationVar(&c.fetchTimeout, "fetch-timeout", 10*time.Minute, "time limit for fetching one module zip from the upstream")
+	fs.Int64Var(&c.memoryCache, "memory-cache-mb", 64, "`MiB` of memory for keeping small stored files (up to 128 KiB each), so hits skip the disk; 0 turns it off")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log `format`: text or json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	setUsage(fs, "modmirror serve [flags]", `
@@ -112,13 +115,20 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 
 // handler builds the whole HTTP handler from the flags.
 func (c *serveCommand) handler(log *slog.Logger) (http.Handler, error) {
+	if c.memoryCache < 0 {
+		return nil, usageError{errors.New("--memory-cache-mb must not be negative")}
+	}
 	if c.data == "" {
 		return nil, usageError{errors.New("no data directory: set --data or $HOME")}
 	}
 	storeDir := filepath.Join(c.data, "cache", "download")
-	store, err := fsstore.New(storeDir)
+	disk, err := fsstore.New(storeDir)
 	if err != nil {
 		return nil, err
+	}
+	var store modmirror.Store = disk
+	if c.memoryCache > 0 {
+		store = cachestore.New(disk, c.memoryCache<<20, 128<<10)
 	}
 	tmpDir := filepath.Join(c.data, "tmp")
 	if err := os.MkdirAll(tmpDir, 0o755); err != nil {

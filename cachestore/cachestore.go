@@ -1,0 +1,156 @@
+// Package cachestore keeps small stored files in memory in front of another
+// modmirror.Store.
+//
+// Serving a small file from disk costs an open, a stat and a read per
+// request, which is most of the time of a cache hit for an .info, a .mod or
+// a small zip. Files in the store never change once created (Create never
+// replaces), so a copy in memory can be served for as long as it is kept,
+// with no invalidation; only names written by Replace (the version lists)
+// change, and those are never cached. Memory is bounded: the least recently
+// used files make room.
+package cachestore
+
+import (
+	"bytes"
+	"container/list"
+	"context"
+	"io"
+	"io/fs"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/modmirror/modmirror"
+)
+
+// Store is a modmirror.Store that serves small files from memory.
+type Store struct {
+	modmirror.Store
+
+	maxBytes int64 // total size of cached files
+	maxFile  int64 // largest file cached
+
+	mu    sync.Mutex
+	size  int64
+	lru   list.List // of *entry, most recently used first
+	items map[string]*list.Element
+}
+
+var _ modmirror.Store = (*Store)(nil)
+
+type entry struct {
+	name    string
+	data    []byte
+	modTime time.Time
+}
+
+// New returns a Store in front of s that keeps up to maxBytes of files no
+// larger than maxFile in memory.
+func New(s modmirror.Store, maxBytes, maxFile int64) *Store {
+	return &Store{Store: s, maxBytes: maxBytes, maxFile: min(maxFile, maxBytes), items: make(map[string]*list.Element)}
+}
+
+// cacheable reports whether a name holds a file that never changes.
+func cacheable(name string) bool {
+	return !strings.HasSuffix(name, "/list")
+}
+
+// Open implements modmirror.Store.
+func (s *Store) Open(ctx context.Context, name string) (modmirror.File, error) {
+	if !cacheable(name) {
+		return s.Store.Open(ctx, name)
+	}
+	if e := s.get(name); e != nil {
+		return newFile(e), nil
+	}
+	f, err := s.Store.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.Size() > s.maxFile {
+		return f, err
+	}
+	// Read a little more than the size said, to notice a file that is
+	// not what its Stat claims.
+	data, err := io.ReadAll(io.LimitReader(f, fi.Size()+1))
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) != fi.Size() {
+		return s.Store.Open(ctx, name)
+	}
+	e := &entry{name: name, data: data, modTime: fi.ModTime()}
+	s.put(e)
+	return newFile(e), nil
+}
+
+// Replace implements modmirror.Store. Replaced names are never cached, but
+// a name is dropped all the same, should one ever be.
+func (s *Store) Replace(ctx context.Context, name string, r io.Reader) error {
+	s.mu.Lock()
+	if el, ok := s.items[name]; ok {
+		s.remove(el)
+	}
+	s.mu.Unlock()
+	return s.Store.Replace(ctx, name, r)
+}
+
+func (s *Store) get(name string) *entry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	el, ok := s.items[name]
+	if !ok {
+		return nil
+	}
+	s.lru.MoveToFront(el)
+	return el.Value.(*entry)
+}
+
+func (s *Store) put(e *entry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.items[e.name]; ok {
+		return
+	}
+	s.items[e.name] = s.lru.PushFront(e)
+	s.size += int64(len(e.data))
+	for s.size > s.maxBytes {
+		s.remove(s.lru.Back())
+	}
+}
+
+func (s *Store) remove(el *list.Element) {
+	e := s.lru.Remove(el).(*entry)
+	delete(s.items, e.name)
+	s.size -= int64(len(e.data))
+}
+
+// Len returns the number of files and bytes held in memory.
+func (s *Store) Len() (files int, bytes int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.items), s.size
+}
+
+// file is an open cached file.
+type file struct {
+	*bytes.Reader
+	e *entry
+}
+
+func newFile(e *entry) *file { return &file{bytes.NewReader(e.data), e} }
+
+func (f *file) Close() error               { return nil }
+func (f *file) Stat() (fs.FileInfo, error) { return fileInfo{f.e}, nil }
+
+type fileInfo struct{ e *entry }
+
+func (fi fileInfo) Name() string       { return path.Base(fi.e.name) }
+func (fi fileInfo) Size() int64        { return int64(len(fi.e.data)) }
+func (fi fileInfo) Mode() fs.FileMode  { return 0o444 }
+func (fi fileInfo) ModTime() time.Time { return fi.e.modTime }
+func (fi fileInfo) IsDir() bool        { return false }
+func (fi fileInfo) Sys() any           { return nil }

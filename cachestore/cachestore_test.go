@@ -1,0 +1,115 @@
+package cachestore_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/modmirror/modmirror/cachestore"
+	"github.com/modmirror/modmirror/fsstore"
+	"github.com/modmirror/modmirror/storetest"
+)
+
+func newStore(t *testing.T, maxBytes, maxFile int64) (*cachestore.Store, string) {
+	t.Helper()
+	dir := t.TempDir()
+	fss, err := fsstore.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cachestore.New(fss, maxBytes, maxFile), dir
+}
+
+func TestConformance(t *testing.T) {
+	s, _ := newStore(t, 1<<20, 64<<10)
+	storetest.Run(t, s)
+}
+
+func read(t *testing.T, s *cachestore.Store, name string) string {
+	t.Helper()
+	f, err := s.Open(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.Size() != int64(len(data)) || fi.ModTime().IsZero() {
+		t.Fatalf("Stat = %v, %v for %d bytes", fi, err, len(data))
+	}
+	return string(data)
+}
+
+// TestServedFromMemory: once read, a small file is served from memory, even
+// if the file underneath goes away; large files and lists are not kept.
+func TestServedFromMemory(t *testing.T) {
+	ctx := context.Background()
+	s, dir := newStore(t, 1<<20, 100)
+	files := map[string]string{
+		"example.com/m/@v/v1.0.0.info": `{"Version":"v1.0.0"}`,
+		"example.com/m/@v/v1.0.0.zip":  strings.Repeat("z", 200), // larger than maxFile
+	}
+	for name, content := range files {
+		if err := s.Create(ctx, name, strings.NewReader(content)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Replace(ctx, "example.com/m/@v/list", strings.NewReader("v1.0.0\n")); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range files {
+		if got := read(t, s, name); got != content {
+			t.Fatalf("%s = %q", name, got)
+		}
+	}
+	read(t, s, "example.com/m/@v/list")
+	if n, size := s.Len(); n != 1 || size != int64(len(files["example.com/m/@v/v1.0.0.info"])) {
+		t.Errorf("cache holds %d files, %d bytes; want only the .info", n, size)
+	}
+
+	if err := os.RemoveAll(filepath.Join(dir, "example.com")); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, s, "example.com/m/@v/v1.0.0.info"); got != files["example.com/m/@v/v1.0.0.info"] {
+		t.Errorf("cached .info = %q", got)
+	}
+	if _, err := s.Open(ctx, "example.com/m/@v/v1.0.0.zip"); err == nil {
+		t.Error("a file larger than maxFile was served from memory")
+	}
+	if _, err := s.Open(ctx, "example.com/m/@v/list"); err == nil {
+		t.Error("a list was served from memory")
+	}
+}
+
+// TestEviction: the cache never holds more than maxBytes, dropping the least
+// recently used files first.
+func TestEviction(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t, 300, 100)
+	names := []string{"a.com/m/@v/v1.0.0.mod", "b.com/m/@v/v1.0.0.mod", "c.com/m/@v/v1.0.0.mod", "d.com/m/@v/v1.0.0.mod"}
+	for _, name := range names {
+		if err := s.Create(ctx, name, bytes.NewReader(bytes.Repeat([]byte("x"), 100))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read(t, s, names[0])
+	read(t, s, names[1])
+	read(t, s, names[2])
+	read(t, s, names[0]) // a is now the most recently used
+	read(t, s, names[3]) // evicts b
+	if n, size := s.Len(); n != 3 || size != 300 {
+		t.Fatalf("cache holds %d files, %d bytes; want 3, 300", n, size)
+	}
+	// Removing b underneath shows whether it is still cached.
+	os.RemoveAll(filepath.Join(s.Store.(*fsstore.Store).Root(), "b.com"))
+	if _, err := s.Open(ctx, names[1]); err == nil {
+		t.Error("the least recently used file was not evicted")
+	}
+}

@@ -9,9 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/modmirror/modmirror/internal/syncbuf"
 
 	"github.com/modmirror/modmirror"
 )
@@ -196,7 +197,7 @@ func TestCheckFork(t *testing.T) {
 	// The same key, different records: a fork of the log.
 	fork := newTestDB(t, e.key, "b")
 	fork.grow(t, 12)
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	v, err := NewVerifier(Config{
 		Key:      e.key.verifier,
 		Remote:   newTestRemote(fork),
@@ -277,22 +278,4 @@ func TestSwapState(t *testing.T) {
 	if entries, _ := os.ReadDir(filepath.Dir(file)); len(entries) != 1 {
 		t.Errorf("state directory holds %d files, want 1 (no temporaries left)", len(entries))
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modmirror/modmirror/internal/syncbuf"
+
 	"github.com/modmirror/modmirror/internal/testupstream"
 )
 
@@ -247,22 +249,7 @@ func (m *mirror) FileProxy() string {
 }
 
 // A logBuffer collects a process's output; it is safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer struct{ syncbuf.Buffer }
 
 // Records returns the complete lines of the log that are JSON objects.
 func (b *logBuffer) Records() []map[string]any {

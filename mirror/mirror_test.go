@@ -1,7 +1,6 @@
 package mirror_test
 
 import (
-	"bytes"
 	"compress/gzip"
 	"io"
 	"io/fs"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/modmirror/modmirror/internal/syncbuf"
 
 	"github.com/modmirror/modmirror/checksum"
 	"github.com/modmirror/modmirror/fsstore"
@@ -66,7 +67,7 @@ type env struct {
 	up    *testupstream.Server
 	store *fsstore.Store
 	url   string
-	log   *syncBuffer
+	log   *syncbuf.Buffer
 }
 
 type envOption func(*mirror.Config)
@@ -87,7 +88,7 @@ func newEnvWith(t *testing.T, up *testupstream.Server, dir string, opts ...envOp
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := new(syncBuffer)
+	logs := new(syncbuf.Buffer)
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	verifier, err := checksum.NewVerifier(checksum.Config{
 		Name:     up.SumDBName(),
@@ -616,22 +617,4 @@ func TestClientChecksAreHits(t *testing.T) {
 	if after := e.up.RequestLog(); len(after) != len(before) {
 		t.Errorf("the client's checks went upstream: %q", after[len(before):])
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole test suite. Needs only Go (and the go command on PATH, which
-# the end-to-end tests drive); no network: every upstream is a fixture on
-# 127.0.0.1. Extra arguments go to "go test", e.g. scripts/test.sh -run TestE2E.
+# Runs the whole test suite. Needs Go (the end-to-end tests drive the go
+# command on PATH) and nix, which it installs with apt-get when missing; the
+# tests themselves use no network: every upstream is a fixture on 127.0.0.1. Extra arguments go to "go test", e.g. scripts/test.sh -run TestE2E.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +9,12 @@ cd "$(dirname "$0")/.."
 # GOMODCACHE and GOPATH; make sure nothing from the caller's environment
 # changes how this suite itself builds.
 export GOTOOLCHAIN=local
+
+# The snapshot hash must equal what Nix computes: the tests compare with the
+# real nix command, installed here when missing (Debian's nix-bin).
+echo "== nix"
+scripts/install-nix.sh
+export MODMIRROR_REQUIRE_NIX=1
 
 echo "== go vet"
 go vet ./...

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Needs Go (the end-to-end tests drive the go
 # command on PATH) and nix, which it installs with apt-get when missing; the
-# tests themselves use no network: every upstream is a fixture on 127.0.0.1. Extra arguments go to "go test", e.g. scripts/test.sh -run TestE2E.
+# tests themselves use no network: every upstream is a fixture on 127.0.0.1.
+# Extra arguments go to "go test", e.g. scripts/test.sh -run TestE2E.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

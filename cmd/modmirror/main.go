@@ -5,6 +5,7 @@
 // Usage:
 //
 //	modmirror serve [flags]     run the mirror
+//	modmirror snapshot ...      write an offline, hash-pinned copy of dependencies
 //	modmirror version           print the version
 //
 // Every flag can also be set with an environment variable: --list-ttl is
@@ -27,8 +28,9 @@ type command interface {
 }
 
 var commands = map[string]func() command{
-	"serve":   func() command { return new(serveCommand) },
-	"version": func() command { return new(versionCommand) },
+	"serve":    func() command { return new(serveCommand) },
+	"snapshot": func() command { return new(snapshotCommand) },
+	"version":  func() command { return new(versionCommand) },
 }
 
 func main() {
@@ -74,6 +76,8 @@ func usage() {
 Usage:
 
 	modmirror serve [flags]     run the mirror (GOPROXY server and checksum database proxy)
+	modmirror snapshot [flags] [dir ...] -o OUT
+	                            write a hash-pinned offline copy of the projects' dependencies
 	modmirror version           print the version
 
 Run "modmirror <command> --help" for the flags of a command. Every flag can also

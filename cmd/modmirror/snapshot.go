@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/modmirror/modmirror/snapshot"
+	"github.com/modmirror/modmirror/upstream"
+)
+
+type snapshotCommand struct {
+	out      string
+	manifest string
+	upstream string
+	jobs     int
+	expect   string
+	printEnv bool
+	quiet    bool
+
+	// stdout and stderr default to os.Stdout and os.Stderr; tests set them.
+	stdout, stderr io.Writer
+}
+
+func (c *snapshotCommand) flags() *flag.FlagSet {
+	fs := flag.NewFlagSet("snapshot", flag.ContinueOnError)
+	fs.StringVar(&c.out, "o", "", "output `directory` (required)")
+	fs.StringVar(&c.manifest, "manifest", "", "manifest `file` describing the snapshot, read to explain an --expect mismatch and then rewritten; default <output directory>.manifest, off for none")
+	fs.StringVar(&c.upstream, "upstream", defaultUpstream(), "upstream proxies in GOPROXY `syntax`, or off to only reuse what the output directory holds; default $GOPROXY")
+	fs.IntVar(&c.jobs, "jobs", snapshot.DefaultJobs, "module versions fetched at once")
+	fs.StringVar(&c.expect, "expect", "", "fail unless the snapshot's hash is this `hash` (sha256-...), and say which modules differ when the manifest of the expected snapshot is at hand")
+	fs.BoolVar(&c.printEnv, "print-env", false, "after the hash, print the environment for building offline from the snapshot, one VAR=value a line")
+	fs.BoolVar(&c.quiet, "q", false, "print no progress")
+	setUsage(fs, "modmirror snapshot [flags] [dir ...] -o OUT\n       modmirror snapshot hash OUT", `
+Makes OUT a deterministic offline copy of the dependencies of the Go projects
+in the directories (default "."): for every go.sum line, the module zip or
+go.mod file, verified against the line, plus an .info file per version and a
+list file per module, in the module cache layout that GOPROXY=file://OUT
+serves. A directory with a go.work file is a workspace: the go.sum files of
+all its modules and its go.work.sum are read. Files already in OUT that match
+go.sum are kept; files go.sum does not name are removed.
+
+The last line printed is the content hash of OUT (a Nix SRI sha256 hash of
+its NAR serialisation), unless --print-env adds the build environment after
+it. "modmirror snapshot hash OUT" prints the hash of an existing snapshot.`)
+	return fs
+}
+
+// Run makes a snapshot, or with "hash" prints the hash of one.
+func (c *snapshotCommand) Run(ctx context.Context, args []string) error {
+	if c.stdout == nil {
+		c.stdout = os.Stdout
+	}
+	if c.stderr == nil {
+		c.stderr = os.Stderr
+	}
+	if len(args) > 0 && args[0] == "hash" {
+		return c.runHash(args[1:])
+	}
+	fs := c.flags()
+	dirs, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if c.out == "" {
+		return usageError{errors.New("no output directory: use -o OUT")}
+	}
+	if c.jobs < 1 {
+		return usageError{fmt.Errorf("--jobs %d: must be at least 1", c.jobs)}
+	}
+	opts := snapshot.Options{Dirs: dirs, Out: c.out, Jobs: c.jobs, Expect: c.expect, Manifest: c.manifest}
+	switch c.manifest {
+	case "":
+		opts.Manifest = snapshot.ManifestFile(c.out)
+	case "off":
+		opts.Manifest = ""
+	}
+	if strings.TrimSpace(c.upstream) != "off" {
+		up, err := upstream.Parse(c.upstream, upstream.Options{UserAgent: "modmirror/" + version()})
+		if err != nil {
+			return usageError{err}
+		}
+		opts.Upstream = up
+	}
+	if !c.quiet {
+		opts.Progress = c.stderr
+		opts.ProgressTerminal = isTerminal(c.stderr)
+	}
+	res, err := snapshot.Run(ctx, opts)
+	if res != nil {
+		c.report(res)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(c.stdout, res.Hash)
+	if c.printEnv {
+		for _, kv := range buildEnv(res.Out) {
+			fmt.Fprintln(c.stdout, kv)
+		}
+	}
+	return nil
+}
+
+// runHash prints the hash of an existing snapshot.
+func (c *snapshotCommand) runHash(args []string) error {
+	fs := flag.NewFlagSet("snapshot hash", flag.ContinueOnError)
+	setUsage(fs, "modmirror snapshot hash OUT", "Prints the content hash of the snapshot in OUT, as modmirror snapshot prints it.")
+	dirs, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(dirs) != 1 {
+		return usageError{errors.New("want exactly one directory")}
+	}
+	h, err := snapshot.Hash(dirs[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(c.stdout, h)
+	return nil
+}
+
+// report prints what a snapshot run found worth saying, on stderr.
+func (c *snapshotCommand) report(res *snapshot.Result) {
+	if !c.quiet {
+		fmt.Fprintf(c.stderr, "snapshot: %d module versions, %d files (%d fetched, %d reused), %d removed\n",
+			res.Modules, res.Files, res.Fetched, res.Reused, len(res.Removed))
+	}
+	if len(res.Skew) > 0 {
+		fmt.Fprintln(c.stderr, "snapshot: module paths at more than one version:")
+		for _, s := range res.Skew {
+			fmt.Fprintf(c.stderr, "\t%s\n", s.Path)
+			for _, v := range s.Versions {
+				fmt.Fprintf(c.stderr, "\t\t%s\twanted by %s\n", v.Version, strings.Join(v.Projects, ", "))
+			}
+		}
+	}
+}
+
+// buildEnv returns the environment for building offline from the snapshot
+// in out. Everything that could make the go command reach the network, or
+// trust something other than go.sum, is set:
+//
+//   - GOPROXY names the snapshot only: no "direct", so no VCS access.
+//   - GOSUMDB=off: a sandbox cannot reach a checksum database, and needs
+//     none: the go command still checks every file against go.sum, the
+//     lines the snapshot was made from. GONOSUMDB, GOPRIVATE and GONOPROXY
+//     are emptied so that no pattern from the outside sends a module
+//     elsewhere.
+//   - GOFLAGS=-mod=mod: use the module cache rather than a vendor directory,
+//     and allow go.mod to be read and completed from the snapshot.
+//   - GOTOOLCHAIN=local: never download a toolchain; a go.mod that asks for
+//     a newer one fails clearly instead.
+//   - GOINSECURE is emptied, as nothing is fetched over the network.
+func buildEnv(out string) []string {
+	return []string{
+		"GOPROXY=" + (&url.URL{Scheme: "file", Path: out}).String(),
+		"GOFLAGS=-mod=mod",
+		"GOSUMDB=off",
+		"GONOSUMDB=",
+		"GOPRIVATE=",
+		"GONOPROXY=",
+		"GOINSECURE=",
+		"GOTOOLCHAIN=local",
+	}
+}
+
+// parseInterspersed parses args with fs, allowing flags after positional
+// arguments ("snapshot ./project -o deps"), then applies the MODMIRROR_*
+// environment variables as parseFlags does, and returns the positional
+// arguments.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(os.Stderr)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if err == flag.ErrHelp {
+				return nil, err
+			}
+			return nil, usageError{err}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	// Flags given above stay given; parseFlags only fills the others
+	// from the environment.
+	if err := parseFlags(fs, nil); err != nil {
+		return nil, err
+	}
+	return pos, nil
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

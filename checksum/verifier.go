@@ -83,6 +83,8 @@ type Verifier struct {
 
 	mu  sync.Mutex
 	cur *session // the sumdb.Client lookups go to; nil means make a new one
+
+	background sync.WaitGroup // lookups started by Prefetch or left by Check
 }
 
 var _ modmirror.Checker = (*Verifier)(nil)
@@ -164,11 +166,11 @@ func (v *Verifier) Check(ctx context.Context, path, version, hash string) error 
 	}
 	s := v.session()
 	done := make(chan result, 1)
-	go func() {
+	v.background.Go(func() {
 		lines, err := s.client.Lookup(path, version)
 		s.finish(err)
 		done <- result{lines, err}
-	}()
+	})
 	var res result
 	select {
 	case res = <-done:
@@ -208,12 +210,19 @@ func (v *Verifier) Prefetch(path, version string) {
 		return
 	}
 	s := v.session()
-	go func() {
+	v.background.Go(func() {
 		// The client shares one lookup per record among concurrent
 		// callers, so a Check that starts meanwhile waits for this one.
 		_, err := s.client.Lookup(path, version)
 		s.finish(err)
-	}()
+	})
+}
+
+// Close waits for the lookups still running in the background, which may
+// still write verified records to the store.
+func (v *Verifier) Close() error {
+	v.background.Wait()
+	return nil
 }
 
 // A query is one go.sum line to check, without its hash.

@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/sumdb/dirhash"
-	modzip "golang.org/x/mod/zip"
 
 	"github.com/modmirror/modmirror"
 )
@@ -51,7 +49,7 @@ func (m *Mirror) fillMod(ctx context.Context, path, version, key string) error {
 	if len(data) > modmirror.MaxGoMod {
 		return upstreamError(fmt.Errorf("%s@%s: go.mod from %s is larger than %d bytes", path, version, m.cfg.Upstream, modmirror.MaxGoMod))
 	}
-	hash, err := goModHash(data)
+	hash, err := modmirror.HashGoMod(data)
 	if err != nil {
 		return err
 	}
@@ -95,11 +93,11 @@ func (m *Mirror) fillZip(ctx context.Context, path, version, key string) error {
 	if err := tmp.Sync(); err != nil {
 		return fmt.Errorf("mirror: %w", err)
 	}
-	if err := checkZip(path, version, tmp.Name()); err != nil {
+	if err := modmirror.CheckZip(path, version, tmp.Name()); err != nil {
 		m.metrics.VerifyFailure("zip", "invalid")
 		return upstreamError(fmt.Errorf("%s@%s: invalid zip from %s: %w", path, version, m.cfg.Upstream, err))
 	}
-	hash, err := dirhash.HashZip(tmp.Name(), dirhash.Hash1)
+	hash, err := modmirror.HashZip(tmp.Name())
 	if err != nil {
 		return upstreamError(fmt.Errorf("%s@%s: hashing zip: %w", path, version, err))
 	}
@@ -117,22 +115,6 @@ func (m *Mirror) fillZip(ctx context.Context, path, version, key string) error {
 		err = m.keepStored(ctx, path, version, key, "zip", tmp)
 	}
 	return err
-}
-
-// checkZip checks a module zip with golang.org/x/mod/zip: file names, the
-// path@version/ prefix, sizes. Toolchain zips (golang.org/toolchain) hold a
-// whole Go distribution and follow only the prefix rule, as in the go
-// command, which checks them as it extracts them.
-func checkZip(path, version, file string) error {
-	mv := module.Version{Path: path, Version: version}
-	if path != "golang.org/toolchain" {
-		cf, err := modzip.CheckZip(mv, file)
-		if err != nil {
-			return err
-		}
-		return cf.Err()
-	}
-	return checkZipPrefix(mv, file)
 }
 
 // verify checks a hash against the checksum database, unless the module is
@@ -198,14 +180,6 @@ func sameContent(a, b io.Reader) (bool, error) {
 			return endA && endB, nil
 		}
 	}
-}
-
-// goModHash returns the go.sum hash of a go.mod file ("h1:..."), computed as
-// the go command does: dirhash.Hash1 over a single file named go.mod.
-func goModHash(data []byte) (string, error) {
-	return dirhash.Hash1([]string{"go.mod"}, func(string) (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(data)), nil
-	})
 }
 
 // info is the part of an .info file the mirror reads.

@@ -1,7 +1,6 @@
 package mirror
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -329,22 +328,4 @@ func mergeVersions(upstream, stored []string) []string {
 		}
 	}
 	return out
-}
-
-// checkZipPrefix checks that every file in a zip is under path@version/ and
-// has a clean name.
-func checkZipPrefix(mv module.Version, file string) error {
-	z, err := zip.OpenReader(file)
-	if err != nil {
-		return err
-	}
-	defer z.Close()
-	prefix := mv.Path + "@" + mv.Version + "/"
-	for _, f := range z.File {
-		name, ok := strings.CutPrefix(f.Name, prefix)
-		if !ok || name == "" || !fs.ValidPath(strings.TrimSuffix(name, "/")) {
-			return fmt.Errorf("zip file contains %q, which is not a clean name under %s", f.Name, prefix)
-		}
-	}
-	return nil
 }

@@ -101,6 +101,7 @@ func newEnvWith(t *testing.T, up *testupstream.Server, dir string, opts ...envOp
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { verifier.Close() }) // before the temporary directories go
 	cfg := mirror.Config{
 		Store:    store,
 		Upstream: chain,

@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/sumdb/dirhash"
-	modzip "golang.org/x/mod/zip"
 
 	"github.com/modmirror/modmirror"
 )
@@ -102,7 +100,7 @@ func (f *fetcher) zip(ctx context.Context, v modVersion) error {
 	if err != nil {
 		return err
 	}
-	ok, err := f.reuse(target, v.ZipSum, func() (string, error) { return dirhash.HashZip(target, dirhash.Hash1) })
+	ok, err := f.reuse(target, v.ZipSum, func() (string, error) { return modmirror.HashZip(target) })
 	if ok || err != nil {
 		return err
 	}
@@ -119,10 +117,10 @@ func (f *fetcher) zip(ctx context.Context, v modVersion) error {
 	if err := f.download(ctx, v, tmp); err != nil {
 		return err
 	}
-	if err := checkZip(v, tmp.Name()); err != nil {
+	if err := modmirror.CheckZip(v.Path, v.Version, tmp.Name()); err != nil {
 		return fmt.Errorf("snapshot: %s: invalid zip from %s: %w", v, f.up, err)
 	}
-	got, err := dirhash.HashZip(tmp.Name(), dirhash.Hash1)
+	got, err := modmirror.HashZip(tmp.Name())
 	if err != nil {
 		return fmt.Errorf("snapshot: %s: hashing zip from %s: %w", v, f.up, err)
 	}
@@ -157,20 +155,6 @@ func (f *fetcher) download(ctx context.Context, v modVersion, tmp *os.File) erro
 	return nil
 }
 
-// checkZip checks a module zip as the go command does before extracting
-// it: file names, the path@version/ prefix, sizes. Toolchain zips hold a
-// whole Go distribution and are left to the hash.
-func checkZip(v modVersion, file string) error {
-	if v.Path == "golang.org/toolchain" {
-		return nil
-	}
-	cf, err := modzip.CheckZip(module.Version{Path: v.Path, Version: v.Version}, file)
-	if err != nil {
-		return err
-	}
-	return cf.Err()
-}
-
 // mod fetches, checks and stores the go.mod file of v, unless the stored
 // one matches go.sum.
 func (f *fetcher) mod(ctx context.Context, v modVersion) error {
@@ -183,7 +167,7 @@ func (f *fetcher) mod(ctx context.Context, v modVersion) error {
 		if err != nil {
 			return "", err
 		}
-		return goModHash(data)
+		return modmirror.HashGoMod(data)
 	})
 	if ok || err != nil {
 		return err
@@ -196,7 +180,7 @@ func (f *fetcher) mod(ctx context.Context, v modVersion) error {
 		return fmt.Errorf("snapshot: %w", err)
 	}
 	f.prog.bytes.Add(int64(len(data)))
-	got, err := goModHash(data)
+	got, err := modmirror.HashGoMod(data)
 	if err != nil {
 		return fmt.Errorf("snapshot: %s: hashing go.mod: %w", v, err)
 	}
@@ -205,14 +189,6 @@ func (f *fetcher) mod(ctx context.Context, v modVersion) error {
 	}
 	f.fetched.Add(1)
 	return f.write(target, data)
-}
-
-// goModHash returns the go.sum hash of a go.mod file ("h1:..."), computed as
-// the go command computes it.
-func goModHash(data []byte) (string, error) {
-	return dirhash.Hash1([]string{"go.mod"}, func(string) (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(data)), nil
-	})
 }
 
 // info writes the .info file of v, unless the stored one is already what

@@ -66,6 +66,28 @@
 // directory looks like a snapshot (every file in the layout above) and
 // refuses to touch it otherwise.
 //
+// # Toolchains
+//
+// With [Options.Toolchains], the snapshot also holds, for each platform,
+// the golang.org/toolchain module version that the go command downloads
+// when a project's go.mod (or go.work) asks for a newer Go than the one
+// running: v0.0.1-<toolchain>.<goos>-<goarch>, as .zip, .mod and .info,
+// with a list file. The toolchain is chosen as the go command chooses it:
+// the toolchain line if it is newer than the go line, else the go line,
+// where a language version such as "go 1.22" means its first release,
+// go1.22.0. A go line older than 1.21 selects nothing, since toolchain
+// switching (and the golang.org/toolchain module) began with Go 1.21; a
+// toolchain line that names no Go release (a custom suffix) is an error.
+//
+// No go.sum line names a toolchain, so these files are checked against a
+// checksum database instead, through [Options.Checker] (the command uses
+// sum.golang.org through the upstream's /sumdb/ endpoint), including files
+// kept from an earlier run. Without a Checker they are only checked for
+// being well-formed; the snapshot's hash then pins what was fetched. Their
+// hashes appear in the manifest as go.sum lines, so a pinned snapshot says
+// which toolchain zips it trusts. A toolchain version is never reported as
+// skew.
+//
 // # Manifest
 //
 // Beside the tree, at <out>.manifest, Run writes what the tree holds, so

@@ -24,6 +24,10 @@ import (
 type modVersion struct {
 	Path, Version  string
 	ZipSum, ModSum string
+
+	// unpinned marks a version that no go.sum line names (a toolchain):
+	// its hashes are those of the files fetched, set by fetch.
+	unpinned bool
 }
 
 func (v modVersion) String() string { return v.Path + "@" + v.Version }
@@ -34,25 +38,33 @@ type fetcher struct {
 	out     string             // the output directory
 	staging string             // temporary files, on out's filesystem
 	prog    *progress
+	check   modmirror.Checker // nil: unpinned versions are not checked
 
 	fetched, reused atomic.Int64 // files
 }
 
 // fetch makes the output directory hold the files of v, verified, reusing
-// those already there, and returns the time written in v's .info file.
-func (f *fetcher) fetch(ctx context.Context, v modVersion) (time.Time, error) {
+// those already there, and returns the time written in v's .info file. For
+// an unpinned version, it sets v's hashes.
+func (f *fetcher) fetch(ctx context.Context, v *modVersion) (time.Time, error) {
 	defer f.prog.done.Add(1)
+	if v.unpinned {
+		if err := f.unpinned(ctx, v); err != nil {
+			return time.Time{}, err
+		}
+		return f.info(ctx, *v)
+	}
 	if v.ZipSum != "" {
-		if err := f.zip(ctx, v); err != nil {
+		if err := f.zip(ctx, *v); err != nil {
 			return time.Time{}, err
 		}
 	}
 	if v.ModSum != "" {
-		if err := f.mod(ctx, v); err != nil {
+		if err := f.mod(ctx, *v); err != nil {
 			return time.Time{}, err
 		}
 	}
-	return f.info(ctx, v)
+	return f.info(ctx, *v)
 }
 
 // target returns the file name in the output directory of one file of v.

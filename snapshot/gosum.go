@@ -155,8 +155,11 @@ func parseGoSum(s *sumSet, file string, data []byte) error {
 // A project is what one project directory asks for: the go.sum lines of
 // its module, or of every module of its workspace.
 type project struct {
-	dir  string // as given
-	sums *sumSet
+	dir       string // as given
+	sums      *sumSet
+	toolchain string // what go.mod or go.work switches to, "go1.21.13"; "" for none
+
+	toolchainErr error // why toolchain could not be worked out
 }
 
 // A need is a module version that a go.mod or go.work file requires, so that
@@ -210,7 +213,25 @@ func (p *project) loadModule(dir string) ([]need, error) {
 	if err := readGoSum(p.sums, filepath.Join(dir, "go.sum")); err != nil {
 		return nil, err
 	}
+	p.setToolchain(m.file, m.f.Go, m.f.Toolchain)
 	return m.needs(nil, nil), nil
+}
+
+// setToolchain sets p.toolchain from the go and toolchain lines of file, or
+// p.toolchainErr, which matters only if toolchains are asked for.
+func (p *project) setToolchain(file string, goLine *modfile.Go, toolchainLine *modfile.Toolchain) {
+	var g, tc string
+	if goLine != nil {
+		g = goLine.Version
+	}
+	if toolchainLine != nil {
+		tc = toolchainLine.Name
+	}
+	t, err := goToolchain(g, tc)
+	if err != nil {
+		p.toolchainErr = fmt.Errorf("snapshot: %s: %w", file, err)
+	}
+	p.toolchain = t
 }
 
 // loadWorkspace reads a go.work file, and the go.mod and go.sum files of
@@ -220,6 +241,7 @@ func (p *project) loadWorkspace(workFile string, data []byte) ([]need, error) {
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
+	p.setToolchain(workFile, wf.Go, wf.Toolchain)
 	dir := filepath.Dir(workFile)
 	var mods []*moduleFile
 	workspace := make(map[string]bool) // module paths of the workspace

@@ -38,6 +38,18 @@ type Options struct {
 	// fetched: the snapshot can only be made from files already in Out.
 	Upstream modmirror.Upstream
 
+	// Toolchains, if not empty, adds to the snapshot the golang.org/toolchain
+	// module versions (.zip, .mod and .info) of the Go toolchain that each
+	// project's go.mod (or go.work) switches to, for each of these
+	// platforms, so that GOTOOLCHAIN switching works offline too. See the
+	// package documentation.
+	Toolchains []Platform
+
+	// Checker, if not nil, checks the toolchain modules, which no go.sum
+	// line names, against a checksum database (normally sum.golang.org).
+	// If nil, they are not verified here.
+	Checker modmirror.Checker
+
 	// Jobs is how many module versions are fetched at once; 0 means
 	// DefaultJobs.
 	Jobs int
@@ -158,6 +170,16 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	versions := collectVersions(all)
+	tvs, err := toolchainVersions(projects, opts.Toolchains, all)
+	if err != nil {
+		return nil, err
+	}
+	if len(tvs) > 0 {
+		versions = append(versions, tvs...)
+		slices.SortFunc(versions, func(a, b modVersion) int {
+			return compareKeys(sumKey{Path: a.Path, Version: a.Version}, sumKey{Path: b.Path, Version: b.Version})
+		})
+	}
 
 	if err := checkLayout(out); err != nil {
 		return nil, err
@@ -176,6 +198,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		out:     out,
 		staging: staging,
 		prog:    &progress{total: int64(len(versions)), start: time.Now()},
+		check:   opts.Checker,
 	}
 	times, err := fetchAll(ctx, f, versions, cmp.Or(opts.Jobs, DefaultJobs), opts)
 	if err != nil {
@@ -258,13 +281,13 @@ func fetchAll(ctx context.Context, f *fetcher, versions []modVersion, jobs int, 
 	errs := make([]error, len(versions))
 	var g errgroup.Group
 	g.SetLimit(jobs)
-	for i, v := range versions {
+	for i := range versions {
 		g.Go(func() error {
 			if err := ctx.Err(); err != nil {
 				errs[i] = err
 				return nil
 			}
-			times[i], errs[i] = f.fetch(ctx, v)
+			times[i], errs[i] = f.fetch(ctx, &versions[i])
 			return nil
 		})
 	}
@@ -312,7 +335,7 @@ func findSkew(versions []modVersion, projects []*project) []Skew {
 		var s Skew
 		for ; j < len(versions) && versions[j].Path == versions[i].Path; j++ {
 			v := versions[j]
-			if v.ZipSum == "" {
+			if v.ZipSum == "" || v.unpinned {
 				continue
 			}
 			sv := SkewVersion{Version: v.Version}

@@ -627,13 +627,7 @@ func TestInfoFallback(t *testing.T) {
 // command, the upstream closed.
 func TestGoBuild(t *testing.T) {
 	t.Parallel()
-	goBin := "/usr/local/go/bin/go"
-	if _, err := os.Stat(goBin); err != nil {
-		var lerr error
-		if goBin, lerr = exec.LookPath("go"); lerr != nil {
-			t.Skip("no go command")
-		}
-	}
+	goBin := goCommand(t)
 	e := newEnv(t)
 	dir := e.mainProject(t)
 	out := filepath.Join(t.TempDir(), "deps")
@@ -731,27 +725,17 @@ func TestStagingInside(t *testing.T) {
 // derivation would compute it.
 func TestNixHash(t *testing.T) {
 	t.Parallel()
-	nix, err := exec.LookPath("nix")
-	if err != nil {
-		if os.Getenv("MODMIRROR_REQUIRE_NIX") == "1" {
-			t.Fatalf("MODMIRROR_REQUIRE_NIX=1 but nix is not on PATH: %v", err)
-		}
-		t.Skip("nix not on PATH")
-	}
 	e := newEnv(t)
 	out := filepath.Join(t.TempDir(), "deps")
 	res, err := e.run(t, snapshot.Options{Dirs: []string{e.mainProject(t)}, Out: out})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(nix, "--extra-experimental-features", "nix-command", "hash", "path", out)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	got, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("nix hash path: %v\n%s", err, stderr.Bytes())
+	got := nixHashPath(t, out)
+	if got == "" {
+		t.Skip("nix not on PATH")
 	}
-	if strings.TrimSpace(string(got)) != res.Hash {
+	if got != res.Hash {
 		t.Errorf("nix hash path = %s, snapshot hash = %s", got, res.Hash)
 	}
 }

@@ -8,8 +8,12 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 
+	"github.com/modmirror/modmirror"
+	"github.com/modmirror/modmirror/checksum"
+	"github.com/modmirror/modmirror/fsstore"
 	"github.com/modmirror/modmirror/snapshot"
 	"github.com/modmirror/modmirror/upstream"
 )
@@ -22,6 +26,10 @@ type snapshotCommand struct {
 	expect   string
 	printEnv bool
 	quiet    bool
+	// toolchain is the --toolchain platform list, sumdb the database that
+	// verifies toolchain modules, which no go.sum line names.
+	toolchain string
+	sumdb     string
 
 	// stdout and stderr default to os.Stdout and os.Stderr; tests set them.
 	stdout, stderr io.Writer
@@ -36,6 +44,8 @@ func (c *snapshotCommand) flags() *flag.FlagSet {
 	fs.StringVar(&c.expect, "expect", "", "fail unless the snapshot's hash is this `hash` (sha256-...), and say which modules differ when the manifest of the expected snapshot is at hand")
 	fs.BoolVar(&c.printEnv, "print-env", false, "after the hash, print the environment for building offline from the snapshot, one VAR=value a line")
 	fs.BoolVar(&c.quiet, "q", false, "print no progress")
+	fs.StringVar(&c.toolchain, "toolchain", "", "also fetch the golang.org/toolchain module that each project's go.mod (or go.work) switches to, for these comma-separated `platforms` (GOOS/GOARCH, such as linux/amd64,darwin/arm64), so that GOTOOLCHAIN switching works offline")
+	fs.StringVar(&c.sumdb, "sumdb", defaultSumDB(), "checksum database that verifies --toolchain modules, as GOSUMDB (`name[+key]`), reached through the upstream's /sumdb/; off to not verify them; default $GOSUMDB")
 	setUsage(fs, "modmirror snapshot [flags] [dir ...] -o OUT\n       modmirror snapshot hash OUT", `
 Makes OUT a deterministic offline copy of the dependencies of the Go projects
 in the directories (default "."): for every go.sum line, the module zip or
@@ -47,7 +57,12 @@ go.sum are kept; files go.sum does not name are removed.
 
 The last line printed is the content hash of OUT (a Nix SRI sha256 hash of
 its NAR serialisation), unless --print-env adds the build environment after
-it. "modmirror snapshot hash OUT" prints the hash of an existing snapshot.`)
+it. "modmirror snapshot hash OUT" prints the hash of an existing snapshot.
+
+With --toolchain, the snapshot also holds the Go toolchain that go.mod's
+toolchain line (else its go line) selects, for each platform given; go.sum has
+no line for it, so it is checked against the checksum database (--sumdb)
+instead, and --print-env prints GOTOOLCHAIN=auto rather than local.`)
 	return fs
 }
 
@@ -73,7 +88,11 @@ func (c *snapshotCommand) Run(ctx context.Context, args []string) error {
 	if c.jobs < 1 {
 		return usageError{fmt.Errorf("--jobs %d: must be at least 1", c.jobs)}
 	}
-	opts := snapshot.Options{Dirs: dirs, Out: c.out, Jobs: c.jobs, Expect: c.expect, Manifest: c.manifest}
+	platforms, err := snapshot.ParsePlatforms(c.toolchain)
+	if err != nil {
+		return usageError{err}
+	}
+	opts := snapshot.Options{Dirs: dirs, Out: c.out, Jobs: c.jobs, Expect: c.expect, Manifest: c.manifest, Toolchains: platforms}
 	switch c.manifest {
 	case "":
 		opts.Manifest = snapshot.ManifestFile(c.out)
@@ -86,6 +105,14 @@ func (c *snapshotCommand) Run(ctx context.Context, args []string) error {
 			return usageError{err}
 		}
 		opts.Upstream = up
+		if len(platforms) > 0 {
+			checker, cleanup, err := c.toolchainChecker(up)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			opts.Checker = checker
+		}
 	}
 	if !c.quiet {
 		opts.Progress = c.stderr
@@ -100,11 +127,43 @@ func (c *snapshotCommand) Run(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintln(c.stdout, res.Hash)
 	if c.printEnv {
-		for _, kv := range buildEnv(res.Out) {
+		for _, kv := range buildEnv(res.Out, len(platforms) > 0) {
 			fmt.Fprintln(c.stdout, kv)
 		}
 	}
 	return nil
+}
+
+// toolchainChecker returns the checksum database client that verifies
+// toolchain modules, reached through up, or nil (with a warning) if --sumdb
+// is off, and a function that removes its state. The state (the database's
+// latest tree head and tiles) lives for one run only: a snapshot is made
+// rarely, and its result is pinned by its hash anyway.
+func (c *snapshotCommand) toolchainChecker(up *upstream.Chain) (modmirror.Checker, func(), error) {
+	if strings.TrimSpace(c.sumdb) == "off" {
+		fmt.Fprintln(c.stderr, "snapshot: --sumdb off: toolchain modules are not verified")
+		return nil, func() {}, nil
+	}
+	name, key, err := sumdbKey(c.sumdb)
+	if err != nil {
+		return nil, nil, usageError{fmt.Errorf("--sumdb: %w", err)}
+	}
+	dir, err := os.MkdirTemp("", "modmirror-snapshot-sumdb-")
+	if err != nil {
+		return nil, nil, err
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	store, err := fsstore.New(filepath.Join(dir, "store"))
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	v, err := checksum.NewVerifier(checksum.Config{Name: name, Key: key, Remote: up, Store: store, StateDir: filepath.Join(dir, "state")})
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return v, func() { v.Close(); cleanup() }, nil
 }
 
 // runHash prints the hash of an existing snapshot.
@@ -156,9 +215,14 @@ func (c *snapshotCommand) report(res *snapshot.Result) {
 //   - GOFLAGS=-mod=mod: use the module cache rather than a vendor directory,
 //     and allow go.mod to be read and completed from the snapshot.
 //   - GOTOOLCHAIN=local: never download a toolchain; a go.mod that asks for
-//     a newer one fails clearly instead.
+//     a newer one fails clearly instead. With --toolchain (toolchains set),
+//     GOTOOLCHAIN=auto: the toolchain go.mod asks for is in the snapshot.
 //   - GOINSECURE is emptied, as nothing is fetched over the network.
-func buildEnv(out string) []string {
+func buildEnv(out string, toolchains bool) []string {
+	gotoolchain := "GOTOOLCHAIN=local"
+	if toolchains {
+		gotoolchain = "GOTOOLCHAIN=auto"
+	}
 	return []string{
 		"GOPROXY=" + (&url.URL{Scheme: "file", Path: out}).String(),
 		"GOFLAGS=-mod=mod",
@@ -167,7 +231,7 @@ func buildEnv(out string) []string {
 		"GOPRIVATE=",
 		"GONOPROXY=",
 		"GOINSECURE=",
-		"GOTOOLCHAIN=local",
+		gotoolchain,
 	}
 }
 

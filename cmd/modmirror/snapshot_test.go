@@ -91,3 +91,51 @@ func TestSnapshotCommand(t *testing.T) {
 		t.Errorf("no -o: %v, want a usage error", err)
 	}
 }
+
+func TestSnapshotToolchainCommand(t *testing.T) {
+	tcMod := func(goos, goarch string) testupstream.Module {
+		return testupstream.Module{Path: "golang.org/toolchain", Version: "v0.0.1-go1.99.1." + goos + "-" + goarch,
+			Files: map[string]string{"go.mod": "module golang.org/toolchain\n", "bin/go": "#!/bin/sh\n"}}
+	}
+	srv := testupstream.New(t, tcMod("linux", "amd64"), tcMod("darwin", "arm64"))
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/main\n\ngo 1.99.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "deps")
+
+	stdout, stderr, err := runSnapshot(t, dir, "-o", out, "--upstream", srv.URL, "--sumdb", srv.VerifierKey(),
+		"--toolchain", "linux/amd64,darwin/arm64", "--print-env", "-q")
+	if err != nil {
+		t.Fatalf("snapshot --toolchain: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stdout, "\nGOTOOLCHAIN=auto\n") {
+		t.Errorf("--print-env with --toolchain lacks GOTOOLCHAIN=auto:\n%s", stdout)
+	}
+	for _, name := range []string{"v0.0.1-go1.99.1.linux-amd64.zip", "v0.0.1-go1.99.1.darwin-arm64.zip", "v0.0.1-go1.99.1.linux-amd64.mod", "v0.0.1-go1.99.1.darwin-arm64.info"} {
+		if _, err := os.Stat(filepath.Join(out, "golang.org/toolchain/@v", name)); err != nil {
+			t.Errorf("--toolchain: %v", err)
+		}
+	}
+	manifest, err := os.ReadFile(snapshot.ManifestFile(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range srv.GoSumLines("golang.org/toolchain", "v0.0.1-go1.99.1.linux-amd64") {
+		if !strings.Contains(string(manifest), l+"\n") {
+			t.Errorf("manifest lacks %q:\n%s", l, manifest)
+		}
+	}
+
+	// A checksum database that does not know the toolchain is a failure.
+	other := testupstream.New(t)
+	if _, _, err := runSnapshot(t, dir, "-o", filepath.Join(t.TempDir(), "deps"), "--upstream", srv.URL, "--sumdb", other.VerifierKey(),
+		"--toolchain", "linux/amd64", "-q"); err == nil {
+		t.Errorf("--toolchain with a checksum database the upstream does not serve succeeded")
+	}
+
+	var ue usageError
+	if _, _, err := runSnapshot(t, dir, "-o", out, "--upstream", srv.URL, "--toolchain", "linux"); !errors.As(err, &ue) {
+		t.Errorf("--toolchain linux: %v, want a usage error", err)
+	}
+}

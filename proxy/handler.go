@@ -216,8 +216,20 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, modtime time.Time
 		})).ServeHTTP(w, r)
 		return
 	}
+	if size <= smallBody {
+		// Hide ReadFrom: ServeContent then hands the body to one Write,
+		// and the headers and body leave in one write(2). With ReadFrom,
+		// net/http writes the first 512 bytes with the headers and the
+		// rest in a second system call, which only pays off for large
+		// files (sendfile).
+		w = struct{ http.ResponseWriter }{w}
+	}
 	http.ServeContent(w, r, "", modtime, content)
 }
+
+// smallBody is the largest body sent with plain writes rather than
+// sendfile(2).
+const smallBody = 16 << 10
 
 // fail answers with the status code that err calls for and its text.
 func (h *Handler) fail(w http.ResponseWriter, err error) {

@@ -89,10 +89,12 @@ func (m *Mirror) upstreamOrStored(ctx context.Context, kind, path string, fetch 
 		return v, nil
 	}
 	if err := m.fillable(path, kind); err != nil {
-		if v, serr := fromStore(); serr == nil {
-			return v, nil
+		v, serr := fromStore()
+		if serr != nil {
+			return nil, err
 		}
-		return nil, err
+		m.lists.putFor(key, v, m.fallbackTTL())
+		return v, nil
 	}
 	v, err, _ := m.fills.Do(key, func() (any, error) {
 		ctx, cancel := m.detach(ctx)

@@ -20,9 +20,6 @@ import (
 // most once per ListTTL) merged with the versions stored, or the stored ones
 // alone when the upstream is unreachable, disabled or not to be asked.
 func (m *Mirror) List(ctx context.Context, path string) ([]string, error) {
-	if err := module.CheckPath(path); err != nil {
-		return nil, fmt.Errorf("%w: %w", modmirror.ErrInvalid, err)
-	}
 	v, err := m.upstreamOrStored(ctx, "list", path,
 		func(ctx context.Context) (any, error) {
 			list, err := m.cfg.Upstream.List(ctx, path)
@@ -52,9 +49,6 @@ func (m *Mirror) List(ctx context.Context, path string) ([]string, error) {
 // (refreshed at most once per ListTTL), or the best stored version when the
 // upstream is unreachable, disabled or not to be asked.
 func (m *Mirror) Latest(ctx context.Context, path string) ([]byte, error) {
-	if err := module.CheckPath(path); err != nil {
-		return nil, fmt.Errorf("%w: %w", modmirror.ErrInvalid, err)
-	}
 	v, err := m.upstreamOrStored(ctx, "latest", path,
 		func(ctx context.Context) (any, error) {
 			data, err := m.cfg.Upstream.Latest(ctx, path)
@@ -84,6 +78,9 @@ func (m *Mirror) Latest(ctx context.Context, path string) ([]byte, error) {
 // fromStore. A stored answer that stands in for a failing upstream is cached
 // briefly, so that a hanging upstream does not slow every request.
 func (m *Mirror) upstreamOrStored(ctx context.Context, kind, path string, fetch func(context.Context) (any, error), fromStore func() (any, error)) (any, error) {
+	if err := module.CheckPath(path); err != nil {
+		return nil, fmt.Errorf("%w: %w", modmirror.ErrInvalid, err)
+	}
 	key := kind + "\x00" + path
 	if v, ok := m.lists.get(key); ok {
 		return v, nil

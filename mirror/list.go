@@ -55,14 +55,9 @@ func (m *Mirror) Latest(ctx context.Context, path string) ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			i, err := parseInfo(data)
-			if err == nil {
-				err = module.Check(path, i.Version)
+			if _, err := m.acceptInfo(ctx, path, "latest", data); err != nil {
+				return nil, err
 			}
-			if err != nil {
-				return nil, fmt.Errorf("%s@latest: upstream %s: %w", path, m.cfg.Upstream, err)
-			}
-			m.storeInfo(ctx, path, i.Version, data)
 			return data, nil
 		},
 		func() (any, error) { return m.storedLatest(ctx, path) })
@@ -147,16 +142,12 @@ func (m *Mirror) resolve(ctx context.Context, path, query string) (string, error
 		if err != nil {
 			return nil, err
 		}
-		i, err := parseInfo(data)
-		if err == nil {
-			err = module.Check(path, i.Version)
-		}
+		v, err := m.acceptInfo(ctx, path, query, data)
 		if err != nil {
-			return nil, fmt.Errorf("%s@%s: upstream %s: %w", path, query, m.cfg.Upstream, err)
+			return nil, err
 		}
-		m.storeInfo(ctx, path, i.Version, data)
-		m.lists.put(key, i.Version)
-		return i.Version, nil
+		m.lists.put(key, v)
+		return v, nil
 	})
 	if err == nil {
 		return v.(string), nil
@@ -199,6 +190,21 @@ func (m *Mirror) resolveStored(ctx context.Context, path, query string) (string,
 		found = v
 	}
 	return found, found != ""
+}
+
+// acceptInfo checks an .info the upstream answered for a query (such as a
+// branch, or "latest") and stores it under the canonical version it names,
+// which it returns.
+func (m *Mirror) acceptInfo(ctx context.Context, path, query string, data []byte) (string, error) {
+	i, err := parseInfo(data)
+	if err == nil {
+		err = module.Check(path, i.Version)
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s@%s: upstream %s: %w", path, query, m.cfg.Upstream, err)
+	}
+	m.storeInfo(ctx, path, i.Version, data)
+	return i.Version, nil
 }
 
 // storeInfo stores the .info of a version resolved by a query, so that the

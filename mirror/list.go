@@ -89,7 +89,7 @@ func (m *Mirror) upstreamOrStored(ctx context.Context, kind, path string, fetch 
 		return v, nil
 	}
 	v, err, _ := m.fills.Do(key, func() (any, error) {
-		ctx, cancel := m.detach(ctx)
+		ctx, cancel := detach(ctx, m.cfg.FetchTimeout/10)
 		defer cancel()
 		v, err := fetch(ctx)
 		if err == nil {
@@ -136,7 +136,7 @@ func (m *Mirror) resolve(ctx context.Context, path, query string) (string, error
 		return "", err
 	}
 	v, err, _ := m.fills.Do(key, func() (any, error) {
-		ctx, cancel := m.detach(ctx)
+		ctx, cancel := detach(ctx, m.cfg.FetchTimeout/10)
 		defer cancel()
 		data, err := m.cfg.Upstream.Info(ctx, path, query)
 		if err != nil {

@@ -191,11 +191,11 @@ func (m *Mirror) file(ctx context.Context, path, version, ext string) (modmirror
 	// One fill per key, detached from this request: others may be waiting
 	// for it, and a completed fill is useful even if this client left.
 	ch := m.fills.DoChan(key, func() (any, error) {
-		fctx, cancel := m.detach(ctx)
+		timeout := m.cfg.FetchTimeout / 10
 		if ext == modmirror.ExtZip {
-			cancel()
-			fctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), m.cfg.FetchTimeout)
+			timeout = m.cfg.FetchTimeout
 		}
+		fctx, cancel := detach(ctx, timeout)
 		defer cancel()
 		start := time.Now()
 		var err error
@@ -226,10 +226,10 @@ func (m *Mirror) file(ctx context.Context, path, version, ext string) (modmirror
 }
 
 // detach returns a context for an upstream request shared by several
-// clients: it keeps ctx's values but not its cancellation, and has a tenth of
-// FetchTimeout (the whole of it is for zips).
-func (m *Mirror) detach(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), m.cfg.FetchTimeout/10)
+// clients: it keeps ctx's values but not its cancellation, and has its own
+// time limit.
+func detach(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), timeout)
 }
 
 func (m *Mirror) logFill(path, version, kind string, d time.Duration, err error) {

@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/modmirror/modmirror/internal/sumdbpath"
 )
 
 // ProxyOptions tunes a [Proxy]. The zero value is ready to use.
@@ -109,18 +111,18 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "checksum: method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	req, err := parseRequest(r.URL.Path)
+	req, err := sumdbpath.Parse(r.URL.Path)
 	if err != nil {
 		http.Error(w, fmt.Sprintf("checksum: %s: not found", r.URL.Path), http.StatusNotFound)
 		return
 	}
 	switch {
-	case req.kind == reqSupported:
+	case req.Kind == sumdbpath.Supported:
 		// An empty 200 tells the go command to send everything here.
 		w.WriteHeader(http.StatusOK)
-	case req.kind == reqLatest:
+	case req.Kind == sumdbpath.Latest:
 		p.serveShort(w, r, req, p.latestTTL, cacheNone)
-	case req.fullHashTile():
+	case req.FullHashTile():
 		p.serveFullTile(w, r, req)
 	default:
 		p.serveShort(w, r, req, p.ttl, p.cacheShort())
@@ -140,11 +142,11 @@ type answer struct {
 }
 
 // serveShort serves an answer that is kept in memory for ttl.
-func (p *Proxy) serveShort(w http.ResponseWriter, r *http.Request, req request, ttl time.Duration, cacheControl string) {
-	path := req.path()
+func (p *Proxy) serveShort(w http.ResponseWriter, r *http.Request, req sumdbpath.Request, ttl time.Duration, cacheControl string) {
+	path := req.Path()
 	a := answer{source: fromMemory}
 	data, ok := p.cache.get(path)
-	if !ok && req.kind != reqLatest {
+	if !ok && req.Kind != sumdbpath.Latest {
 		// Lookups and partial tiles never change once written, and what
 		// the verifier's client stored was verified: the go command's
 		// checks of a module the mirror just verified are all hits.
@@ -176,7 +178,7 @@ func (p *Proxy) serveShort(w http.ResponseWriter, r *http.Request, req request, 
 		}
 		data = a.data
 	}
-	p.observe(req.kind, a.source)
+	p.observe(req.Kind, a.source)
 	p.write(w, r, req, data, cacheControl)
 }
 
@@ -184,22 +186,22 @@ func (p *Proxy) serveShort(w http.ResponseWriter, r *http.Request, req request, 
 // that is normally answered from the remote: the record of a lookup, a
 // partial tile or a prefix of the full tile that contains it, the latest
 // verified tree head. All of it was verified before it was kept.
-func (p *Proxy) stored(ctx context.Context, req request) ([]byte, error) {
-	switch req.kind {
-	case reqLatest:
+func (p *Proxy) stored(ctx context.Context, req sumdbpath.Request) ([]byte, error) {
+	switch req.Kind {
+	case sumdbpath.Latest:
 		data, err := readState(p.v.stateFile)
 		if err == nil && len(data) == 0 {
 			err = fs.ErrNotExist
 		}
 		return data, err
-	case reqLookup:
-		return p.v.readStore(ctx, strings.TrimPrefix(req.path(), "/"))
-	case reqTile:
-		data, err := p.v.readStore(ctx, req.tile.Path())
-		if err == nil || req.tile.L < 0 {
+	case sumdbpath.Lookup:
+		return p.v.readStore(ctx, strings.TrimPrefix(req.Path(), "/"))
+	case sumdbpath.Tile:
+		data, err := p.v.readStore(ctx, req.Tile.Path())
+		if err == nil || req.Tile.L < 0 {
 			return data, err
 		}
-		full := req.tile
+		full := req.Tile
 		full.W = 1 << full.H
 		data, err = p.v.readStore(ctx, full.Path())
 		if err != nil {
@@ -208,15 +210,15 @@ func (p *Proxy) stored(ctx context.Context, req request) ([]byte, error) {
 		if len(data) != full.W*tlog.HashSize {
 			return nil, fmt.Errorf("checksum: stored tile %s has %d bytes", full.Path(), len(data))
 		}
-		return data[:req.tile.W*tlog.HashSize], nil
+		return data[:req.Tile.W*tlog.HashSize], nil
 	}
 	return nil, fs.ErrNotExist
 }
 
 // serveFullTile serves a full hash tile, from the store if it is there, and
 // otherwise from the remote, storing it if it can be authenticated.
-func (p *Proxy) serveFullTile(w http.ResponseWriter, r *http.Request, req request) {
-	t, path := req.tile, req.path()
+func (p *Proxy) serveFullTile(w http.ResponseWriter, r *http.Request, req sumdbpath.Request) {
+	t, path := req.Tile, req.Path()
 	a, err := p.storedTile(r.Context(), req)
 	if err != nil {
 		a, err = p.do(r.Context(), path, func(ctx context.Context) (answer, error) {
@@ -252,7 +254,7 @@ func (p *Proxy) serveFullTile(w http.ResponseWriter, r *http.Request, req reques
 			return
 		}
 	}
-	p.observe(req.kind, a.source)
+	p.observe(req.Kind, a.source)
 	cacheControl := p.cacheShort()
 	if a.verified {
 		cacheControl = cacheImmutable
@@ -262,8 +264,8 @@ func (p *Proxy) serveFullTile(w http.ResponseWriter, r *http.Request, req reques
 
 // storedTile reads the full tile req asks for from the store, where only
 // authenticated tiles are written.
-func (p *Proxy) storedTile(ctx context.Context, req request) (answer, error) {
-	data, err := p.v.readStore(ctx, req.tile.Path())
+func (p *Proxy) storedTile(ctx context.Context, req sumdbpath.Request) (answer, error) {
+	data, err := p.v.readStore(ctx, req.Tile.Path())
 	if err != nil {
 		return answer{}, err
 	}
@@ -291,9 +293,9 @@ func (p *Proxy) do(ctx context.Context, key string, fetch func(context.Context) 
 	}
 }
 
-func (p *Proxy) write(w http.ResponseWriter, r *http.Request, req request, data []byte, cacheControl string) {
+func (p *Proxy) write(w http.ResponseWriter, r *http.Request, req sumdbpath.Request, data []byte, cacheControl string) {
 	h := w.Header()
-	if req.kind == reqTile {
+	if req.Kind == sumdbpath.Tile {
 		h.Set("Content-Type", "application/octet-stream")
 	} else {
 		h.Set("Content-Type", "text/plain; charset=utf-8")
@@ -308,12 +310,12 @@ func (p *Proxy) write(w http.ResponseWriter, r *http.Request, req request, data 
 
 // fail reports err: 404 if the remote does not have the file, so that the
 // go command reports it as such, and 502 otherwise.
-func (p *Proxy) fail(w http.ResponseWriter, req request, err error) {
-	p.observe(req.kind, failed)
+func (p *Proxy) fail(w http.ResponseWriter, req sumdbpath.Request, err error) {
+	p.observe(req.Kind, failed)
 	status := http.StatusBadGateway
 	if errors.Is(err, fs.ErrNotExist) {
 		status = http.StatusNotFound
 	}
 	w.Header().Set("Cache-Control", cacheNone)
-	http.Error(w, fmt.Sprintf("checksum database %s: %s: %v", p.v.name, req.path(), err), status)
+	http.Error(w, fmt.Sprintf("checksum database %s: %s: %v", p.v.name, req.Path(), err), status)
 }

@@ -7,6 +7,8 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/modmirror/modmirror/internal/sumdbpath"
 )
 
 // errTreeTooSmall reports that the latest verified tree does not yet cover a
@@ -22,7 +24,7 @@ var errTreeTooSmall = errors.New("checksum: tile not covered by the latest verif
 // hash is t's last) together with the tiles above it, and hash them up to
 // the tree head, failing unless every tile it loaded is consistent with it.
 func (v *Verifier) checkTile(ctx context.Context, t tlog.Tile, data []byte) error {
-	if t.H != tileHeight || t.L < 0 || t.W != 1<<t.H {
+	if t.H != sumdbpath.TileHeight || t.L < 0 || t.W != 1<<t.H {
 		return fmt.Errorf("checksum: %s is not a full hash tile", t.Path())
 	}
 	if len(data) != t.W*tlog.HashSize {
@@ -60,7 +62,7 @@ type proofReader struct {
 	used bool
 }
 
-func (r *proofReader) Height() int { return tileHeight }
+func (r *proofReader) Height() int { return sumdbpath.TileHeight }
 
 func (r *proofReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	data := make([][]byte, len(tiles))

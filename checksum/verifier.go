@@ -59,10 +59,6 @@ type Config struct {
 	Timeout time.Duration
 }
 
-// tileHeight is the height of the tiles the go command asks for and the
-// sumdb client uses; sum.golang.org serves no others.
-const tileHeight = 8
-
 // rotateAfter is how many lookups one sumdb.Client serves before it is
 // replaced: its caches of records and tiles never shrink, and a mirror runs
 // for months.

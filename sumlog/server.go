@@ -1,0 +1,139 @@
+package sumlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"strings"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/modmirror/modmirror"
+	"github.com/modmirror/modmirror/internal/sumdbpath"
+)
+
+// ops is the Log as golang.org/x/mod/sumdb.ServerOps.
+type ops struct{ l *Log }
+
+var _ sumdb.ServerOps = ops{}
+
+// Signed implements sumdb.ServerOps.
+func (o ops) Signed(ctx context.Context) ([]byte, error) {
+	return o.l.head.Load().Signed, nil
+}
+
+// ReadRecords implements sumdb.ServerOps.
+func (o ops) ReadRecords(ctx context.Context, id, n int64) ([][]byte, error) {
+	return o.l.readRecords(ctx, id, n)
+}
+
+// Lookup implements sumdb.ServerOps. It does not fill: the handler has
+// called Ensure before.
+func (o ops) Lookup(ctx context.Context, m module.Version) (int64, error) {
+	id, err := o.l.lookup(ctx, m)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, notFound(m, "not recorded")
+	}
+	return id, err
+}
+
+// ReadTileData implements sumdb.ServerOps.
+func (o ops) ReadTileData(ctx context.Context, t tlog.Tile) ([]byte, error) {
+	l := o.l
+	full := t.W == 1<<t.H
+	if full {
+		if data, ok := l.tiles.get(t); ok {
+			return data, nil
+		}
+	}
+	// Only tiles the signed tree covers: the storage holds nothing else,
+	// but say so plainly rather than through a missing hash.
+	if size := l.head.Load().Size; tileEnd(t) > size {
+		return nil, &fs.PathError{Op: "read", Path: t.Path(), Err: fs.ErrNotExist}
+	}
+	data, err := tlog.ReadTileData(t, hashReader{ctx, l.storage})
+	if err != nil {
+		return nil, err
+	}
+	if full {
+		l.tiles.put(t, data)
+	}
+	return data, nil
+}
+
+// tileEnd returns the number of records a tree needs for tile t to exist.
+func tileEnd(t tlog.Tile) int64 {
+	level := max(t.L, 0)
+	return (t.N<<t.H + int64(t.W)) << (uint(level) * uint(t.H))
+}
+
+// Cache-Control values: tiles never change once they exist; the head and
+// lookups (which carry the head) do.
+const (
+	cacheImmutable = "public, max-age=31536000, immutable"
+	cacheNone      = "no-cache"
+)
+
+// ServeHTTP serves the checksum database protocol with paths relative to
+// the database's root: /supported, /latest, /lookup/<module>@<version> and
+// /tile/8/... A lookup of a version not recorded yet records it first (see
+// Config.Fill), and is answered once the record is durable.
+func (l *Log) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "sumdb: method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	req, err := sumdbpath.Parse(r.URL.Path)
+	if err != nil {
+		status := http.StatusNotFound
+		if strings.HasPrefix(r.URL.Path, "/lookup/") || strings.HasPrefix(r.URL.Path, "/tile/") {
+			status = http.StatusBadRequest
+		}
+		http.Error(w, fmt.Sprintf("sumdb %s: %s: %v", l.name, r.URL.Path, err), status)
+		return
+	}
+	h := w.Header()
+	switch req.Kind {
+	case sumdbpath.Supported:
+		w.WriteHeader(http.StatusOK)
+		return
+	case sumdbpath.Lookup:
+		if _, err := l.Ensure(r.Context(), req.Mod); err != nil {
+			l.fail(w, req.Mod, err)
+			return
+		}
+		h.Set("Cache-Control", cacheNone)
+	case sumdbpath.Latest:
+		h.Set("Cache-Control", cacheNone)
+	case sumdbpath.Tile:
+		h.Set("Cache-Control", cacheImmutable)
+	}
+	// sumdb.Server answers by path; give it the canonical one.
+	r2 := r.Clone(r.Context())
+	r2.URL.Path = req.Path()
+	l.server.ServeHTTP(w, r2)
+}
+
+// fail answers a lookup that could not be recorded: 404 for a version that
+// does not exist (the go command then says so), 502 for anything else,
+// with the reason as plain text, which the go command prints.
+func (l *Log) fail(w http.ResponseWriter, mv module.Version, err error) {
+	status := http.StatusBadGateway
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		status = http.StatusNotFound
+	case errors.Is(err, modmirror.ErrInvalid):
+		status = http.StatusBadRequest
+	case errors.Is(err, modmirror.ErrSecurity):
+		l.log.Error("lookup refused", "module", mv.Path, "version", mv.Version, "err", err)
+	default:
+		l.log.Warn("lookup failed", "module", mv.Path, "version", mv.Version, "err", err)
+	}
+	w.Header().Set("Cache-Control", cacheNone)
+	http.Error(w, fmt.Sprintf("sumdb %s: %s: %v", l.name, mv, err), status)
+}

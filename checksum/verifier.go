@@ -152,33 +152,13 @@ func (v *Verifier) Check(ctx context.Context, path, version, hash string) error 
 		return q.errorf("%w: malformed hash %q", modmirror.ErrInvalid, hash)
 	}
 
-	if err := context.Cause(ctx); err != nil {
-		return q.errorf("%w", err)
-	}
-
-	type result struct {
-		lines []string
-		err   error
-	}
-	s := v.session()
-	done := make(chan result, 1)
-	v.background.Go(func() {
-		lines, err := s.client.Lookup(path, version)
-		s.finish(err)
-		done <- result{lines, err}
-	})
-	var res result
-	select {
-	case res = <-done:
-	case <-ctx.Done():
-		return q.errorf("%w", context.Cause(ctx))
-	}
-	if res.err != nil {
-		return s.lookupError(q, res.err)
+	lines, err := v.lookup(ctx, q)
+	if err != nil {
+		return err
 	}
 
 	have := path + " " + version + " " + hash
-	for _, line := range res.lines {
+	for _, line := range lines {
 		if line == have {
 			return nil
 		}
@@ -195,6 +175,59 @@ func (v *Verifier) Check(ctx context.Context, path, version, hash string) error 
 	// An authenticated record without a hash of this kind: nothing to
 	// compare with, so nothing to vouch for.
 	return q.errorf("checksum database %s lists no %s hash; refusing unverified content", v.name, alg)
+}
+
+// Lines returns the go.sum lines that the checksum database lists for a
+// module version, authenticated as for Check: the module's line, then its
+// go.mod's, as the database's record has them. A version the database does
+// not know is an error matching neither fs.ErrNotExist nor ErrSecurity, as
+// for Check.
+func (v *Verifier) Lines(ctx context.Context, path, version string) ([]string, error) {
+	var lines []string
+	for _, vers := range []string{version, version + "/go.mod"} {
+		q, err := newQuery(path, vers)
+		if err != nil {
+			return nil, err
+		}
+		l, err := v.lookup(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		lines = append(lines, l...)
+	}
+	if len(lines) == 0 {
+		return nil, fmt.Errorf("checksum: %s@%s: checksum database %s lists no hashes", path, version, v.name)
+	}
+	return lines, nil
+}
+
+// lookup returns the authenticated lines for q. The sumdb client's
+// operations take no context (see Check), so the lookup runs in the
+// background and lookup stops waiting when ctx is done.
+func (v *Verifier) lookup(ctx context.Context, q query) ([]string, error) {
+	if err := context.Cause(ctx); err != nil {
+		return nil, q.errorf("%w", err)
+	}
+	type result struct {
+		lines []string
+		err   error
+	}
+	s := v.session()
+	done := make(chan result, 1)
+	v.background.Go(func() {
+		lines, err := s.client.Lookup(q.mod.Path, q.version)
+		s.finish(err)
+		done <- result{lines, err}
+	})
+	select {
+	case res := <-done:
+		if res.err != nil {
+			return nil, s.lookupError(q, res.err)
+		}
+		return res.lines, nil
+	case <-ctx.Done():
+		return nil, q.errorf("%w", context.Cause(ctx))
+	}
 }
 
 // Prefetch starts looking path@version up in the background, so that a

@@ -279,3 +279,22 @@ func TestSwapState(t *testing.T) {
 		t.Errorf("state directory holds %d files, want 1 (no temporaries left)", len(entries))
 	}
 }
+
+// TestLines returns the database's record for a version verbatim: the
+// module's line, then its go.mod's.
+func TestLines(t *testing.T) {
+	e := newTestEnv(t)
+	const path, version = "example.com/m", "v1.2.0"
+	lines, err := e.v.Lines(context.Background(), path, version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := e.db.gosum(path, version)
+	if got := strings.Join(lines, "\n") + "\n"; got != string(want) {
+		t.Errorf("Lines = %q, want %q", got, want)
+	}
+	_, err = e.v.Lines(context.Background(), path, "v1.0.0-unknown")
+	if err == nil || errors.Is(err, fs.ErrNotExist) || errors.Is(err, modmirror.ErrSecurity) {
+		t.Errorf("Lines of an unknown version = %v, want an error that is neither not-found nor a security error", err)
+	}
+}

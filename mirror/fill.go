@@ -63,6 +63,9 @@ func (m *Mirror) fillMod(ctx context.Context, path, version, key string) error {
 	if err != nil {
 		return err
 	}
+	if _, ok := m.cfg.Checker.(lineLister); ok && m.public(path) {
+		m.recordLater(path, version, true)
+	}
 	return m.updateList(ctx, path)
 }
 
@@ -113,6 +116,9 @@ func (m *Mirror) fillZip(ctx context.Context, path, version, key string) error {
 			return fmt.Errorf("mirror: %w", err)
 		}
 		err = m.keepStored(ctx, path, version, key, "zip", tmp)
+	}
+	if err == nil && !m.public(path) {
+		m.recordLater(path, version, false)
 	}
 	return err
 }

@@ -34,6 +34,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/mod/module"
@@ -64,6 +65,12 @@ type Config struct {
 	// NoSumDB reports whether a module path is fetched from the upstream
 	// without a checksum database check (trust on first use, as GONOSUMDB).
 	NoSumDB func(path string) bool
+
+	// Recorder, if not nil, records every module version the mirror
+	// stores in the mirror's own checksum database: a public module once
+	// its .mod is verified, with the public database's lines; any other
+	// once its .zip is stored, with the hashes of the stored files.
+	Recorder Recorder
 
 	// Offline makes the mirror serve from its store only.
 	Offline bool
@@ -99,6 +106,8 @@ type Mirror struct {
 	fills   singleflight.Group
 	lists   *ttlCache
 	locks   pathLocks
+
+	recording sync.WaitGroup // records made in the background
 }
 
 // New returns a Mirror.

@@ -1,0 +1,154 @@
+package mirror
+
+import (
+	"archive/zip"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/dirhash"
+
+	"github.com/modmirror/modmirror"
+)
+
+// A Recorder keeps the go.sum lines of the module versions the mirror
+// stores: modmirror's own checksum database (sumlog.Log). Record returns
+// once the record is durable.
+type Recorder interface {
+	Record(ctx context.Context, path, version string, data []byte) (int64, error)
+}
+
+// lineLister is a Checker that returns the authenticated go.sum lines its
+// database lists (checksum.Verifier).
+type lineLister interface {
+	Lines(ctx context.Context, path, version string) ([]string, error)
+}
+
+// public reports whether path is verified against the public checksum
+// database, whose lines are then recorded verbatim.
+func (m *Mirror) public(path string) bool {
+	return m.cfg.Checker != nil && !m.cfg.NoSumDB(path) && !m.cfg.Private(path)
+}
+
+// GoSum returns the go.sum lines to record for a module version in the
+// mirror's own checksum database, once the version's .mod and .zip are
+// stored (filling them first, with all the checks of a fill). For a module
+// verified against the public checksum database they are that database's
+// lines, verbatim; for any other module they are the hashes of the stored
+// files. Not-found errors match fs.ErrNotExist.
+func (m *Mirror) GoSum(ctx context.Context, path, version string) ([]byte, error) {
+	if err := checkVersion(path, version); err != nil {
+		return nil, err
+	}
+	mod, err := m.Mod(ctx, path, version)
+	if err != nil {
+		return nil, err
+	}
+	defer mod.Close()
+	zf, err := m.Zip(ctx, path, version)
+	if err != nil {
+		return nil, err
+	}
+	defer zf.Close()
+	if m.public(path) {
+		if ll, ok := m.cfg.Checker.(lineLister); ok {
+			lines, err := ll.Lines(ctx, path, version)
+			if err != nil {
+				return nil, upstreamError(err)
+			}
+			return []byte(strings.Join(lines, "\n") + "\n"), nil
+		}
+	}
+	modData, err := readAll(mod, modmirror.MaxGoMod, "stored go.mod")
+	if err != nil {
+		return nil, fmt.Errorf("mirror: %s@%s: %w", path, version, err)
+	}
+	modHash, err := modmirror.HashGoMod(modData)
+	if err != nil {
+		return nil, err
+	}
+	zipHash, err := m.hashStoredZip(zf)
+	if err != nil {
+		return nil, fmt.Errorf("mirror: %s@%s: hashing stored zip: %w", path, version, err)
+	}
+	return []byte(path + " " + version + " " + zipHash + "\n" + path + " " + version + "/go.mod " + modHash + "\n"), nil
+}
+
+// hashStoredZip returns the h1: hash of a stored zip.
+func (m *Mirror) hashStoredZip(f modmirror.File) (string, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	ra, ok := f.(io.ReaderAt)
+	if !ok {
+		// Not seekable at random: hash a copy.
+		tmp, err := os.CreateTemp(m.cfg.TempDir, "hash-*")
+		if err != nil {
+			return "", err
+		}
+		defer os.Remove(tmp.Name())
+		defer tmp.Close()
+		if _, err := io.Copy(tmp, f); err != nil {
+			return "", err
+		}
+		ra = tmp
+	}
+	z, err := zip.NewReader(ra, fi.Size())
+	if err != nil {
+		return "", err
+	}
+	files := make([]string, 0, len(z.File))
+	byName := make(map[string]*zip.File, len(z.File))
+	for _, zf := range z.File {
+		files = append(files, zf.Name)
+		byName[zf.Name] = zf
+	}
+	return dirhash.Hash1(files, func(name string) (io.ReadCloser, error) {
+		return byName[name].Open()
+	})
+}
+
+// recordLater records a version in the background once one of its files
+// was filled: its lines come from the public checksum database (a .mod
+// fill is enough), or from the stored files (after the .zip fill). Lookups
+// record on their own when this has not happened yet, so a failure is only
+// logged.
+func (m *Mirror) recordLater(path, version string, linesOnly bool) {
+	if m.cfg.Recorder == nil {
+		return
+	}
+	m.recording.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), m.cfg.FetchTimeout)
+		defer cancel()
+		var data []byte
+		var err error
+		if linesOnly {
+			var lines []string
+			lines, err = m.cfg.Checker.(lineLister).Lines(ctx, path, version)
+			data = []byte(strings.Join(lines, "\n") + "\n")
+		} else {
+			data, err = m.GoSum(ctx, path, version)
+		}
+		if err == nil {
+			_, err = m.cfg.Recorder.Record(ctx, path, version, data)
+		}
+		if err != nil {
+			m.log.Warn("recording in the checksum database failed; a lookup will record it", "module", path, "version", version, "err", err)
+		}
+	})
+}
+
+// Close waits for the records started in the background.
+func (m *Mirror) Close() error {
+	done := make(chan struct{})
+	go func() { m.recording.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+	}
+	return nil
+}

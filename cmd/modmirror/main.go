@@ -6,6 +6,8 @@
 //
 //	modmirror serve [flags]     run the mirror
 //	modmirror snapshot ...      write an offline, hash-pinned copy of dependencies
+//	modmirror sumdb ...         keys and audits of the mirror's own checksum database
+//	modmirror verify ...        check go.sum files against a checksum database
 //	modmirror version           print the version
 //
 // Every flag can also be set with an environment variable: --list-ttl is
@@ -30,6 +32,8 @@ type command interface {
 var commands = map[string]func() command{
 	"serve":    func() command { return new(serveCommand) },
 	"snapshot": func() command { return new(snapshotCommand) },
+	"sumdb":    func() command { return new(sumdbCommand) },
+	"verify":   func() command { return new(verifyCommand) },
 	"version":  func() command { return new(versionCommand) },
 }
 
@@ -78,6 +82,12 @@ Usage:
 	modmirror serve [flags]     run the mirror (GOPROXY server and checksum database proxy)
 	modmirror snapshot [flags] [dir ...] -o OUT
 	                            write a hash-pinned offline copy of the projects' dependencies
+	modmirror sumdb keygen --name NAME --out FILE
+	                            make the signer key of the mirror's own checksum database
+	modmirror sumdb audit [flags]
+	                            check a checksum database's head against the last one seen
+	modmirror verify [flags] [go.sum ...]
+	                            check every go.sum line against the checksum database
 	modmirror version           print the version
 
 Run "modmirror <command> --help" for the flags of a command. Every flag can also

@@ -22,6 +22,7 @@ import (
 	"github.com/modmirror/modmirror/internal/metrics"
 	"github.com/modmirror/modmirror/mirror"
 	"github.com/modmirror/modmirror/proxy"
+	"github.com/modmirror/modmirror/sumlog"
 	"github.com/modmirror/modmirror/upstream"
 )
 
@@ -36,6 +37,8 @@ type serveCommand struct {
 	private      string
 	nosumdb      string
 	sumdb        string
+	sumdbKey     string
+	sumdbDB      string
 	offline      bool
 	listTTL      time.Duration
 	basePath     string
@@ -53,6 +56,8 @@ func (c *serveCommand) flags() *flag.FlagSet {
 	fs.StringVar(&c.private, "private", joinPatterns(os.Getenv("GOPRIVATE"), os.Getenv("GONOPROXY")), "comma-separated module path `patterns` (GOPRIVATE syntax) never sent upstream or to the checksum database; default $GOPRIVATE,$GONOPROXY")
 	fs.StringVar(&c.nosumdb, "nosumdb", os.Getenv("GONOSUMDB"), "module path `patterns` fetched from the upstream without a checksum database check; default $GONOSUMDB")
 	fs.StringVar(&c.sumdb, "sumdb", defaultSumDB(), "checksum database that verifies public modules, as GOSUMDB (`name[+key]`), or off; default $GOSUMDB")
+	fs.StringVar(&c.sumdbKey, "sumdb-key", "", "signer key `file` (from \"modmirror sumdb keygen\"): serve the mirror's own checksum database, which records every module version served, at /sumdb/<name>/")
+	fs.StringVar(&c.sumdbDB, "sumdb-db", "", "`database` of the own checksum database: sqlite:///path/file.db or a file path; default <data>/sumdb.db")
 	fs.BoolVar(&c.offline, "offline", false, "serve from the store only, never asking the upstream")
 	fs.DurationVar(&c.listTTL, "list-ttl", time.Minute, "how long an upstream /@v/list or /@latest answer is reused")
 	fs.StringVar(&c.basePath, "base-path", "", "serve the GOPROXY protocol under this `path` prefix, such as /go")
@@ -79,10 +84,11 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	handler, err := c.handler(log)
+	handler, closeAll, err := c.handler(ctx, log)
 	if err != nil {
 		return err
 	}
+	defer closeAll()
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
 		return err
@@ -113,18 +119,33 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	return nil
 }
 
-// handler builds the whole HTTP handler from the flags.
-func (c *serveCommand) handler(log *slog.Logger) (http.Handler, error) {
+// handler builds the whole HTTP handler from the flags. closeAll finishes
+// the work left in the background and closes the databases; call it once
+// the server has stopped.
+func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Handler, closeAll func(), err error) {
+	var closers []func() error
+	closeAll = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			if err := closers[i](); err != nil {
+				log.Warn("closing", "err", err)
+			}
+		}
+	}
+	defer func() {
+		if err != nil {
+			closeAll()
+		}
+	}()
 	if c.memoryCache < 0 {
-		return nil, usageError{errors.New("--memory-cache-mb must not be negative")}
+		return nil, nil, usageError{errors.New("--memory-cache-mb must not be negative")}
 	}
 	if c.data == "" {
-		return nil, usageError{errors.New("no data directory: set --data or $HOME")}
+		return nil, nil, usageError{errors.New("no data directory: set --data or $HOME")}
 	}
 	storeDir := filepath.Join(c.data, "cache", "download")
 	disk, err := fsstore.New(storeDir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var store modmirror.Store = disk
 	if c.memoryCache > 0 {
@@ -132,7 +153,7 @@ func (c *serveCommand) handler(log *slog.Logger) (http.Handler, error) {
 	}
 	tmpDir := filepath.Join(c.data, "tmp")
 	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	log.Info("data directory", "dir", c.data, "store", storeDir, "GOPROXY", "file://"+filepath.ToSlash(storeDir))
 
@@ -151,7 +172,7 @@ func (c *serveCommand) handler(log *slog.Logger) (http.Handler, error) {
 		},
 	})
 	if err != nil {
-		return nil, usageError{fmt.Errorf("--upstream: %w", err)}
+		return nil, nil, usageError{fmt.Errorf("--upstream: %w", err)}
 	}
 	if strings.Contains(c.upstream, "direct") {
 		log.Warn("the upstream list names direct: fetching from origin VCS is not supported yet, so direct answers not-found", "upstream", chain.String())
@@ -174,7 +195,7 @@ func (c *serveCommand) handler(log *slog.Logger) (http.Handler, error) {
 	if c.sumdb != "off" {
 		name, key, err := sumdbKey(c.sumdb)
 		if err != nil {
-			return nil, usageError{fmt.Errorf("--sumdb: %w", err)}
+			return nil, nil, usageError{fmt.Errorf("--sumdb: %w", err)}
 		}
 		var remote checksum.Remote = chain
 		if c.offline {
@@ -189,7 +210,7 @@ func (c *serveCommand) handler(log *slog.Logger) (http.Handler, error) {
 			Logger:   log.WithGroup("sumdb"),
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		cfg.Checker = verifier
 		sumdbs[name] = checksum.NewProxy(verifier, checksum.ProxyOptions{})
@@ -197,10 +218,26 @@ func (c *serveCommand) handler(log *slog.Logger) (http.Handler, error) {
 	} else {
 		log.Warn("checksum database verification is off: modules are stored as the upstream serves them")
 	}
-	mir, err := mirror.New(cfg)
-	if err != nil {
-		return nil, err
+	var mir *mirror.Mirror
+	if c.sumdbKey != "" {
+		own, closeLog, err := c.openLog(ctx, log, func(ctx context.Context, path, version string) ([]byte, error) {
+			return mir.GoSum(ctx, path, version)
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		closers = append(closers, closeLog)
+		if _, ok := sumdbs[own.Name()]; ok {
+			return nil, nil, usageError{fmt.Errorf("--sumdb-key: the mirror's own checksum database must not be named %s, like the one it verifies against", own.Name())}
+		}
+		cfg.Recorder = own
+		sumdbs[own.Name()] = own
 	}
+	mir, err = mirror.New(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	closers = append(closers, mir.Close)
 	ph, err := proxy.New(mir, proxy.Options{
 		BasePath:   c.basePath,
 		SumDB:      sumdbs,
@@ -209,7 +246,7 @@ func (c *serveCommand) handler(log *slog.Logger) (http.Handler, error) {
 		Metrics:    m,
 	})
 	if err != nil {
-		return nil, usageError{err}
+		return nil, nil, usageError{err}
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", m.Handler())
@@ -223,7 +260,34 @@ func (c *serveCommand) handler(log *slog.Logger) (http.Handler, error) {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.Handle("/", ph)
-	return mux, nil
+	return mux, closeAll, nil
+}
+
+// openLog opens the mirror's own checksum database from --sumdb-key and
+// --sumdb-db. fill records a version the log does not have yet.
+func (c *serveCommand) openLog(ctx context.Context, log *slog.Logger, fill func(ctx context.Context, path, version string) ([]byte, error)) (*sumlog.Log, func() error, error) {
+	skey, err := readKeyFile(c.sumdbKey)
+	if err != nil {
+		return nil, nil, usageError{fmt.Errorf("--sumdb-key: %w", err)}
+	}
+	st, file, err := openLogStorage(c.sumdbDB, c.data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--sumdb-db: %w", err)
+	}
+	own, err := sumlog.Open(ctx, sumlog.Config{
+		Storage:     st,
+		SignerKey:   skey,
+		Fill:        fill,
+		FillTimeout: c.fetchTimeout,
+		Logger:      log.WithGroup("sumlog"),
+	})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	log.Info("serving the mirror's own checksum database", "name", own.Name(), "records", own.Head().Size, "db", file,
+		"GOSUMDB", own.VerifierKey(), "url", "/sumdb/"+own.Name())
+	return own, func() error { return errors.Join(own.Close(), st.Close()) }, nil
 }
 
 // offlineRemote is the checksum database remote of an offline mirror: it has

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/modmirror/modmirror/sumlog"
+	"github.com/modmirror/modmirror/sumlog/sqlite"
+)
+
+// sumdbCommand dispatches "modmirror sumdb <subcommand>".
+type sumdbCommand struct{}
+
+var sumdbCommands = map[string]func() command{
+	"keygen": func() command { return &keygenCommand{out: os.Stdout} },
+	"audit":  func() command { return new(auditCommand) },
+}
+
+func (c *sumdbCommand) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help" {
+		fmt.Fprint(os.Stderr, sumdbUsage)
+		if len(args) == 0 {
+			return usageError{errors.New("missing subcommand")}
+		}
+		return flag.ErrHelp
+	}
+	newCmd, ok := sumdbCommands[args[0]]
+	if !ok {
+		fmt.Fprint(os.Stderr, sumdbUsage)
+		return usageError{fmt.Errorf("unknown subcommand %q", args[0])}
+	}
+	return newCmd().Run(ctx, args[1:])
+}
+
+const sumdbUsage = `Usage: modmirror sumdb <subcommand> [flags]
+
+The mirror's own checksum database: a signed, append-only log of the go.sum
+lines of every module version the mirror serves, which the go command uses
+as its GOSUMDB.
+
+	modmirror sumdb keygen --name NAME --out FILE
+	                            write a new signer key; print its verifier key
+	modmirror sumdb audit [flags]
+	                            check that a database's head is consistent
+	                            with the one seen last time
+
+Run "modmirror sumdb <subcommand> --help" for its flags.
+`
+
+// keygenCommand writes a new signer key for the mirror's checksum database.
+type keygenCommand struct {
+	name  string
+	file  string
+	force bool
+	out   io.Writer
+}
+
+func (c *keygenCommand) flags() *flag.FlagSet {
+	fs := flag.NewFlagSet("sumdb keygen", flag.ContinueOnError)
+	fs.StringVar(&c.name, "name", "", "`name` of the checksum database, such as sum.corp.example; clients see it in GOSUMDB and in URLs")
+	fs.StringVar(&c.file, "out", "", "`file` to write the signer key to (mode 0600); it must not exist")
+	fs.BoolVar(&c.force, "force", false, "replace an existing key file (the log signed with the old key can no longer be served)")
+	setUsage(fs, "modmirror sumdb keygen --name NAME --out FILE", `
+Writes a new signer key for the mirror's own checksum database to FILE,
+readable only by its owner, and prints the verifier key on the last line of
+its output. Serve the database with "modmirror serve --sumdb-key FILE"; point
+clients at it with GOSUMDB=<verifier key>.`)
+	return fs
+}
+
+// Run implements command.
+func (c *keygenCommand) Run(ctx context.Context, args []string) error {
+	if err := parseFlags(c.flags(), args); err != nil {
+		return err
+	}
+	if c.name == "" || c.file == "" {
+		return usageError{errors.New("--name and --out are required")}
+	}
+	skey, vkey, err := sumlog.GenerateKey(c.name)
+	if err != nil {
+		return usageError{err}
+	}
+	if err := writeKeyFile(c.file, skey, c.force); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "wrote the signer key of %s to %s; keep it secret\n", c.name, c.file)
+	fmt.Fprintf(c.out, "serve it with: modmirror serve --sumdb-key %s\n", c.file)
+	fmt.Fprintf(c.out, "clients use GOSUMDB with the verifier key:\n%s\n", vkey)
+	return nil
+}
+
+// writeKeyFile writes a signer key durably with mode 0600, refusing to
+// replace an existing file unless force is set.
+func writeKeyFile(file, skey string, force bool) error {
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".key-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.WriteString(skey + "\n"); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if force {
+		return os.Rename(tmp.Name(), file)
+	}
+	// A link fails if the file exists: an existing key is never lost.
+	if err := os.Link(tmp.Name(), file); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("%s exists; refusing to replace a signer key (use --force)", file)
+		}
+		return err
+	}
+	return nil
+}
+
+// readKeyFile reads a signer key file, refusing one that others can read.
+func readKeyFile(file string) (string, error) {
+	fi, err := os.Stat(file)
+	if err != nil {
+		return "", err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("signer key %s has mode %v: it must be readable only by its owner (chmod 600)", file, fi.Mode().Perm())
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(data)), nil
+}
+
+// openLogStorage opens the log storage named by a --sumdb-db setting: an
+// sqlite:// URL or a file path; empty means <data>/sumdb.db.
+func openLogStorage(setting, data string) (sumlog.Storage, string, error) {
+	if setting == "" {
+		file := filepath.Join(data, "sumdb.db")
+		st, err := sqlite.Open(file)
+		return st, file, err
+	}
+	u, err := url.Parse(setting)
+	if err != nil || u.Scheme == "" || u.Scheme == "file" {
+		file := setting
+		if err == nil && u.Scheme == "file" {
+			file = u.Path
+		}
+		st, err := sqlite.Open(file)
+		return st, file, err
+	}
+	switch u.Scheme {
+	case "sqlite", "sqlite3":
+		file := u.Path
+		if u.Host != "" {
+			// sqlite://relative/path
+			file = u.Host + u.Path
+		}
+		st, err := sqlite.Open(file)
+		return st, file, err
+	case "postgres", "postgresql":
+		return nil, "", errors.New("PostgreSQL storage for the checksum database is not supported yet; use sqlite:///path/to/file.db")
+	}
+	return nil, "", fmt.Errorf("unknown database URL scheme %q (want sqlite:///path)", u.Scheme)
+}

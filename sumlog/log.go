@@ -102,6 +102,7 @@ type Log struct {
 
 	queue     chan *pending
 	closing   chan struct{}
+	stopped   chan struct{} // closed when appendLoop has returned
 	closeOnce sync.Once
 	appender  sync.WaitGroup
 
@@ -163,6 +164,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		log:      cfg.Logger,
 		queue:    make(chan *pending, 1024),
 		closing:  make(chan struct{}),
+		stopped:  make(chan struct{}),
 	}
 	if l.fillTime <= 0 {
 		l.fillTime = 10 * time.Minute
@@ -301,6 +303,13 @@ func (l *Log) Record(ctx context.Context, path, version string, data []byte) (in
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return 0, err
 	}
+	// After Close, the queue still has room but no appender: check
+	// closing first, as a select between the two would pick at random.
+	select {
+	case <-l.closing:
+		return 0, ErrClosed
+	default:
+	}
 	p := &pending{rec: Record{Path: path, Version: version, Data: data}, done: make(chan result, 1)}
 	select {
 	case l.queue <- p:
@@ -312,6 +321,15 @@ func (l *Log) Record(ctx context.Context, path, version string, data []byte) (in
 	select {
 	case res := <-p.done:
 		return res.id, res.err
+	case <-l.stopped:
+		// The appender answers every record it takes before it stops;
+		// one queued after its last look at the queue is never taken.
+		select {
+		case res := <-p.done:
+			return res.id, res.err
+		default:
+			return 0, ErrClosed
+		}
 	case <-ctx.Done():
 		// The record is appended all the same.
 		return 0, context.Cause(ctx)
@@ -361,10 +379,17 @@ func (l *Log) reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	l.advance(&head)
+	return nil
+}
+
+// advance makes h the latest head, unless the Log knows one as large
+// already: heads only grow.
+func (l *Log) advance(h *Head) {
 	for {
 		cur := l.head.Load()
-		if head.Size <= cur.Size || l.head.CompareAndSwap(cur, &head) {
-			return nil
+		if h.Size <= cur.Size || l.head.CompareAndSwap(cur, h) {
+			return
 		}
 	}
 }
@@ -385,6 +410,11 @@ func (l *Log) Ensure(ctx context.Context, mv module.Version) (int64, error) {
 	ch := l.fills.DoChan(mv.String(), func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.fillTime)
 		defer cancel()
+		// A fill that ended between the lookup above and this call
+		// recorded mv already: look again, or mv is filled twice.
+		if id, err := l.lookup(fctx, mv); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			return id, err
+		}
 		data, err := l.fill(fctx, mv.Path, mv.Version)
 		if err != nil {
 			return int64(0), err
@@ -411,6 +441,7 @@ func notFound(mv module.Version, why string) error {
 // appendLoop appends queued records in batches until Close.
 func (l *Log) appendLoop() {
 	defer l.appender.Done()
+	defer close(l.stopped)
 	var batch []*pending
 	for {
 		batch = batch[:0]
@@ -477,8 +508,9 @@ func (l *Log) commit(batch []*pending) {
 	}
 
 	var err error
-	for attempt := 0; ; attempt++ {
+	for stuck := 0; ; {
 		var size int64
+		before := l.head.Load().Size
 		size, err = l.appendBatch(ctx, recs)
 		if err == nil {
 			for i := range recs {
@@ -488,7 +520,7 @@ func (l *Log) commit(batch []*pending) {
 			}
 			return
 		}
-		if !errors.Is(err, ErrConflict) || attempt == 3 {
+		if !errors.Is(err, ErrConflict) {
 			break
 		}
 		// Another writer appended, perhaps some of these versions: read
@@ -513,9 +545,18 @@ func (l *Log) commit(batch []*pending) {
 				p.done <- result{id: id, err: lerr}
 			}
 		}
+		// Another writer that keeps appending makes every try conflict:
+		// try again as long as it does (ctx bounds the whole), but
+		// not forever when a conflict changes nothing.
+		progress := l.head.Load().Size > before || keep < len(recs)
 		recs, waiters = recs[:keep], waiters[:keep]
 		if keep == 0 {
 			return
+		}
+		if !progress {
+			if stuck++; stuck == 3 {
+				break
+			}
 		}
 	}
 	l.log.Error("append failed", "records", len(recs), "err", err)
@@ -552,9 +593,10 @@ func (l *Log) appendBatch(ctx context.Context, recs []Record) (int64, error) {
 	if err := l.storage.Append(ctx, n, recs, hr.added, *next); err != nil {
 		return 0, err
 	}
-	if !l.head.CompareAndSwap(head, next) {
-		return 0, errors.New("sumlog: head changed during an append")
-	}
+	// The append is durable. A lookup that found one of these records
+	// in the storage before this line may have installed this head (or,
+	// with other writers, a later one) already: that is no failure.
+	l.advance(next)
 	for i, rec := range recs {
 		l.ids.put(module.Version{Path: rec.Path, Version: rec.Version}, n+int64(i))
 	}

@@ -150,4 +150,3 @@ func TestSmoke(t *testing.T) {
 	}
 	t.Logf("%+v", l.Stats())
 }
-

@@ -81,6 +81,13 @@ type Config struct {
 	// negative value turns them off.
 	CacheEntries int
 
+	// HeadFile, if not empty, is a file outside the storage where the
+	// Log keeps the latest head it served. At Open the storage must
+	// contain that head's tree, or Open fails with a security error: a
+	// database restored from an old backup, or replaced by another log
+	// signed with the same key, is refused instead of served.
+	HeadFile string
+
 	// Logger receives security errors and failed appends. Nil discards.
 	Logger *slog.Logger
 }
@@ -103,6 +110,7 @@ type Log struct {
 	queue     chan *pending
 	closing   chan struct{}
 	stopped   chan struct{} // closed when appendLoop has returned
+	witness   *witness      // nil without Config.HeadFile
 	closeOnce sync.Once
 	appender  sync.WaitGroup
 
@@ -209,6 +217,13 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 			return nil, err
 		}
 	}
+	if cfg.HeadFile != "" {
+		l.witness = &witness{file: cfg.HeadFile}
+		if err := l.witness.check(ctx, l, head); err != nil {
+			return nil, err
+		}
+		l.witness.record(l, &head)
+	}
 	l.head.Store(&head)
 	l.appender.Add(1)
 	go l.appendLoop()
@@ -286,6 +301,7 @@ func (l *Log) Stats() Stats {
 func (l *Log) Close() error {
 	l.closeOnce.Do(func() { close(l.closing) })
 	l.appender.Wait()
+	l.witness.wait()
 	return nil
 }
 
@@ -597,6 +613,7 @@ func (l *Log) appendBatch(ctx context.Context, recs []Record) (int64, error) {
 	// in the storage before this line may have installed this head (or,
 	// with other writers, a later one) already: that is no failure.
 	l.advance(next)
+	l.witness.record(l, next)
 	for i, rec := range recs {
 		l.ids.put(module.Version{Path: rec.Path, Version: rec.Version}, n+int64(i))
 	}

@@ -114,6 +114,10 @@ type mirror struct {
 	Root string // http://127.0.0.1:<port>, where /healthz and /metrics are
 	Data string // its --data directory
 
+	// Client is an HTTP client for the mirror: one that trusts its
+	// certificate, if it serves HTTPS.
+	Client *http.Client
+
 	cmd  *exec.Cmd
 	log  *logBuffer
 	done chan struct{} // closed when the process has exited
@@ -131,6 +135,17 @@ type mirror struct {
 // the test failed.
 func startMirror(t *testing.T, up *testupstream.Server, data string, extra ...string) *mirror {
 	t.Helper()
+	return startMirrorClient(t, up, data, nil, extra...)
+}
+
+// startMirrorClient is startMirror for a mirror that the default HTTP
+// client cannot reach, such as one serving HTTPS with a test certificate:
+// client, which becomes the mirror's Client, checks that it is up.
+func startMirrorClient(t *testing.T, up *testupstream.Server, data string, client *http.Client, extra ...string) *mirror {
+	t.Helper()
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
 	if data == "" {
 		data = t.TempDir()
 	}
@@ -144,7 +159,7 @@ func startMirror(t *testing.T, up *testupstream.Server, data string, extra ...st
 	}
 	args = append(args, extra...)
 
-	m := &mirror{Data: data, log: new(logBuffer), done: make(chan struct{})}
+	m := &mirror{Data: data, Client: client, log: new(logBuffer), done: make(chan struct{})}
 	m.cmd = exec.Command(modmirrorBin, args...)
 	// Nothing of the caller's: the defaults of --upstream, --sumdb,
 	// --private and --nosumdb come from GOPROXY, GOSUMDB, GOPRIVATE...,
@@ -192,7 +207,7 @@ func startMirror(t *testing.T, up *testupstream.Server, data string, extra ...st
 	// Any answer from /healthz means the server is up; whether it says
 	// "ok" is TestMetricsAndHealth's business.
 	for {
-		_, _, err := httpGet(m.Root + "/healthz")
+		_, _, err := clientGet(m.Client, m.Root+"/healthz", "")
 		if err == nil {
 			return m
 		}
@@ -267,8 +282,20 @@ func (b *logBuffer) Records() []map[string]any {
 
 // httpGet fetches url and returns the status code and body.
 func httpGet(url string) (int, string, error) {
-	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Get(url)
+	return clientGet(&http.Client{Timeout: 10 * time.Second}, url, "")
+}
+
+// clientGet fetches url with client, sending the Authorization header auth
+// if it is not empty, and returns the status code and body.
+func clientGet(client *http.Client, url, auth string) (int, string, error) {
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, "", err
 	}

@@ -93,10 +93,12 @@ func seedPrivate(t *testing.T, data string, mods ...testupstream.Module) *testup
 }
 
 // startLogMirror runs a mirror that serves its own checksum database, in
-// front of the fixture upstream, with corp.example private.
+// front of the fixture upstream, with corp.example private. It serves
+// private modules without tokens (--private-access open), over plain HTTP:
+// access control has tests of its own (access_test.go).
 func startLogMirror(t *testing.T, up *testupstream.Server, data, keyFile string, extra ...string) *mirror {
 	t.Helper()
-	return startMirror(t, up, data, append([]string{"--sumdb-key", keyFile, "--private", "corp.example"}, extra...)...)
+	return startMirror(t, up, data, append([]string{"--sumdb-key", keyFile, "--private", "corp.example", "--private-access", "open"}, extra...)...)
 }
 
 // TestOwnChecksumDatabase makes the mirror's own log the go command's only
@@ -265,6 +267,22 @@ func TestOwnChecksumDatabaseTamper(t *testing.T) {
 	os.Remove(db + "-wal")
 	os.Remove(db + "-shm")
 	rebuildSwapped(t, db, keyFile)
+
+	// The mirror itself refuses the replaced database: the head it
+	// served last, kept beside it, is not in the new log's tree.
+	serve := exec.Command(modmirrorBin, "serve", "--listen", "127.0.0.1:0", "--data", data,
+		"--upstream", up.URL, "--sumdb", up.VerifierKey(), "--sumdb-key", keyFile)
+	serve.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	out, err := serve.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "SECURITY ERROR") || !strings.Contains(string(out), "sumdb.head") {
+		t.Errorf("modmirror serve over a replaced log database: %v, want a refusal that names sumdb.head:\n%s", err, out)
+	}
+
+	// Someone who removes that file too gets the log served, and then
+	// the go command catches the fork against the head it saw last.
+	if err := os.Remove(filepath.Join(data, "sumdb.head")); err != nil {
+		t.Fatal(err)
+	}
 	m = startLogMirror(t, up, data, keyFile)
 	// A version not recorded yet, so that the log grows past the head
 	// the go command saw: it then proves the old head against the new.

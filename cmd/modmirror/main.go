@@ -7,6 +7,7 @@
 //	modmirror serve [flags]     run the mirror
 //	modmirror snapshot ...      write an offline, hash-pinned copy of dependencies
 //	modmirror sumdb ...         keys and audits of the mirror's own checksum database
+//	modmirror token ...         tokens that let clients read private modules
 //	modmirror verify ...        check go.sum files against a checksum database
 //	modmirror version           print the version
 //
@@ -33,6 +34,7 @@ var commands = map[string]func() command{
 	"serve":    func() command { return new(serveCommand) },
 	"snapshot": func() command { return new(snapshotCommand) },
 	"sumdb":    func() command { return new(sumdbCommand) },
+	"token":    func() command { return new(tokenCommand) },
 	"verify":   func() command { return new(verifyCommand) },
 	"version":  func() command { return new(versionCommand) },
 }
@@ -86,6 +88,9 @@ Usage:
 	                            make the signer key of the mirror's own checksum database
 	modmirror sumdb audit [flags]
 	                            check a checksum database's head against the last one seen
+	modmirror token create --name NAME --allow PATTERNS
+	                            make a token that reads the private modules matching PATTERNS
+	modmirror token list|revoke list tokens, or revoke them
 	modmirror verify [flags] [go.sum ...]
 	                            check every go.sum line against the checksum database
 	modmirror version           print the version

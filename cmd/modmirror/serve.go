@@ -46,6 +46,8 @@ type serveCommand struct {
 	memoryCache  int64
 	logFormat    string
 	logLevel     string
+	tls          tlsFlags    // tls.go
+	access       accessFlags // token.go
 }
 
 func (c *serveCommand) flags() *flag.FlagSet {
@@ -65,12 +67,15 @@ func (c *serveCommand) flags() *flag.FlagSet {
 	fs.Int64Var(&c.memoryCache, "memory-cache-mb", 64, "`MiB` of memory for keeping small stored files (up to 128 KiB each), so hits skip the disk; 0 turns it off")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log `format`: text or json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	c.tls.register(fs)
+	c.access.register(fs)
 	setUsage(fs, "modmirror serve [flags]", `
 Runs the mirror: a GOPROXY server that fills its store from the upstream,
 verifies every public module against the checksum database before storing
 or serving it, and proxies that checksum database for clients.
 
-Point the go command at it with GOPROXY=http://<listen address>.
+Point the go command at it with GOPROXY=http://<listen address>
+(https:// with --tls-cert).
 The store is a GOPROXY=file:// directory: <data>/cache/download.`)
 	return fs
 }
@@ -83,6 +88,9 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	log, err := newLogger(c.logFormat, c.logLevel)
 	if err != nil {
 		return usageError{err}
+	}
+	if err := c.tls.load(); err != nil {
+		return err
 	}
 	handler, closeAll, err := c.handler(ctx, log)
 	if err != nil {
@@ -102,9 +110,9 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 		IdleTimeout:  2 * time.Minute,
 		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("serving", "url", "http://"+ln.Addr().String()+c.basePath, "version", version())
+	log.Info("serving", "url", c.tls.scheme()+"://"+ln.Addr().String()+c.basePath, "version", version())
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- c.tls.serve(srv, ln) }()
 	select {
 	case err := <-errc:
 		return err
@@ -131,9 +139,11 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 			}
 		}
 	}
+	// An error return sets closeAll to nil before this runs: keep it.
+	closeOnError := closeAll
 	defer func() {
 		if err != nil {
-			closeAll()
+			closeOnError()
 		}
 	}()
 	if c.memoryCache < 0 {
@@ -259,7 +269,12 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	mux.Handle("/", ph)
+	guarded, closeTokens, err := c.guard(ph, private, log, m.Registry())
+	if err != nil {
+		return nil, nil, err
+	}
+	closers = append(closers, closeTokens)
+	mux.Handle("/", guarded)
 	return mux, closeAll, nil
 }
 
@@ -279,6 +294,7 @@ func (c *serveCommand) openLog(ctx context.Context, log *slog.Logger, fill func(
 		SignerKey:   skey,
 		Fill:        fill,
 		FillTimeout: c.fetchTimeout,
+		HeadFile:    filepath.Join(c.data, "sumdb.head"),
 		Logger:      log.WithGroup("sumlog"),
 	})
 	if err != nil {

@@ -1,0 +1,118 @@
+package access
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/module"
+)
+
+// SecretPrefix begins every token secret, so that secret scanners and
+// people can tell one when they see it.
+const SecretPrefix = "mmt_"
+
+// secretBytes is the number of random bytes in a secret.
+const secretBytes = 32
+
+// maxSecretLen bounds what is hashed and looked up; longer credentials are
+// no token.
+const maxSecretLen = 128
+
+// A Token is what the mirror keeps of a token: never its secret.
+type Token struct {
+	ID      string    // random, printable; names the token in logs and commands
+	Name    string    // what the token is for, as its creator said
+	Allow   string    // private module path patterns it may read (GOPRIVATE syntax); empty: none
+	Created time.Time //
+	Revoked time.Time // zero while the token is valid
+}
+
+// Valid reports whether the token has not been revoked.
+func (t Token) Valid() bool { return t.Revoked.IsZero() }
+
+// Allows reports whether the token is valid and its patterns match the
+// module path.
+func (t Token) Allows(modulePath string) bool {
+	return t.Valid() && module.MatchPrefixPatterns(t.Allow, modulePath)
+}
+
+// A Hash is the SHA-256 hash of a token's secret: what is stored.
+type Hash [sha256.Size]byte
+
+// HashSecret returns the hash of a secret.
+func HashSecret(secret string) Hash { return sha256.Sum256([]byte(secret)) }
+
+// newSecret returns a new random secret and its hash.
+func newSecret() (string, Hash) {
+	b := make([]byte, secretBytes)
+	rand.Read(b) // never fails (crypto/rand)
+	s := SecretPrefix + base64.RawURLEncoding.EncodeToString(b)
+	return s, HashSecret(s)
+}
+
+// newID returns a new random token id: 12 hex digits.
+func newID() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// maybeSecret reports whether s has the form of a secret; anything else is
+// refused without a lookup.
+func maybeSecret(s string) bool {
+	return strings.HasPrefix(s, SecretPrefix) && len(s) <= maxSecretLen
+}
+
+// ErrUnknownToken is returned for a secret or id that names no token. It
+// matches fs.ErrNotExist.
+var ErrUnknownToken = fmt.Errorf("access: unknown token: %w", fs.ErrNotExist)
+
+// Tokens finds tokens by the hash of their secret. TokenDB is one; Cache
+// wraps one with memory.
+type Tokens interface {
+	// Lookup returns the token whose secret has hash h, whether revoked or
+	// not, or an error matching ErrUnknownToken if there is none. Other
+	// errors mean the tokens could not be read. It must be safe for
+	// concurrent use.
+	Lookup(ctx context.Context, h Hash) (Token, error)
+}
+
+// CleanPatterns checks a comma-separated list of module path patterns in
+// GOPRIVATE syntax and returns it in the form that is stored: spaces, empty
+// entries and trailing slashes removed.
+func CleanPatterns(list string) (string, error) {
+	var out []string
+	for p := range strings.SplitSeq(list, ",") {
+		p = strings.TrimSuffix(strings.TrimSpace(p), "/")
+		if p == "" {
+			continue
+		}
+		if strings.ContainsAny(p, " \t\r\n@") {
+			return "", fmt.Errorf("access: pattern %q: module path patterns contain no spaces or @", p)
+		}
+		if _, err := path.Match(p, ""); err != nil {
+			return "", fmt.Errorf("access: pattern %q: %w", p, err)
+		}
+		out = append(out, p)
+	}
+	return strings.Join(out, ","), nil
+}
+
+// errBadName reports a token name that cannot be stored.
+var errBadName = errors.New("access: a token needs a name of up to 200 characters, on one line")
+
+func checkName(name string) error {
+	if strings.TrimSpace(name) == "" || len(name) > 200 || strings.ContainsAny(name, "\r\n") {
+		return errBadName
+	}
+	return nil
+}

@@ -1,0 +1,198 @@
+package access
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	msqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// TokenDB keeps tokens in an SQLite database file (the mirror's
+// <data>/tokens.db), in WAL mode with synchronous=FULL, as the mirror's own
+// checksum database does: a token made or revoked is on disk when the call
+// returns, the file is one thing to back up, and the "modmirror token"
+// command can change it while mirrors read it. It is safe for concurrent
+// use, also by several processes on one machine.
+type TokenDB struct {
+	db   *sql.DB
+	file string
+}
+
+var _ Tokens = (*TokenDB)(nil)
+
+// tokenSchemaVersion is stored in PRAGMA user_version.
+const tokenSchemaVersion = 1
+
+// Times are stored as RFC 3339 text in UTC, which sorts and reads well in
+// the sqlite3 shell; revoked is NULL while a token is valid.
+const tokenSchema = `
+CREATE TABLE IF NOT EXISTS tokens (
+	id      TEXT PRIMARY KEY,
+	hash    BLOB NOT NULL UNIQUE,
+	name    TEXT NOT NULL,
+	allow   TEXT NOT NULL,
+	created TEXT NOT NULL,
+	revoked TEXT
+);
+`
+
+// OpenTokenDB opens the token database in file, creating it (readable by
+// its owner only) and its directory if they do not exist.
+func OpenTokenDB(file string) (*TokenDB, error) {
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return nil, fmt.Errorf("access: %w", err)
+	}
+	// SQLite gives the -wal and -shm files the database file's mode.
+	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("access: %w", err)
+	}
+	f.Close()
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Set("_txlock", "immediate")
+	dsn := "file:" + (&url.URL{Path: file}).EscapedPath() + "?" + q.Encode()
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("access: %w", err)
+	}
+	t := &TokenDB{db: db, file: file}
+	if err := t.init(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *TokenDB) init() error {
+	ctx := context.Background()
+	var version int
+	if err := t.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("access: %s: %w", t.file, err)
+	}
+	if version > tokenSchemaVersion {
+		return fmt.Errorf("access: %s has schema version %d; this modmirror knows up to %d", t.file, version, tokenSchemaVersion)
+	}
+	if _, err := t.db.ExecContext(ctx, tokenSchema); err != nil {
+		return fmt.Errorf("access: %s: creating tables: %w", t.file, err)
+	}
+	if _, err := t.db.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", tokenSchemaVersion)); err != nil {
+		return fmt.Errorf("access: %s: %w", t.file, err)
+	}
+	return nil
+}
+
+// File returns the database's file name.
+func (t *TokenDB) File() string { return t.file }
+
+// Close closes the database.
+func (t *TokenDB) Close() error { return t.db.Close() }
+
+// Create makes a new token that may read the private module paths matching
+// allow (comma-separated, GOPRIVATE syntax; empty allows public paths
+// only). It returns the token and its secret, which is stored nowhere: the
+// caller must hand it over now or never.
+func (t *TokenDB) Create(ctx context.Context, name, allow string) (Token, string, error) {
+	if err := checkName(name); err != nil {
+		return Token{}, "", err
+	}
+	allow, err := CleanPatterns(allow)
+	if err != nil {
+		return Token{}, "", err
+	}
+	tok := Token{Name: name, Allow: allow, Created: time.Now().UTC().Truncate(time.Second)}
+	// A new id could collide with one of the 2^48; try again then.
+	for range 5 {
+		secret, h := newSecret()
+		tok.ID = newID()
+		_, err := t.db.ExecContext(ctx, "INSERT INTO tokens (id, hash, name, allow, created) VALUES (?, ?, ?, ?, ?)",
+			tok.ID, h[:], tok.Name, tok.Allow, formatTime(tok.Created))
+		if err == nil {
+			return tok, secret, nil
+		}
+		var se *msqlite.Error
+		if !errors.As(err, &se) || (se.Code() != sqlite3.SQLITE_CONSTRAINT_UNIQUE && se.Code() != sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
+			return Token{}, "", fmt.Errorf("access: %w", err)
+		}
+	}
+	return Token{}, "", errors.New("access: could not make a token with a new id")
+}
+
+// Lookup implements Tokens.
+func (t *TokenDB) Lookup(ctx context.Context, h Hash) (Token, error) {
+	row := t.db.QueryRowContext(ctx, "SELECT id, name, allow, created, revoked FROM tokens WHERE hash = ?", h[:])
+	tok, err := scanToken(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Token{}, ErrUnknownToken
+	}
+	return tok, err
+}
+
+// List returns every token, the oldest first.
+func (t *TokenDB) List(ctx context.Context) ([]Token, error) {
+	rows, err := t.db.QueryContext(ctx, "SELECT id, name, allow, created, revoked FROM tokens ORDER BY rowid")
+	if err != nil {
+		return nil, fmt.Errorf("access: %w", err)
+	}
+	defer rows.Close()
+	var out []Token
+	for rows.Next() {
+		tok, err := scanToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, tok)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("access: %w", err)
+	}
+	return out, nil
+}
+
+// Revoke revokes the token with the given id and returns it. Revoking a
+// revoked token changes nothing. An unknown id is an error matching
+// ErrUnknownToken.
+func (t *TokenDB) Revoke(ctx context.Context, id string) (Token, error) {
+	now := formatTime(time.Now().UTC().Truncate(time.Second))
+	if _, err := t.db.ExecContext(ctx, "UPDATE tokens SET revoked = ? WHERE id = ? AND revoked IS NULL", now, id); err != nil {
+		return Token{}, fmt.Errorf("access: %w", err)
+	}
+	tok, err := scanToken(t.db.QueryRowContext(ctx, "SELECT id, name, allow, created, revoked FROM tokens WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Token{}, fmt.Errorf("access: no token has the id %q: %w", id, ErrUnknownToken)
+	}
+	return tok, err
+}
+
+func scanToken(row interface{ Scan(...any) error }) (Token, error) {
+	var tok Token
+	var created string
+	var revoked sql.NullString
+	if err := row.Scan(&tok.ID, &tok.Name, &tok.Allow, &created, &revoked); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return Token{}, err
+		}
+		return Token{}, fmt.Errorf("access: %w", err)
+	}
+	var err error
+	if tok.Created, err = time.Parse(time.RFC3339, created); err != nil {
+		return Token{}, fmt.Errorf("access: token %s: created: %w", tok.ID, err)
+	}
+	if revoked.Valid {
+		if tok.Revoked, err = time.Parse(time.RFC3339, revoked.String); err != nil {
+			return Token{}, fmt.Errorf("access: token %s: revoked: %w", tok.ID, err)
+		}
+	}
+	return tok, nil
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -1,0 +1,303 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/modmirror/modmirror/access"
+)
+
+// This file holds "modmirror token ..." and serve's access control, which
+// checks the tokens it makes.
+
+// tokenFile is the token database in a data directory.
+func tokenFile(data string) string { return filepath.Join(data, "tokens.db") }
+
+// tokenCommand dispatches "modmirror token <subcommand>".
+type tokenCommand struct{}
+
+var tokenCommands = map[string]func() command{
+	"create": func() command { return &tokenCreateCommand{out: os.Stdout} },
+	"list":   func() command { return &tokenListCommand{out: os.Stdout} },
+	"revoke": func() command { return &tokenRevokeCommand{out: os.Stdout} },
+}
+
+func (c *tokenCommand) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help" {
+		fmt.Fprint(os.Stderr, tokenUsage)
+		if len(args) == 0 {
+			return usageError{errors.New("missing subcommand")}
+		}
+		return flag.ErrHelp
+	}
+	newCmd, ok := tokenCommands[args[0]]
+	if !ok {
+		fmt.Fprint(os.Stderr, tokenUsage)
+		return usageError{fmt.Errorf("unknown subcommand %q", args[0])}
+	}
+	return newCmd().Run(ctx, args[1:])
+}
+
+const tokenUsage = `Usage: modmirror token <subcommand> [flags]
+
+Tokens let clients read private modules (those matching serve's --private
+patterns) and, with serve --public-access token, public ones. Clients send a
+token as a .netrc password or as "Authorization: Bearer <token>", over HTTPS.
+Tokens are kept, hashed, in <data>/tokens.db; a running mirror sees a change
+within 2 seconds.
+
+	modmirror token create --name NAME [--allow PATTERNS]
+	                            make a token; print it on the last line
+	modmirror token list        list tokens (never their secrets)
+	modmirror token revoke ID ...
+	                            revoke tokens
+
+Run "modmirror token <subcommand> --help" for its flags.
+`
+
+// dataFlag adds the --data flag that every token subcommand has.
+func dataFlag(fs *flag.FlagSet, data *string) {
+	fs.StringVar(data, "data", defaultDataDir(), "data `directory` of the mirror: the tokens are in its tokens.db")
+}
+
+// openTokens opens the token database of a data directory; create says
+// whether a missing one is made.
+func openTokens(data string, create bool) (*access.TokenDB, error) {
+	if data == "" {
+		return nil, usageError{errors.New("no data directory: set --data or $HOME")}
+	}
+	file := tokenFile(data)
+	if !create {
+		if _, err := os.Stat(file); err != nil {
+			return nil, fmt.Errorf("no token database: %w", err)
+		}
+	}
+	return access.OpenTokenDB(file)
+}
+
+// tokenCreateCommand makes a token.
+type tokenCreateCommand struct {
+	data, name, allow string
+	out               io.Writer
+}
+
+func (c *tokenCreateCommand) flags() *flag.FlagSet {
+	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
+	dataFlag(fs, &c.data)
+	fs.StringVar(&c.name, "name", "", "`name` of the token: who or what uses it (required)")
+	fs.StringVar(&c.allow, "allow", "", "comma-separated module path `patterns` (GOPRIVATE syntax) of the private modules the token may read, such as 'corp.example/*'; empty: public modules only")
+	setUsage(fs, "modmirror token create --name NAME [--allow PATTERNS]", `
+Makes a token and prints it on the last line of the output. Only its hash is
+kept: it is shown now and never again. Give it to a client as the password
+of a .netrc entry for the mirror's host (with its port, if not 443:
+"machine mirror.corp.example:8443 login any password <token>"), or as
+"Authorization: Bearer <token>".`)
+	return fs
+}
+
+// Run implements command.
+func (c *tokenCreateCommand) Run(ctx context.Context, args []string) error {
+	if err := parseFlags(c.flags(), args); err != nil {
+		return err
+	}
+	if strings.TrimSpace(c.name) == "" {
+		return usageError{errors.New("--name is required")}
+	}
+	allow, err := access.CleanPatterns(c.allow)
+	if err != nil {
+		return usageError{fmt.Errorf("--allow: %w", err)}
+	}
+	db, err := openTokens(c.data, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	tok, secret, err := db.Create(ctx, c.name, allow)
+	if err != nil {
+		return err
+	}
+	allows := "no private modules, only public ones"
+	if tok.Allow != "" {
+		allows = "the private modules " + tok.Allow
+	}
+	fmt.Fprintf(c.out, "created token %s (%s) in %s: it may read %s\n", tok.ID, tok.Name, db.File(), allows)
+	fmt.Fprintf(c.out, "it is shown only now; clients send it as a .netrc password or a Bearer token:\n%s\n", secret)
+	return nil
+}
+
+// tokenListCommand lists tokens.
+type tokenListCommand struct {
+	data string
+	out  io.Writer
+}
+
+// Run implements command.
+func (c *tokenListCommand) Run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("token list", flag.ContinueOnError)
+	dataFlag(fs, &c.data)
+	setUsage(fs, "modmirror token list", "Lists the tokens: id, name, allowed patterns, when each was made and whether it is revoked. Secrets are not kept, so they are never shown.")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	db, err := openTokens(c.data, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	toks, err := db.List(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tALLOW\tCREATED\tSTATUS")
+	for _, t := range toks {
+		status := "valid"
+		if !t.Valid() {
+			status = "revoked " + t.Revoked.Format(time.RFC3339)
+		}
+		allow := t.Allow
+		if allow == "" {
+			allow = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, allow, t.Created.Format(time.RFC3339), status)
+	}
+	return tw.Flush()
+}
+
+// tokenRevokeCommand revokes tokens.
+type tokenRevokeCommand struct {
+	data string
+	out  io.Writer
+}
+
+// Run implements command.
+func (c *tokenRevokeCommand) Run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("token revoke", flag.ContinueOnError)
+	dataFlag(fs, &c.data)
+	setUsage(fs, "modmirror token revoke ID ...", fmt.Sprintf(`
+Revokes the tokens with the given ids (as "modmirror token list" shows
+them). Running mirrors refuse them within %v.`, access.DefaultCacheTTL))
+	ids, err := parseFlagsArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return usageError{errors.New("no token id given")}
+	}
+	db, err := openTokens(c.data, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var errs []error
+	for _, id := range ids {
+		tok, err := db.Revoke(ctx, id)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Fprintf(c.out, "revoked token %s (%s) at %s\n", tok.ID, tok.Name, tok.Revoked.Format(time.RFC3339))
+	}
+	return errors.Join(errs...)
+}
+
+// parseFlagsArgs is parseFlags for a command that takes arguments: flags
+// may come before, between and after them. It returns the arguments.
+func parseFlagsArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(os.Stderr)
+	var flagArgs, rest []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			if err == flag.ErrHelp {
+				return nil, err
+			}
+			return nil, usageError{err}
+		}
+		left := fs.Args()
+		flagArgs = append(flagArgs, args[:len(args)-len(left)]...)
+		if len(left) == 0 {
+			break
+		}
+		rest = append(rest, left[0])
+		args = left[1:]
+	}
+	// Parse the flags alone again, for the environment variables.
+	return rest, parseFlags(fs, flagArgs)
+}
+
+// accessFlags are serve's flags for access control.
+type accessFlags struct {
+	publicAccess  string
+	privateAccess string
+}
+
+func (a *accessFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&a.publicAccess, "public-access", "open", "who may read public modules: `open` (anyone) or token (clients with any valid token, from \"modmirror token create\")")
+	fs.StringVar(&a.privateAccess, "private-access", "token", "who may read modules matching --private: `token` (clients with a token whose --allow patterns match) or open (as public modules: only for a mirror that nobody else can reach)")
+}
+
+// guard puts access control in front of h, the GOPROXY and checksum
+// database handler, when some paths need a token; then it opens
+// <data>/tokens.db, which closeDB closes.
+func (c *serveCommand) guard(h http.Handler, private func(string) bool, log *slog.Logger, reg prometheus.Registerer) (_ http.Handler, closeDB func() error, _ error) {
+	pub, err := access.ParseAccess(c.access.publicAccess)
+	if err != nil {
+		return nil, nil, usageError{fmt.Errorf("--public-access: %w", err)}
+	}
+	priv, err := access.ParseAccess(c.access.privateAccess)
+	if err != nil {
+		return nil, nil, usageError{fmt.Errorf("--private-access: %w", err)}
+	}
+	hasPrivate := strings.Trim(c.private, ", ") != ""
+	if pub == access.Open && (priv == access.Open || !hasPrivate) {
+		if hasPrivate {
+			log.Warn("private modules are served to every client (--private-access open)", "private", c.private)
+		}
+		return h, func() error { return nil }, nil
+	}
+	db, err := access.OpenTokenDB(tokenFile(c.data))
+	if err != nil {
+		return nil, nil, err
+	}
+	guarded, err := access.New(h, access.Options{
+		Tokens:        access.NewCache(db, access.DefaultCacheTTL),
+		Private:       private,
+		PrivateAccess: priv,
+		PublicAccess:  pub,
+		BasePath:      c.basePath,
+		Logger:        log.WithGroup("access"),
+		Registerer:    reg,
+	})
+	if err != nil {
+		db.Close()
+		return nil, nil, usageError{err}
+	}
+	toks, err := db.List(context.Background())
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	valid := 0
+	for _, t := range toks {
+		if t.Valid() {
+			valid++
+		}
+	}
+	log.Info("access control", "public", pub, "private", priv, "tokens", db.File(), "valid_tokens", valid)
+	if c.tls.config == nil {
+		log.Warn("tokens are checked but the mirror serves plain HTTP: the go command sends tokens only over HTTPS (--tls-cert, or a proxy in front that serves HTTPS)")
+	}
+	return guarded, db.Close, nil
+}

@@ -62,6 +62,11 @@ type notFoundError struct{ msg string }
 func (e *notFoundError) Error() string        { return e.msg }
 func (e *notFoundError) Is(target error) bool { return target == fs.ErrNotExist }
 
+// PrivateNotFound is the text of every not-found answer for a private
+// module path that the mirror does not have or the client may not read: one
+// text for all, so that answers do not tell which private modules exist.
+const PrivateNotFound = "private module: not stored here, or not readable with the credentials given"
+
 // A File is an open stored file. Its Stat must report the size and
 // modification time; Seek lets the HTTP layer serve ranges.
 type File interface {

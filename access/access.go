@@ -53,6 +53,8 @@ package access
 import (
 	"fmt"
 	"strings"
+
+	"github.com/modmirror/modmirror"
 )
 
 // PrivateNotFound is the message of the 404 answer to every request for a
@@ -60,7 +62,7 @@ import (
 // "not found: " + PrivateNotFound + "\n", what package proxy answers for a
 // modmirror.NotFound(PrivateNotFound) error, so that the mirror can answer a
 // private module it does not have with the same bytes.
-const PrivateNotFound = "private module: not stored here, or not readable with the credentials given"
+const PrivateNotFound = modmirror.PrivateNotFound
 
 // Access says what a request needs to read a class of module paths.
 type Access string

@@ -260,7 +260,9 @@ func (m *Mirror) logFill(path, version, kind string, d time.Duration, err error)
 func (m *Mirror) fillable(path, version string) error {
 	switch {
 	case m.cfg.Private(path):
-		return modmirror.NotFound("%s@%s: not stored, and private modules are never fetched from the public upstream (origin fetch is not supported yet)", path, version)
+		// One answer for every private path, stored or not, readable
+		// or not: see modmirror.PrivateNotFound.
+		return modmirror.NotFound("%s", modmirror.PrivateNotFound)
 	case m.cfg.Offline || m.cfg.Upstream == nil:
 		return modmirror.NotFound("%s@%s: not stored, and the mirror is offline", path, version)
 	}

@@ -19,35 +19,65 @@ import (
 
 // fillInfo fetches the .info of a canonical version and stores it.
 func (m *Mirror) fillInfo(ctx context.Context, path, version, key string) error {
-	data, err := m.cfg.Upstream.Info(ctx, path, version)
+	data, err := m.source(path).Info(ctx, path, version)
 	if err != nil {
 		return upstreamError(err)
 	}
 	info, err := parseInfo(data)
 	if err != nil {
-		return upstreamError(fmt.Errorf("%s@%s: upstream %s: %w", path, version, m.cfg.Upstream, err))
+		return upstreamError(fmt.Errorf("%s@%s: upstream %s: %w", path, version, m.source(path), err))
 	}
 	if info.Version != version {
-		return upstreamError(fmt.Errorf("%s@%s: upstream %s answered .info for version %s", path, version, m.cfg.Upstream, info.Version))
+		return upstreamError(fmt.Errorf("%s@%s: upstream %s answered .info for version %s", path, version, m.source(path), info.Version))
 	}
 	// An .info carries no hash and may legitimately gain fields upstream
 	// (Origin): a differing later copy is not a security event, but the
 	// first stored copy is still the one served.
 	err = m.cfg.Store.Create(ctx, key, bytes.NewReader(data))
 	if errors.Is(err, fs.ErrExist) {
+		m.noteMoved(ctx, path, version, key, data)
 		return nil
 	}
 	return err
 }
 
+// noteMoved compares an .info just answered for a stored version with the
+// stored one: when both name the commit they come from (their Origin) and
+// the commits differ, the version was moved at its origin (a tag deleted
+// and pushed again). The stored copy stays the one served; the change is
+// reported, as a security event, because go.sum files and the checksum
+// database hold the first copy's hashes.
+func (m *Mirror) noteMoved(ctx context.Context, path, version, key string, fresh []byte) {
+	f, err := m.cfg.Store.Open(ctx, key)
+	if err != nil {
+		return
+	}
+	stored, err := readAll(f, modmirror.MaxInfoFile, "stored .info")
+	f.Close()
+	if err != nil {
+		return
+	}
+	var a, b struct {
+		Origin *struct{ URL, Ref, Hash string }
+	}
+	if json.Unmarshal(stored, &a) != nil || json.Unmarshal(fresh, &b) != nil ||
+		a.Origin == nil || b.Origin == nil || a.Origin.Hash == "" || b.Origin.Hash == "" || a.Origin.Hash == b.Origin.Hash {
+		return
+	}
+	m.metrics.VerifyFailure("info", "moved")
+	m.log.Error("SECURITY ERROR: the version was moved at its origin; keeping and serving the first copy",
+		"module", path, "version", version, "stored commit", a.Origin.Hash, "origin commit now", b.Origin.Hash,
+		"ref", b.Origin.Ref, "upstream", m.source(path).String())
+}
+
 // fillMod fetches, verifies and stores the go.mod of a canonical version.
 func (m *Mirror) fillMod(ctx context.Context, path, version, key string) error {
-	data, err := m.cfg.Upstream.Mod(ctx, path, version)
+	data, err := m.source(path).Mod(ctx, path, version)
 	if err != nil {
 		return upstreamError(err)
 	}
 	if len(data) > modmirror.MaxGoMod {
-		return upstreamError(fmt.Errorf("%s@%s: go.mod from %s is larger than %d bytes", path, version, m.cfg.Upstream, modmirror.MaxGoMod))
+		return upstreamError(fmt.Errorf("%s@%s: go.mod from %s is larger than %d bytes", path, version, m.source(path), modmirror.MaxGoMod))
 	}
 	hash, err := modmirror.HashGoMod(data)
 	if err != nil {
@@ -72,7 +102,7 @@ func (m *Mirror) fillMod(ctx context.Context, path, version, key string) error {
 // fillZip fetches a module zip to a temporary file, checks and verifies it,
 // and stores it. Memory use does not depend on the zip's size.
 func (m *Mirror) fillZip(ctx context.Context, path, version, key string) error {
-	rc, err := m.cfg.Upstream.Zip(ctx, path, version)
+	rc, err := m.source(path).Zip(ctx, path, version)
 	if err != nil {
 		return upstreamError(err)
 	}
@@ -87,18 +117,18 @@ func (m *Mirror) fillZip(ctx context.Context, path, version, key string) error {
 
 	n, err := io.Copy(tmp, io.LimitReader(rc, m.cfg.MaxZipSize+1))
 	if err != nil {
-		return upstreamError(fmt.Errorf("%s@%s: reading zip from %s: %w", path, version, m.cfg.Upstream, err))
+		return upstreamError(fmt.Errorf("%s@%s: reading zip from %s: %w", path, version, m.source(path), err))
 	}
 	if n > m.cfg.MaxZipSize {
 		m.metrics.VerifyFailure("zip", "size")
-		return upstreamError(fmt.Errorf("%s@%s: zip from %s is larger than the %d byte limit", path, version, m.cfg.Upstream, m.cfg.MaxZipSize))
+		return upstreamError(fmt.Errorf("%s@%s: zip from %s is larger than the %d byte limit", path, version, m.source(path), m.cfg.MaxZipSize))
 	}
 	if err := tmp.Sync(); err != nil {
 		return fmt.Errorf("mirror: %w", err)
 	}
 	if err := modmirror.CheckZip(path, version, tmp.Name()); err != nil {
 		m.metrics.VerifyFailure("zip", "invalid")
-		return upstreamError(fmt.Errorf("%s@%s: invalid zip from %s: %w", path, version, m.cfg.Upstream, err))
+		return upstreamError(fmt.Errorf("%s@%s: invalid zip from %s: %w", path, version, m.source(path), err))
 	}
 	hash, err := modmirror.HashZip(tmp.Name())
 	if err != nil {
@@ -117,8 +147,9 @@ func (m *Mirror) fillZip(ctx context.Context, path, version, key string) error {
 		}
 		err = m.keepStored(ctx, path, version, key, "zip", tmp)
 	}
-	if err == nil && !m.public(path) {
-		m.recordLater(path, version, false)
+	if err == nil {
+		_, lines := m.cfg.Checker.(lineLister)
+		m.recordLater(path, version, lines && m.public(path))
 	}
 	return err
 }
@@ -126,7 +157,9 @@ func (m *Mirror) fillZip(ctx context.Context, path, version, key string) error {
 // verify checks a hash against the checksum database, unless the module is
 // exempt from it.
 func (m *Mirror) verify(ctx context.Context, path, version, hash, kind string) error {
-	if m.cfg.Checker == nil || m.cfg.NoSumDB(path) {
+	if !m.public(path) {
+		// Private paths never reach the public database; they and
+		// nosumdb paths are recorded in the mirror's own (recordLater).
 		return nil
 	}
 	err := m.cfg.Checker.Check(ctx, path, version, hash)
@@ -159,7 +192,7 @@ func (m *Mirror) keepStored(ctx context.Context, path, version, key, kind string
 	if !same {
 		m.metrics.VerifyFailure(kind, "changed")
 		m.log.Error("SECURITY ERROR: upstream copy differs from the stored one; keeping the stored copy",
-			"module", path, "version", version, "file", kind, "upstream", m.cfg.Upstream.String())
+			"module", path, "version", version, "file", kind, "upstream", m.source(path).String())
 	}
 	return nil
 }

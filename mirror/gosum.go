@@ -113,10 +113,10 @@ func (m *Mirror) hashStoredZip(f modmirror.File) (string, error) {
 }
 
 // recordLater records a version in the background once one of its files
-// was filled: its lines come from the public checksum database (a .mod
-// fill is enough), or from the stored files (after the .zip fill). Lookups
-// record on their own when this has not happened yet, so a failure is only
-// logged.
+// was filled: with the lines of the public checksum database for a public
+// module (linesOnly), or else with the hashes of the stored files, filling
+// the other file first. Lookups record on their own when this has not
+// happened yet, so a failure is only logged.
 func (m *Mirror) recordLater(path, version string, linesOnly bool) {
 	if m.cfg.Recorder == nil {
 		return

@@ -22,7 +22,7 @@ import (
 func (m *Mirror) List(ctx context.Context, path string) ([]string, error) {
 	v, err := m.upstreamOrStored(ctx, "list", path,
 		func(ctx context.Context) (any, error) {
-			list, err := m.cfg.Upstream.List(ctx, path)
+			list, err := m.source(path).List(ctx, path)
 			if err != nil {
 				return nil, err
 			}
@@ -51,7 +51,7 @@ func (m *Mirror) List(ctx context.Context, path string) ([]string, error) {
 func (m *Mirror) Latest(ctx context.Context, path string) ([]byte, error) {
 	v, err := m.upstreamOrStored(ctx, "latest", path,
 		func(ctx context.Context) (any, error) {
-			data, err := m.cfg.Upstream.Latest(ctx, path)
+			data, err := m.source(path).Latest(ctx, path)
 			if err != nil {
 				return nil, err
 			}
@@ -138,7 +138,7 @@ func (m *Mirror) resolve(ctx context.Context, path, query string) (string, error
 	v, err, _ := m.fills.Do(key, func() (any, error) {
 		ctx, cancel := detach(ctx, m.cfg.FetchTimeout/10)
 		defer cancel()
-		data, err := m.cfg.Upstream.Info(ctx, path, query)
+		data, err := m.source(path).Info(ctx, path, query)
 		if err != nil {
 			return nil, err
 		}
@@ -201,7 +201,7 @@ func (m *Mirror) acceptInfo(ctx context.Context, path, query string, data []byte
 		err = module.Check(path, i.Version)
 	}
 	if err != nil {
-		return "", fmt.Errorf("%s@%s: upstream %s: %w", path, query, m.cfg.Upstream, err)
+		return "", fmt.Errorf("%s@%s: upstream %s: %w", path, query, m.source(path), err)
 	}
 	m.storeInfo(ctx, path, i.Version, data)
 	return i.Version, nil
@@ -214,7 +214,11 @@ func (m *Mirror) storeInfo(ctx context.Context, path, version string, data []byt
 	if err != nil {
 		return
 	}
-	if err := m.cfg.Store.Create(ctx, key, bytes.NewReader(data)); err != nil && !errors.Is(err, fs.ErrExist) {
+	err = m.cfg.Store.Create(ctx, key, bytes.NewReader(data))
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		m.noteMoved(ctx, path, version, key, data)
+	case err != nil:
 		m.log.Warn("storing .info", "module", path, "version", version, "err", err)
 	}
 }

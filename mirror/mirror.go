@@ -62,14 +62,18 @@ type Config struct {
 	// the upstream or the checksum database. Nil means no path is private.
 	Private func(path string) bool
 
+	// Origin fills private paths, from their origin repositories. With no
+	// origin, private paths are served from the store only.
+	Origin modmirror.Upstream
+
 	// NoSumDB reports whether a module path is fetched from the upstream
 	// without a checksum database check (trust on first use, as GONOSUMDB).
 	NoSumDB func(path string) bool
 
 	// Recorder, if not nil, records every module version the mirror
 	// stores in the mirror's own checksum database: a public module once
-	// its .mod is verified, with the public database's lines; any other
-	// once its .zip is stored, with the hashes of the stored files.
+	// its .mod or .zip is verified, with the public database's lines; any
+	// other once its .zip is stored, with the hashes of the stored files.
 	Recorder Recorder
 
 	// Offline makes the mirror serve from its store only.
@@ -191,7 +195,7 @@ func (m *Mirror) file(ctx context.Context, path, version, ext string) (modmirror
 	if err := m.fillable(path, version); err != nil {
 		return nil, err
 	}
-	if p, ok := m.cfg.Checker.(modmirror.Prefetcher); ok && !m.cfg.NoSumDB(path) {
+	if p, ok := m.cfg.Checker.(modmirror.Prefetcher); ok && m.public(path) {
 		// The .info usually comes first, then the .mod and the .zip:
 		// by the time their hashes are known, the record is here.
 		p.Prefetch(path, version)
@@ -259,14 +263,24 @@ func (m *Mirror) logFill(path, version, kind string, d time.Duration, err error)
 // and if not, returns the not-found error to serve.
 func (m *Mirror) fillable(path, version string) error {
 	switch {
-	case m.cfg.Private(path):
+	case m.cfg.Private(path) && (m.cfg.Origin == nil || m.cfg.Offline):
 		// One answer for every private path, stored or not, readable
 		// or not: see modmirror.PrivateNotFound.
 		return modmirror.NotFound("%s", modmirror.PrivateNotFound)
-	case m.cfg.Offline || m.cfg.Upstream == nil:
+	case m.cfg.Offline || m.source(path) == nil:
 		return modmirror.NotFound("%s@%s: not stored, and the mirror is offline", path, version)
 	}
 	return nil
+}
+
+// source returns where a miss for path is filled from: the origin for a
+// private path, the upstream for any other. Private paths never go to the
+// upstream.
+func (m *Mirror) source(path string) modmirror.Upstream {
+	if m.cfg.Private(path) {
+		return m.cfg.Origin
+	}
+	return m.cfg.Upstream
 }
 
 // checkVersion validates a module path and canonical version (or a

@@ -2,6 +2,7 @@ package mirror_test
 
 import (
 	"compress/gzip"
+	"context"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -618,4 +619,96 @@ func TestClientChecksAreHits(t *testing.T) {
 	if after := e.up.RequestLog(); len(after) != len(before) {
 		t.Errorf("the client's checks went upstream: %q", after[len(before):])
 	}
+}
+
+// recorder is a mirror.Recorder that keeps what it is given.
+type recorder struct {
+	mu   sync.Mutex
+	recs map[string]string
+}
+
+func (r *recorder) Record(ctx context.Context, path, version string, data []byte) (int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.recs == nil {
+		r.recs = map[string]string{}
+	}
+	r.recs[path+"@"+version] = string(data)
+	return int64(len(r.recs)), nil
+}
+
+func (r *recorder) get(key string) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v, ok := r.recs[key]
+	return v, ok
+}
+
+// TestPrivateFromOrigin fills a private path from its origin (here a
+// second fixture server), never from the public upstream nor checked
+// against the public checksum database, and records it in the mirror's
+// own database with the hashes of the files it stored; public modules
+// are recorded with the public database's lines.
+func TestPrivateFromOrigin(t *testing.T) {
+	t.Parallel()
+	corp := testupstream.New(t, testupstream.Module{Path: "corp.example/lib", Version: "v1.0.0", Files: map[string]string{
+		"go.mod": "module corp.example/lib\n", "lib.go": "package lib\n",
+	}})
+	origin, err := upstream.Parse(corp.URL, upstream.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := new(recorder)
+	e := newEnv(t, func(c *mirror.Config) {
+		c.Private = func(p string) bool { return strings.HasPrefix(p, "corp.example/") }
+		c.Origin = origin
+		c.Recorder = rec
+	})
+	for _, p := range []string{"/corp.example/lib/@v/list", "/corp.example/lib/@v/v1.0.0.info", "/corp.example/lib/@v/v1.0.0.mod", "/corp.example/lib/@v/v1.0.0.zip"} {
+		r := e.get(t, p)
+		if r.code != 200 || r.body != e.upstreamBytesFrom(t, corp, p) {
+			t.Errorf("GET %s: %d %q", p, r.code, r.body)
+		}
+	}
+	if r := e.get(t, "/example.com/a/@v/v1.0.0.zip"); r.code != 200 {
+		t.Fatalf("public zip: %d %q", r.code, r.body)
+	}
+	for _, p := range e.up.RequestLog() {
+		if strings.Contains(p, "corp.example") {
+			t.Errorf("the public upstream or its checksum database was asked about a private module: %s", p)
+		}
+	}
+	want := map[string]string{
+		"corp.example/lib@v1.0.0": strings.Join(corp.GoSumLines("corp.example/lib", "v1.0.0"), "\n") + "\n",
+		"example.com/a@v1.0.0":    strings.Join(e.up.GoSumLines("example.com/a", "v1.0.0"), "\n") + "\n",
+	}
+	for key, data := range want {
+		var got string
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var ok bool
+			if got, ok = rec.get(key); ok || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if got != data {
+			t.Errorf("recorded %s: %q, want %q", key, got, data)
+		}
+	}
+}
+
+// upstreamBytesFrom returns what a fixture serves at path.
+func (e *env) upstreamBytesFrom(t *testing.T, up *testupstream.Server, path string) string {
+	t.Helper()
+	resp, err := http.Get(up.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -17,7 +17,8 @@ import (
 var _ modmirror.Upstream = (*Chain)(nil)
 
 // DefaultList is the list that Parse uses for an empty one: the go
-// command's default without its final "direct", which is not supported yet.
+// command's default without its final "direct", which needs an origin
+// (Options.Direct).
 const DefaultList = "https://proxy.golang.org"
 
 // A Chain is a parsed GOPROXY list: proxies tried in order. It is safe for
@@ -262,8 +263,8 @@ func (off) SumDB(ctx context.Context, name, path string) ([]byte, error) {
 }
 
 // direct is the "direct" entry: the origin version control system for
-// modules, which is not supported yet, and the database itself for checksum
-// database requests.
+// modules (Options.Direct), and the database itself for checksum database
+// requests.
 type direct struct {
 	opts Options
 }
@@ -271,27 +272,42 @@ type direct struct {
 // errDirect is a not-found: a mirror's clients then fall through to their
 // own next GOPROXY entry (often their own "direct"), which is what they
 // would get from a mirror without this entry.
-var errDirect = modmirror.NotFound("direct (origin VCS) fetch is not supported yet")
+var errDirect = modmirror.NotFound("direct (origin VCS) fetch is not configured")
 
 func (direct) String() string { return "direct" }
 
-func (direct) List(ctx context.Context, path string) ([]string, error) {
+func (d direct) List(ctx context.Context, path string) ([]string, error) {
+	if d.opts.Direct != nil {
+		return d.opts.Direct.List(ctx, path)
+	}
 	return nil, moduleErr(path, "")(errDirect)
 }
 
-func (direct) Latest(ctx context.Context, path string) ([]byte, error) {
+func (d direct) Latest(ctx context.Context, path string) ([]byte, error) {
+	if d.opts.Direct != nil {
+		return d.opts.Direct.Latest(ctx, path)
+	}
 	return nil, moduleErr(path, "latest")(errDirect)
 }
 
-func (direct) Info(ctx context.Context, path, query string) ([]byte, error) {
+func (d direct) Info(ctx context.Context, path, query string) ([]byte, error) {
+	if d.opts.Direct != nil {
+		return d.opts.Direct.Info(ctx, path, query)
+	}
 	return nil, moduleErr(path, query)(errDirect)
 }
 
-func (direct) Mod(ctx context.Context, path, version string) ([]byte, error) {
+func (d direct) Mod(ctx context.Context, path, version string) ([]byte, error) {
+	if d.opts.Direct != nil {
+		return d.opts.Direct.Mod(ctx, path, version)
+	}
 	return nil, moduleErr(path, version)(errDirect)
 }
 
-func (direct) Zip(ctx context.Context, path, version string) (io.ReadCloser, error) {
+func (d direct) Zip(ctx context.Context, path, version string) (io.ReadCloser, error) {
+	if d.opts.Direct != nil {
+		return d.opts.Direct.Zip(ctx, path, version)
+	}
 	return nil, moduleErr(path, version)(errDirect)
 }
 

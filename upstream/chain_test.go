@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -138,10 +139,10 @@ func TestFallThrough(t *testing.T) {
 		{list: "off", wantErr: "upstream: example.com/m@v1.0.0: module lookup disabled by GOPROXY=off", wantNotExist: true},
 		{list: "nf,off", wantErr: "module lookup disabled by GOPROXY=off", wantNotExist: true, wantHits: map[string]int{"nf": 1}},
 		{list: "err|off", wantErr: "500 Internal Server Error", wantHits: map[string]int{"err": 1}},
-		// direct is not supported yet: it answers not-found, so that the
+		// without an origin, direct answers not-found, so that the
 		// mirror's clients fall through to their own next entry.
-		{list: "direct", wantErr: "upstream: example.com/m@v1.0.0: direct (origin VCS) fetch is not supported yet", wantNotExist: true},
-		{list: "nf,direct", wantErr: "direct (origin VCS) fetch is not supported yet", wantNotExist: true, wantHits: map[string]int{"nf": 1}},
+		{list: "direct", wantErr: "upstream: example.com/m@v1.0.0: direct (origin VCS) fetch is not configured", wantNotExist: true},
+		{list: "nf,direct", wantErr: "direct (origin VCS) fetch is not configured", wantNotExist: true, wantHits: map[string]int{"nf": 1}},
 		{list: "err|direct", wantErr: "500 Internal Server Error", wantHits: map[string]int{"err": 1}},
 		{list: "ok,direct", wantHits: map[string]int{"ok": 1}},
 	}
@@ -381,5 +382,56 @@ func TestNewProxyErrors(t *testing.T) {
 		if p, err := NewProxy(raw, Options{}); err == nil {
 			t.Errorf("NewProxy(%q) = %v, want error", raw, p)
 		}
+	}
+}
+
+// originStub is an origin that has one go.mod and nothing else.
+type originStub struct{ calls int }
+
+func (o *originStub) List(ctx context.Context, path string) ([]string, error) {
+	o.calls++
+	return []string{"v1.0.0"}, nil
+}
+func (o *originStub) Latest(ctx context.Context, path string) ([]byte, error) {
+	o.calls++
+	return []byte(`{"Version":"v1.0.0"}`), nil
+}
+func (o *originStub) Info(ctx context.Context, path, query string) ([]byte, error) {
+	o.calls++
+	return []byte(`{"Version":"v1.0.0"}`), nil
+}
+func (o *originStub) Mod(ctx context.Context, path, version string) ([]byte, error) {
+	o.calls++
+	return []byte("module " + path + "\n"), nil
+}
+func (o *originStub) Zip(ctx context.Context, path, version string) (io.ReadCloser, error) {
+	o.calls++
+	return nil, modmirror.NotFound("no zip")
+}
+func (o *originStub) String() string { return "origin" }
+
+// TestDirectOrigin: with Options.Direct, "direct" answers from the origin,
+// after the proxies before it answered not-found.
+func TestDirectOrigin(t *testing.T) {
+	t.Parallel()
+	nf := httptest.NewServer(http.NotFoundHandler())
+	defer nf.Close()
+	o := new(originStub)
+	c, err := Parse(nf.URL+",direct", Options{Direct: o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, err := c.Mod(context.Background(), "example.com/m", "v1.0.0")
+	if err != nil || string(mod) != "module example.com/m\n" {
+		t.Fatalf("Mod = %q, %v", mod, err)
+	}
+	if list, err := c.List(context.Background(), "example.com/m"); err != nil || len(list) != 1 {
+		t.Errorf("List = %q, %v", list, err)
+	}
+	if _, err := c.Zip(context.Background(), "example.com/m", "v1.0.0"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Zip = %v, want the origin's not-found", err)
+	}
+	if o.calls != 3 {
+		t.Errorf("origin called %d times, want 3", o.calls)
 	}
 }

@@ -1,6 +1,8 @@
 package upstream
 
 import (
+	"github.com/modmirror/modmirror"
+
 	"errors"
 	"fmt"
 	"net"
@@ -24,6 +26,11 @@ type Options struct {
 	// before the method that made the request returns. It must be safe for
 	// concurrent use and should return quickly.
 	Observe func(Fetch)
+
+	// Direct, if not nil, answers for "direct" entries: the origin
+	// version control system (package origin). Without it, "direct"
+	// answers not-found for modules.
+	Direct modmirror.Upstream
 }
 
 // The kinds of request a Fetch reports.

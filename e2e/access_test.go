@@ -223,7 +223,7 @@ func TestAccessPrivateModules(t *testing.T) {
 	corpID, corpSecret := createToken(t, data, "ci", "corp.example/*")
 	up := newFixture(t)
 	keyFile, _ := keygen(t)
-	m, ca := startTLSMirror(t, up, data, "--private", "corp.example", "--sumdb-key", keyFile)
+	m, ca := startTLSMirror(t, up, data, "--private", "corp.example", "--sumdb-key", keyFile, "--no-origin")
 	// Made while the mirror runs.
 	otherID, otherSecret := createToken(t, data, "other", "other.example/*")
 	sumdb := up.VerifierKey()

@@ -677,7 +677,7 @@ func TestBasePath(t *testing.T) {
 func TestPrivateNeverSentUpstream(t *testing.T) {
 	t.Parallel()
 	up := newFixture(t)
-	m := startMirror(t, up, "", "--private", "example.com/lib,example.com/secret/*")
+	m := startMirror(t, up, "", "--private", "example.com/lib,example.com/secret/*", "--no-origin")
 	g := newGo(t, m.URL, up.VerifierKey())
 
 	stderr := g.Fail(t.TempDir(), "mod", "download", libPath+"@v1.0.0")

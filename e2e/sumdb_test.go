@@ -98,7 +98,7 @@ func seedPrivate(t *testing.T, data string, mods ...testupstream.Module) *testup
 // access control has tests of its own (access_test.go).
 func startLogMirror(t *testing.T, up *testupstream.Server, data, keyFile string, extra ...string) *mirror {
 	t.Helper()
-	return startMirror(t, up, data, append([]string{"--sumdb-key", keyFile, "--private", "corp.example", "--private-access", "open"}, extra...)...)
+	return startMirror(t, up, data, append([]string{"--sumdb-key", keyFile, "--private", "corp.example", "--private-access", "open", "--no-origin"}, extra...)...)
 }
 
 // TestOwnChecksumDatabase makes the mirror's own log the go command's only

@@ -47,6 +47,7 @@ type serveCommand struct {
 	logFormat    string
 	logLevel     string
 	tls          tlsFlags    // tls.go
+	origin       originFlags // originflags.go
 	access       accessFlags // token.go
 }
 
@@ -68,6 +69,7 @@ func (c *serveCommand) flags() *flag.FlagSet {
 	fs.StringVar(&c.logFormat, "log-format", "text", "log `format`: text or json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	c.tls.register(fs)
+	c.origin.register(fs)
 	c.access.register(fs)
 	setUsage(fs, "modmirror serve [flags]", `
 Runs the mirror: a GOPROXY server that fills its store from the upstream,
@@ -168,7 +170,16 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 	log.Info("data directory", "dir", c.data, "store", storeDir, "GOPROXY", "file://"+filepath.ToSlash(storeDir))
 
 	m := metrics.New()
+	var orig modmirror.Upstream
+	if c.origin.needed(c.private, c.upstream) && !c.offline {
+		o, err := c.origin.open(c.data, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		orig = o
+	}
 	chain, err := upstream.Parse(c.upstream, upstream.Options{
+		Direct:    orig,
 		UserAgent: "modmirror/" + version(),
 		Observe: func(f upstream.Fetch) {
 			result := "ok"
@@ -184,15 +195,13 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 	if err != nil {
 		return nil, nil, usageError{fmt.Errorf("--upstream: %w", err)}
 	}
-	if strings.Contains(c.upstream, "direct") {
-		log.Warn("the upstream list names direct: fetching from origin VCS is not supported yet, so direct answers not-found", "upstream", chain.String())
-	}
 
 	private := patterns(c.private)
 	cfg := mirror.Config{
 		Store:        store,
 		Upstream:     chain,
 		Private:      private,
+		Origin:       orig,
 		NoSumDB:      patterns(c.nosumdb),
 		Offline:      c.offline,
 		ListTTL:      c.listTTL,

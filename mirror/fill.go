@@ -41,6 +41,34 @@ func (m *Mirror) fillInfo(ctx context.Context, path, version, key string) error 
 	return err
 }
 
+// recheckOrigin asks the origin again, in the background and at most once
+// per ListTTL, about a stored version of a private module, so that a tag
+// moved at the origin is reported (noteMoved) while clients still use it.
+// Public modules need no such check: the checksum database pins them.
+func (m *Mirror) recheckOrigin(ctx context.Context, path, version, key string) {
+	if !m.cfg.Private(path) || m.cfg.Origin == nil || m.cfg.Offline {
+		return
+	}
+	flight := "recheck\x00" + path + "\x00" + version
+	if _, ok := m.lists.get(flight); ok {
+		return
+	}
+	m.lists.put(flight, true)
+	m.recording.Go(func() {
+		ctx, cancel := detach(ctx, m.cfg.FetchTimeout/10)
+		defer cancel()
+		// A list brings the origin's view of tags up to date (an origin
+		// answers a version it has without asking the repository).
+		m.cfg.Origin.List(ctx, path)
+		data, err := m.cfg.Origin.Info(ctx, path, version)
+		if err != nil {
+			m.log.Debug("rechecking a stored version at its origin", "module", path, "version", version, "err", err)
+			return
+		}
+		m.noteMoved(ctx, path, version, key, data)
+	})
+}
+
 // noteMoved compares an .info just answered for a stored version with the
 // stored one: when both name the commit they come from (their Origin) and
 // the commits differ, the version was moved at its origin (a tag deleted

@@ -186,6 +186,9 @@ func (m *Mirror) file(ctx context.Context, path, version, ext string) (modmirror
 	f, err := m.cfg.Store.Open(ctx, key)
 	if err == nil {
 		m.metrics.Lookup(kind, true)
+		if ext == modmirror.ExtInfo {
+			m.recheckOrigin(ctx, path, version, key)
+		}
 		return f, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {

@@ -185,6 +185,13 @@ func main() { fmt.Println(lib.Hello(), secret.Word()) }
 		}
 	}
 
+	// Seven versions recorded: the four downloaded, the two of the build
+	// and the toolchain.
+	_, metrics, err := httpGet(m.Root + "/metrics")
+	if err != nil || !strings.Contains(metrics, "\nmodmirror_sumdb_records 7\n") || !strings.Contains(metrics, "\nmodmirror_sumdb_append_batches_total ") {
+		t.Errorf("/metrics: %v; want modmirror_sumdb_records 7 and the batch counter:\n%s", err, grepLines(metrics, "modmirror_sumdb"))
+	}
+
 	// The log also works at its own URL (GOSUMDB="<key> <url>"), for a
 	// client whose proxy does not serve it.
 	g2 := newGo(t, up.URL, vkey+" "+m.URL+"/sumdb/"+sumdbName)
@@ -366,3 +373,4 @@ func execSQL(t *testing.T, file, stmt string, args ...any) {
 		t.Fatalf("%s: changed nothing", stmt)
 	}
 }
+

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/mod/module"
 
 	"github.com/modmirror/modmirror"
@@ -245,6 +246,7 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 		if err != nil {
 			return nil, nil, err
 		}
+		registerLogMetrics(m.Registry(), own)
 		closers = append(closers, closeLog)
 		if _, ok := sumdbs[own.Name()]; ok {
 			return nil, nil, usageError{fmt.Errorf("--sumdb-key: the mirror's own checksum database must not be named %s, like the one it verifies against", own.Name())}
@@ -285,6 +287,24 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 	closers = append(closers, closeTokens)
 	mux.Handle("/", guarded)
 	return mux, closeAll, nil
+}
+
+// registerLogMetrics exports the own checksum database's counters.
+func registerLogMetrics(reg *prometheus.Registry, l *sumlog.Log) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "modmirror_sumdb_records",
+			Help: "Records in the mirror's own checksum database.",
+		}, func() float64 { return float64(l.Stats().Size) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "modmirror_sumdb_appended_records_total",
+			Help: "Records this process appended to the mirror's own checksum database.",
+		}, func() float64 { return float64(l.Stats().Appended) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "modmirror_sumdb_append_batches_total",
+			Help: "Appends (transactions, each with one new signed head) this process made to the mirror's own checksum database.",
+		}, func() float64 { return float64(l.Stats().Batches) }),
+	)
 }
 
 // openLog opens the mirror's own checksum database from --sumdb-key and

@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
+	"github.com/modmirror/modmirror/internal/sqlitedb"
 	"os"
 	"path/filepath"
 	"time"
@@ -49,46 +49,11 @@ func OpenTokenDB(file string) (*TokenDB, error) {
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return nil, fmt.Errorf("access: %w", err)
 	}
-	// SQLite gives the -wal and -shm files the database file's mode.
-	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE, 0o600)
+	db, err := sqlitedb.Open(file, 0o600, tokenSchema, tokenSchemaVersion)
 	if err != nil {
 		return nil, fmt.Errorf("access: %w", err)
 	}
-	f.Close()
-	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Set("_txlock", "immediate")
-	dsn := "file:" + (&url.URL{Path: file}).EscapedPath() + "?" + q.Encode()
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("access: %w", err)
-	}
-	t := &TokenDB{db: db, file: file}
-	if err := t.init(); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return t, nil
-}
-
-func (t *TokenDB) init() error {
-	ctx := context.Background()
-	var version int
-	if err := t.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return fmt.Errorf("access: %s: %w", t.file, err)
-	}
-	if version > tokenSchemaVersion {
-		return fmt.Errorf("access: %s has schema version %d; this modmirror knows up to %d", t.file, version, tokenSchemaVersion)
-	}
-	if _, err := t.db.ExecContext(ctx, tokenSchema); err != nil {
-		return fmt.Errorf("access: %s: creating tables: %w", t.file, err)
-	}
-	if _, err := t.db.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", tokenSchemaVersion)); err != nil {
-		return fmt.Errorf("access: %s: %w", t.file, err)
-	}
-	return nil
+	return &TokenDB{db: db, file: file}, nil
 }
 
 // File returns the database's file name.

@@ -1,12 +1,13 @@
 package checksum
 
 import (
+	"github.com/modmirror/modmirror/internal/atomicfile"
+
 	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sync"
 
 	"golang.org/x/mod/sumdb"
@@ -53,40 +54,8 @@ func swapState(file string, old, new []byte) error {
 	if !bytes.Equal(cur, old) {
 		return sumdb.ErrWriteConflict
 	}
-	dir := filepath.Dir(file)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("checksum: writing state: %w", err)
-	}
-	if err := writeSynced(dir, file, new); err != nil {
+	if err := atomicfile.Write(file, new, 0o644); err != nil {
 		return fmt.Errorf("checksum: writing state: %w", err)
 	}
 	return nil
-}
-
-func writeSynced(dir, file string, data []byte) error {
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // fails harmlessly once renamed
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, file)
-	}
-	if err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

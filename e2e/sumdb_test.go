@@ -373,4 +373,3 @@ func execSQL(t *testing.T, file, stmt string, args ...any) {
 		t.Fatalf("%s: changed nothing", stmt)
 	}
 }
-

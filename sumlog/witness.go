@@ -1,12 +1,13 @@
 package sumlog
 
 import (
+	"github.com/modmirror/modmirror/internal/atomicfile"
+
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sync"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -92,7 +93,7 @@ func (w *witness) record(l *Log, h *Head) {
 				return
 			}
 			w.mu.Unlock()
-			if err := writeFileSynced(w.file, next.Signed); err != nil {
+			if err := atomicfile.Write(w.file, next.Signed, 0o644); err != nil {
 				l.log.Warn("writing the witness head", "file", w.file, "err", err)
 			}
 		}
@@ -104,35 +105,4 @@ func (w *witness) wait() {
 	if w != nil {
 		w.wg.Wait()
 	}
-}
-
-// writeFileSynced replaces file with data durably: temp file, sync, rename,
-// sync of the directory.
-func writeFileSynced(file string, data []byte) error {
-	dir := filepath.Dir(file)
-	tmp, err := os.CreateTemp(dir, ".head-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), file); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

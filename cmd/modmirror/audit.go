@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/modmirror/modmirror/internal/atomicfile"
+
 	"context"
 	"errors"
 	"flag"
@@ -85,7 +87,7 @@ func (c *auditCommand) Run(ctx context.Context, args []string) error {
 
 	oldMsg, err := os.ReadFile(state)
 	if errors.Is(err, fs.ErrNotExist) {
-		if err := writeFileAtomic(state, newMsg); err != nil {
+		if err := atomicfile.Write(state, newMsg, 0o644); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "first head recorded: tree %d (%s) of checksum database %s in %s\n", newTree.N, newTree.Hash, db.name, state)
@@ -110,7 +112,7 @@ func (c *auditCommand) Run(ctx context.Context, args []string) error {
 		}
 		return err
 	}
-	if err := writeFileAtomic(state, newMsg); err != nil {
+	if err := atomicfile.Write(state, newMsg, 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "ok: tree %d -> %d consistent (checksum database %s)\n", oldTree.N, newTree.N, db.name)
@@ -274,52 +276,6 @@ func (r *tileReader) fetch(t tlog.Tile) ([]byte, error) {
 		return nil, fmt.Errorf("checksum database %s: %s: %d bytes, want %d", r.name, t.Path(), len(data), t.W*tlog.HashSize)
 	}
 	return data, nil
-}
-
-// writeFileAtomic replaces file by data: written to a temporary file in the
-// same directory (created if needed), synced, renamed into place, and the
-// directory synced, so that a crash leaves the old content or the new, never
-// a torn file.
-func writeFileAtomic(file string, data []byte) (err error) {
-	dir := filepath.Dir(file)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(file)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			os.Remove(tmp)
-		}
-	}()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, file)
-	}
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", file, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("writing %s: syncing directory: %w", file, err)
-	}
-	return nil
 }
 
 // defaultAuditState is $XDG_CONFIG_HOME/modmirror/audit/<name>/latest, else

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -62,4 +64,22 @@ func setUsage(fs *flag.FlagSet, synopsis, description string) {
 			fmt.Fprintf(out, "\n    \tenvironment: %s\n", envName(f.Name))
 		})
 	}
+}
+
+// runSubcommand runs the subcommand of a command such as "modmirror sumdb"
+// named by args[0], printing usage when there is none or it is unknown.
+func runSubcommand(ctx context.Context, args []string, usage string, cmds map[string]func() command) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help" {
+		fmt.Fprint(os.Stderr, usage)
+		if len(args) == 0 {
+			return usageError{errors.New("missing subcommand")}
+		}
+		return flag.ErrHelp
+	}
+	newCmd, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprint(os.Stderr, usage)
+		return usageError{fmt.Errorf("unknown subcommand %q", args[0])}
+	}
+	return newCmd().Run(ctx, args[1:])
 }

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"github.com/modmirror/modmirror/internal/atomicfile"
+	iofs "io/fs"
+
 	"context"
 	"errors"
 	"flag"
@@ -24,19 +27,7 @@ var sumdbCommands = map[string]func() command{
 }
 
 func (c *sumdbCommand) Run(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help" {
-		fmt.Fprint(os.Stderr, sumdbUsage)
-		if len(args) == 0 {
-			return usageError{errors.New("missing subcommand")}
-		}
-		return flag.ErrHelp
-	}
-	newCmd, ok := sumdbCommands[args[0]]
-	if !ok {
-		fmt.Fprint(os.Stderr, sumdbUsage)
-		return usageError{fmt.Errorf("unknown subcommand %q", args[0])}
-	}
-	return newCmd().Run(ctx, args[1:])
+	return runSubcommand(ctx, args, sumdbUsage, sumdbCommands)
 }
 
 const sumdbUsage = `Usage: modmirror sumdb <subcommand> [flags]
@@ -102,37 +93,15 @@ func writeKeyFile(file, skey string, force bool) error {
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(file), ".key-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.WriteString(skey + "\n"); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
 	if force {
-		return os.Rename(tmp.Name(), file)
+		return atomicfile.Write(file, []byte(skey+"\n"), 0o600)
 	}
-	// A link fails if the file exists: an existing key is never lost.
-	if err := os.Link(tmp.Name(), file); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("%s exists; refusing to replace a signer key (use --force)", file)
-		}
-		return err
+	// An existing key is never lost.
+	err := atomicfile.Create(file, []byte(skey+"\n"), 0o600)
+	if errors.Is(err, iofs.ErrExist) {
+		return fmt.Errorf("%s exists; refusing to replace a signer key (use --force)", file)
 	}
-	return nil
+	return err
 }
 
 // readKeyFile reads a signer key file, refusing one that others can read.

@@ -35,19 +35,7 @@ var tokenCommands = map[string]func() command{
 }
 
 func (c *tokenCommand) Run(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help" {
-		fmt.Fprint(os.Stderr, tokenUsage)
-		if len(args) == 0 {
-			return usageError{errors.New("missing subcommand")}
-		}
-		return flag.ErrHelp
-	}
-	newCmd, ok := tokenCommands[args[0]]
-	if !ok {
-		fmt.Fprint(os.Stderr, tokenUsage)
-		return usageError{fmt.Errorf("unknown subcommand %q", args[0])}
-	}
-	return newCmd().Run(ctx, args[1:])
+	return runSubcommand(ctx, args, tokenUsage, tokenCommands)
 }
 
 const tokenUsage = `Usage: modmirror token <subcommand> [flags]

@@ -18,10 +18,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/modmirror/modmirror/internal/sqlitedb"
 	"io/fs"
-	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -66,46 +64,11 @@ CREATE TABLE IF NOT EXISTS head (
 // Open opens the log database in file, creating it (and its directory)
 // if it does not exist.
 func Open(file string) (*Storage, error) {
-	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
-	}
-	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
-	// FULL: a committed append survives power loss, not just a crash.
-	q.Add("_pragma", "synchronous(FULL)")
-	q.Add("_pragma", "busy_timeout(10000)")
-	// Appends take the write lock when they start, so two writers queue
-	// instead of failing at commit.
-	q.Set("_txlock", "immediate")
-	dsn := "file:" + (&url.URL{Path: file}).EscapedPath() + "?" + q.Encode()
-	db, err := sql.Open("sqlite", dsn)
+	db, err := sqlitedb.Open(file, 0o644, schema, schemaVersion)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	s := &Storage{db: db, file: file}
-	if err := s.init(); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
-func (s *Storage) init() error {
-	ctx := context.Background()
-	var version int
-	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return fmt.Errorf("sqlite: %s: %w", s.file, err)
-	}
-	if version > schemaVersion {
-		return fmt.Errorf("sqlite: %s has schema version %d; this modmirror knows up to %d", s.file, version, schemaVersion)
-	}
-	if _, err := s.db.ExecContext(ctx, schema); err != nil {
-		return fmt.Errorf("sqlite: %s: creating tables: %w", s.file, err)
-	}
-	if _, err := s.db.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
-		return fmt.Errorf("sqlite: %s: %w", s.file, err)
-	}
-	return nil
+	return &Storage{db: db, file: file}, nil
 }
 
 // Close implements sumlog.Storage.

@@ -163,6 +163,26 @@ func main() { fmt.Println(lib.Hello(), secret.Word()) }
 		t.Errorf("go.sum:\n%s\nwant:\n%s", gosum, wantSum)
 	}
 
+	// modmirror verify checks the go.sum against the same log, and finds
+	// a changed line.
+	verify := func(file string) (string, error) {
+		cmd := exec.Command(modmirrorBin, "verify", "--sumdb", vkey, "--proxy", m.URL, "--cache", t.TempDir(), file)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := verify(filepath.Join(dir, "go.sum")); err != nil || !strings.Contains(out, "4 lines checked, 0 mismatches, 0 missing") {
+		t.Errorf("modmirror verify of the go.sum the go command wrote: %v\n%s", err, out)
+	}
+	bad := filepath.Join(t.TempDir(), "go.sum")
+	tampered := strings.Replace(string(gosum), corp.GoSumLines(secretPath, "v1.1.0")[0][len(secretPath+" v1.1.0 "):], "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", 1)
+	if err := os.WriteFile(bad, []byte(tampered), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := verify(bad); err == nil || !strings.Contains(out, secretPath+" v1.1.0: go.sum has h1:AAAA") || !strings.Contains(out, "1 mismatches") {
+		t.Errorf("modmirror verify of a changed go.sum: %v, want exit 1 naming the module\n%s", err, out)
+	}
+
 	// Public records are the upstream database's lines, verbatim; so is
 	// golang.org/toolchain's, which the go command checks whatever
 	// GONOSUMDB says, and which a lookup records on demand.

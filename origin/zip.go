@@ -117,8 +117,10 @@ func (r *codeRepo) zip(ctx context.Context, version string) (io.ReadCloser, erro
 	mv := module.Version{Path: r.modPath, Version: version}
 	pr, pw := io.Pipe()
 	go func() {
-		defer cleanup()
 		err := modzip.Create(pw, mv, files)
+		// Before the reader sees the end: the spool file is gone once
+		// the zip has been read.
+		cleanup()
 		if err != nil {
 			err = fmt.Errorf("origin: %s@%s: creating module zip: %w", r.modPath, version, err)
 		}

@@ -144,13 +144,21 @@ func (o *Origin) clone(ctx context.Context, r *repo) error {
 		return err
 	}
 	defer os.RemoveAll(tmp) // after a successful rename, there is nothing left
-	// No templates: no hooks, no sample files. Only the URL is configured,
-	// with no fetch refspec, so that fetches update no remote-tracking refs.
-	if _, err := o.git(ctx, "", "-c", "init.defaultBranch=main", "init", "--bare", "-q", "--template=", tmp); err != nil {
-		return err
+	// git clone writes every ref into one packed-refs file, where a fetch
+	// into an empty repository writes a file per ref: on a repository
+	// with hundreds of tags that is most of a clone's time. --bare maps
+	// branches to branches and configures no fetch refspec, so later
+	// fetches (with explicit refspecs) update no remote-tracking refs; no
+	// templates: no hooks, no sample files.
+	if err := o.run(ctx, gitCmd{remote: r.remote, args: []string{"clone", "--bare", "-q", "--template=", "--", r.url, tmp}}); err != nil {
+		return remoteError(r, err)
 	}
-	if _, err := o.git(ctx, tmp, "config", "remote.origin.url", r.url); err != nil {
-		return err
+	// The remote's HEAD (its default branch), which answers @latest for a
+	// module without tags; an empty repository has none.
+	if head, err := o.git(ctx, tmp, "rev-parse", "-q", "--verify", "HEAD^{commit}"); err == nil {
+		if _, err := o.git(ctx, tmp, "update-ref", headRef, strings.TrimSpace(string(head))); err != nil {
+			return err
+		}
 	}
 	// As the go command does (codehost.ensureGitAttributes): no
 	// export-subst or export-ignore in git archive, whatever the
@@ -160,9 +168,6 @@ func (o *Origin) clone(ctx context.Context, r *repo) error {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(tmp, "info", "attributes"), []byte("* -export-subst -export-ignore\n"), 0o600); err != nil {
-		return err
-	}
-	if _, err := o.fetch(ctx, r, tmp); err != nil {
 		return err
 	}
 	return os.Rename(tmp, r.dir)

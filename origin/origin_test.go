@@ -235,8 +235,8 @@ func TestIncrementalFetch(t *testing.T) {
 	if got := list(); !slices.Equal(got, []string{"v1.0.0"}) {
 		t.Fatalf("List = %q", got)
 	}
-	if n := refsRequests(s, "inc.git"); n != 2 {
-		t.Errorf("clone made %d refs requests, want 2 (ls-remote, fetch)", n)
+	if n := refsRequests(s, "inc.git"); n != 1 {
+		t.Errorf("clone made %d refs requests, want 1 (git clone)", n)
 	}
 	clones, _ := filepath.Glob(filepath.Join(cfg.CacheDir, "*", "objects"))
 	if len(clones) != 1 {
@@ -255,8 +255,8 @@ func TestIncrementalFetch(t *testing.T) {
 	if _, err := o.Info(ctx, path, "v1.1.0"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Info(v1.1.0) within the interval: %v, want not found (no fetch yet)", err)
 	}
-	if n := refsRequests(s, "inc.git"); n != 2 {
-		t.Errorf("%d refs requests within the interval, want still 2", n)
+	if n := refsRequests(s, "inc.git"); n != 1 {
+		t.Errorf("%d refs requests within the interval, want still 1", n)
 	}
 
 	clk.Advance(time.Minute)
@@ -266,21 +266,21 @@ func TestIncrementalFetch(t *testing.T) {
 	if got := list(); !slices.Equal(got, []string{"v1.0.0", "v1.1.0"}) {
 		t.Errorf("List after the interval = %q", got)
 	}
-	if n := refsRequests(s, "inc.git"); n != 4 {
-		t.Errorf("%d refs requests after a changed fetch, want 4", n)
+	if n := refsRequests(s, "inc.git"); n != 3 {
+		t.Errorf("%d refs requests after a changed fetch, want 3 (ls-remote, fetch)", n)
 	}
 
 	clk.Advance(2 * time.Minute)
 	list()
-	if n := refsRequests(s, "inc.git"); n != 5 {
-		t.Errorf("%d refs requests after an unchanged fetch, want 5 (ls-remote only)", n)
+	if n := refsRequests(s, "inc.git"); n != 4 {
+		t.Errorf("%d refs requests after an unchanged fetch, want 4 (ls-remote only)", n)
 	}
 	// A canonical version in the clone needs no fetch, however old.
 	clk.Advance(time.Hour)
 	info(t, o, path, "v1.0.0")
 	zipHash(t, o, path, "v1.1.0")
-	if n := refsRequests(s, "inc.git"); n != 5 {
-		t.Errorf("%d refs requests after Info and Zip of tagged versions in the clone, want still 5", n)
+	if n := refsRequests(s, "inc.git"); n != 4 {
+		t.Errorf("%d refs requests after Info and Zip of tagged versions in the clone, want still 4", n)
 	}
 	if _, err := os.Stat(marker); err != nil {
 		t.Errorf("the clone was replaced: %v", err)
@@ -295,8 +295,8 @@ func TestIncrementalFetch(t *testing.T) {
 	if err != nil || !slices.Equal(list2, []string{"v1.0.0", "v1.1.0"}) {
 		t.Errorf("second origin: List = %q, %v", list2, err)
 	}
-	if n := refsRequests(s, "inc.git"); n != 6 {
-		t.Errorf("%d refs requests after a second origin's List, want 6 (its first list fetches)", n)
+	if n := refsRequests(s, "inc.git"); n != 5 {
+		t.Errorf("%d refs requests after a second origin's List, want 5 (its first list fetches)", n)
 	}
 }
 
@@ -340,8 +340,8 @@ func TestConcurrentClone(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if n := refsRequests(s, "conc.git"); n != 2 {
-		t.Errorf("%d refs requests, want 2: one clone (ls-remote and fetch)", n)
+	if n := refsRequests(s, "conc.git"); n != 1 {
+		t.Errorf("%d refs requests, want 1: one clone", n)
 	}
 	entries, _ := os.ReadDir(cfg.CacheDir)
 	var dirs []string

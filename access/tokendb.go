@@ -5,13 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/modmirror/modmirror/internal/sqlitedb"
 	"os"
 	"path/filepath"
 	"time"
 
 	msqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/modmirror/modmirror/internal/sqlitedb"
 )
 
 // TokenDB keeps tokens in an SQLite database file (the mirror's

@@ -1,8 +1,6 @@
 package checksum
 
 import (
-	"github.com/modmirror/modmirror/internal/atomicfile"
-
 	"bytes"
 	"errors"
 	"fmt"
@@ -11,6 +9,8 @@ import (
 	"sync"
 
 	"golang.org/x/mod/sumdb"
+
+	"github.com/modmirror/modmirror/internal/atomicfile"
 )
 
 // stateMu serializes compare-and-swap updates of state files. One lock for

@@ -118,7 +118,7 @@ type Log struct {
 	ids     *cache[module.Version, int64]
 	records *cache[int64, []byte]     // records whose hash was checked
 	tiles   *cache[tlog.Tile, []byte] // full hash tiles
-	data    *cache[int64, [][]byte]   // full data tiles, by first id
+	data    *cache[int64, []byte]     // bodies of full data tiles, by tile number
 
 	batches  atomic.Int64
 	appended atomic.Int64
@@ -191,7 +191,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	l.ids = newCache[module.Version, int64](entries)
 	l.records = newCache[int64, []byte](entries)
 	l.tiles = newCache[tlog.Tile, []byte](max(entries/64, 16))
-	l.data = newCache[int64, [][]byte](max(entries/256, 16))
+	l.data = newCache[int64, []byte](max(entries/256, 16))
 	l.server = sumdb.NewServer(ops{l})
 
 	head, err := l.readHead(ctx)
@@ -630,12 +630,6 @@ func (l *Log) readRecords(ctx context.Context, id, n int64) ([][]byte, error) {
 			return [][]byte{data}, nil
 		}
 	}
-	full := n == 1<<8 && id%(1<<8) == 0
-	if full {
-		if recs, ok := l.data.get(id); ok {
-			return recs, nil
-		}
-	}
 	if id < 0 || n < 0 || id+n > l.head.Load().Size {
 		return nil, &fs.PathError{Op: "read", Path: fmt.Sprintf("records %d-%d", id, id+n-1), Err: fs.ErrNotExist}
 	}
@@ -657,11 +651,8 @@ func (l *Log) readRecords(ctx context.Context, id, n int64) ([][]byte, error) {
 			return nil, fmt.Errorf("%w: sumlog %s: record %d in storage does not match the log: the storage was changed", modmirror.ErrSecurity, l.name, id+int64(i))
 		}
 	}
-	switch {
-	case n == 1:
+	if n == 1 {
 		l.records.put(id, recs[0])
-	case full:
-		l.data.put(id, recs)
 	}
 	return recs, nil
 }

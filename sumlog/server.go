@@ -1,11 +1,14 @@
 package sumlog
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 
 	"golang.org/x/mod/module"
@@ -112,6 +115,10 @@ func (l *Log) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Cache-Control", cacheNone)
 	case sumdbpath.Tile:
 		h.Set("Cache-Control", cacheImmutable)
+		if t := req.Tile; t.L == -1 && t.W == 1<<t.H {
+			l.serveDataTile(w, r, t)
+			return
+		}
 	}
 	// sumdb.Server answers by path; give it the canonical one.
 	r2 := r.Clone(r.Context())
@@ -136,4 +143,52 @@ func (l *Log) fail(w http.ResponseWriter, mv module.Version, err error) {
 	}
 	w.Header().Set("Cache-Control", cacheNone)
 	http.Error(w, fmt.Sprintf("sumdb %s: %s: %v", l.name, mv, err), status)
+}
+
+// serveDataTile serves a full data tile as sumdb.Server does, from a cache
+// of its body: sumdb.Server would read and format its 256 records again on
+// every request.
+func (l *Log) serveDataTile(w http.ResponseWriter, r *http.Request, t tlog.Tile) {
+	body, ok := l.data.get(t.N)
+	if !ok {
+		var err error
+		if body, err = l.formatDataTile(r.Context(), t); err != nil {
+			// As sumdb.Server reports errors.
+			status := http.StatusInternalServerError
+			if os.IsNotExist(err) {
+				status = http.StatusNotFound
+			}
+			http.Error(w, err.Error(), status)
+			return
+		}
+		l.data.put(t.N, body)
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Write(body)
+}
+
+// formatDataTile reads the records of data tile t, each checked against
+// its leaf hash, and returns the tile's body: each record formatted by
+// tlog.FormatRecord without its first line, the record id.
+func (l *Log) formatDataTile(ctx context.Context, t tlog.Tile) ([]byte, error) {
+	start := t.N << uint(t.H)
+	recs, err := l.readRecords(ctx, start, int64(t.W))
+	if err != nil {
+		return nil, err
+	}
+	size := 0
+	for _, text := range recs {
+		size += len(text) + 1
+	}
+	body := make([]byte, 0, size)
+	for i, text := range recs {
+		msg, err := tlog.FormatRecord(start+int64(i), text)
+		if err != nil {
+			return nil, err
+		}
+		_, msg, _ = bytes.Cut(msg, []byte{'\n'})
+		body = append(body, msg...)
+	}
+	return body, nil
 }

@@ -1,8 +1,6 @@
 package sumlog
 
 import (
-	"github.com/modmirror/modmirror/internal/atomicfile"
-
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +11,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/modmirror/modmirror"
+	"github.com/modmirror/modmirror/internal/atomicfile"
 )
 
 // A witness keeps, in a file beside the storage, the latest head this log

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/modmirror/modmirror/internal/atomicfile"
-
 	"context"
 	"errors"
 	"flag"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/checksum"
+	"github.com/modmirror/modmirror/internal/atomicfile"
 )
 
 // auditCommand is "modmirror sumdb audit": it checks that a checksum

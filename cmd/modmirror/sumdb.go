@@ -1,19 +1,18 @@
 package main
 
 import (
-	"github.com/modmirror/modmirror/internal/atomicfile"
-	iofs "io/fs"
-
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/modmirror/modmirror/internal/atomicfile"
 	"github.com/modmirror/modmirror/sumlog"
 	"github.com/modmirror/modmirror/sumlog/sqlite"
 )

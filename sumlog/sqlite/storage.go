@@ -18,8 +18,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/modmirror/modmirror/internal/sqlitedb"
 	"io/fs"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -27,6 +27,7 @@ import (
 	msqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/modmirror/modmirror/internal/sqlitedb"
 	"github.com/modmirror/modmirror/sumlog"
 )
 
@@ -35,6 +36,10 @@ import (
 type Storage struct {
 	db   *sql.DB
 	file string
+
+	// The statements of the read paths, prepared once: database/sql then
+	// prepares each once per connection instead of once per call.
+	lookup, records, hashRange *sql.Stmt
 }
 
 var _ sumlog.Storage = (*Storage)(nil)
@@ -68,7 +73,30 @@ func Open(file string) (*Storage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	return &Storage{db: db, file: file}, nil
+	// A fixed pool: by default database/sql opens a connection for every
+	// concurrent query and keeps only 2 idle, so under load connections
+	// are opened and closed all the time, and each one opens two files,
+	// runs the pragmas, parses the schema and has a page cache of its own
+	// (up to 2 MB). No method holds a connection while it asks for
+	// another, so a bounded pool cannot deadlock.
+	conns := max(4, 4*runtime.GOMAXPROCS(0))
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	s := &Storage{db: db, file: file}
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&s.lookup, "SELECT id FROM records WHERE path = ? AND version = ?"},
+		{&s.records, "SELECT id, data FROM records WHERE id >= ? AND id < ? ORDER BY id"},
+		{&s.hashRange, "SELECT idx, hash FROM hashes WHERE idx BETWEEN ? AND ?"},
+	} {
+		if *p.stmt, err = db.Prepare(p.query); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("sqlite: %s: %w", file, err)
+		}
+	}
+	return s, nil
 }
 
 // Close implements sumlog.Storage.
@@ -89,7 +117,7 @@ func (s *Storage) Head(ctx context.Context) (sumlog.Head, error) {
 
 // ReadRecords implements sumlog.Storage.
 func (s *Storage) ReadRecords(ctx context.Context, id, n int64) ([][]byte, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT id, data FROM records WHERE id >= ? AND id < ? ORDER BY id", id, id+n)
+	rows, err := s.records.QueryContext(ctx, id, id+n)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
@@ -118,7 +146,7 @@ func (s *Storage) ReadRecords(ctx context.Context, id, n int64) ([][]byte, error
 // Lookup implements sumlog.Storage.
 func (s *Storage) Lookup(ctx context.Context, path, version string) (int64, error) {
 	var id int64
-	err := s.db.QueryRowContext(ctx, "SELECT id FROM records WHERE path = ? AND version = ?", path, version).Scan(&id)
+	err := s.lookup.QueryRowContext(ctx, path, version).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, &fs.PathError{Op: "lookup", Path: path + "@" + version, Err: fs.ErrNotExist}
 	}
@@ -140,18 +168,21 @@ func (s *Storage) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash,
 	for len(sorted) > 0 {
 		chunk := sorted[:min(len(sorted), maxVars)]
 		sorted = sorted[len(chunk):]
-		var query string
-		args := make([]any, 0, len(chunk))
+		var rows *sql.Rows
+		var err error
 		if chunk[len(chunk)-1]-chunk[0] == int64(len(chunk)-1) {
-			query = "SELECT idx, hash FROM hashes WHERE idx BETWEEN ? AND ?"
-			args = append(args, chunk[0], chunk[len(chunk)-1])
+			rows, err = s.hashRange.QueryContext(ctx, chunk[0], chunk[len(chunk)-1])
 		} else {
-			query = "SELECT idx, hash FROM hashes WHERE idx IN (?" + strings.Repeat(",?", len(chunk)-1) + ")"
+			args := make([]any, 0, len(chunk))
 			for _, x := range chunk {
 				args = append(args, x)
 			}
+			rows, err = s.db.QueryContext(ctx, "SELECT idx, hash FROM hashes WHERE idx IN (?"+strings.Repeat(",?", len(chunk)-1)+")", args...)
 		}
-		if err := s.scanHashes(ctx, found, query, args...); err != nil {
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: %w", err)
+		}
+		if err := scanHashes(rows, found); err != nil {
 			return nil, err
 		}
 	}
@@ -166,11 +197,8 @@ func (s *Storage) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash,
 	return out, nil
 }
 
-func (s *Storage) scanHashes(ctx context.Context, found map[int64]tlog.Hash, query string, args ...any) error {
-	rows, err := s.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return fmt.Errorf("sqlite: %w", err)
-	}
+// scanHashes reads rows of (idx, hash) into found, and closes rows.
+func scanHashes(rows *sql.Rows, found map[int64]tlog.Hash) error {
 	defer rows.Close()
 	for rows.Next() {
 		var idx int64

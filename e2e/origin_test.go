@@ -128,6 +128,22 @@ func main() { fmt.Println(lib.Hello(), "/", publiclib.Hello()) }
 		t.Errorf("app printed %q", got)
 	}
 
+	// A reviewer checks the go.sum against the same log with
+	// modmirror verify, with the token from the same .netrc; without it the
+	// private lines are not found.
+	verify := func(netrcFile string) (string, error) {
+		cmd := exec.Command(modmirrorBin, "verify", "--sumdb", vkey, "--proxy", m.URL, "--cache", t.TempDir(), "--netrc", netrcFile, filepath.Join(app, "go.sum"))
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "SSL_CERT_FILE=" + ca.CAFile}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := verify(filepath.Join(g.env["HOME"], ".netrc")); err != nil || !strings.Contains(out, "4 lines checked, 0 mismatches, 0 missing") {
+		t.Errorf("modmirror verify with the token: %v\n%s", err, out)
+	}
+	if out, err := verify(os.DevNull); err == nil || !strings.Contains(out, "corp.example/lib v1.2.0: not in checksum database") {
+		t.Errorf("modmirror verify without a token: %v, want the private lines missing\n%s", err, out)
+	}
+
 	// The own log recorded the private version with the hashes above.
 	code, body, err := clientGet(ca.Client(), m.URL+"/sumdb/"+sumdbName+"/lookup/corp.example/lib@v1.2.0", "Bearer "+secret)
 	if err != nil || code != 200 || !strings.Contains(body, "corp.example/lib v1.2.0 "+want[0].Sum+"\n") {

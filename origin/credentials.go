@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/modmirror/modmirror/internal/netrc"
 )
 
 // defaultTokenUser is the user name sent with a token that names none. Code
@@ -29,16 +31,10 @@ type credentials struct {
 	mu      sync.Mutex
 	modTime time.Time
 	size    int64
-	netrc   []netrcLine
+	netrc   []netrc.Line
 }
 
 type credential struct{ user, password string }
-
-type netrcLine struct {
-	machine  string
-	login    string
-	password string
-}
 
 // newCredentials reads the netrc file (if file is not empty) and checks the
 // tokens. A token may be "user:secret" to name its user.
@@ -93,7 +89,7 @@ func (c *credentials) reload(first bool) error {
 		c.log.Warn("cannot re-read the credentials file; keeping the credentials read before", "file", c.file, "err", err)
 		return nil
 	}
-	c.netrc = parseNetrc(string(data))
+	c.netrc = netrc.Parse(string(data))
 	c.modTime, c.size = st.ModTime(), st.Size()
 	return nil
 }
@@ -120,10 +116,8 @@ func (c *credentials) lookup(u *url.URL) (user, password string, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.reload(false)
-	for _, l := range c.netrc {
-		if m := strings.ToLower(l.machine); m == host || m == hostPort {
-			return l.login, l.password, true
-		}
+	if l, ok := netrc.Find(c.netrc, u); ok {
+		return l.Login, l.Password, true
 	}
 	return "", "", false
 }
@@ -144,7 +138,7 @@ func (c *credentials) redact(s string) string {
 	}
 	c.mu.Lock()
 	for _, l := range c.netrc {
-		secrets = append(secrets, credential{user: l.login, password: l.password})
+		secrets = append(secrets, credential{user: l.Login, password: l.Password})
 	}
 	c.mu.Unlock()
 	for _, cred := range secrets {
@@ -155,47 +149,6 @@ func (c *credentials) redact(s string) string {
 		s = strings.ReplaceAll(s, cred.password, "xxxxx")
 	}
 	return s
-}
-
-// parseNetrc parses a .netrc file as the go command does
-// (cmd/go/internal/auth/netrc.go): machine, login and password tokens; macro
-// definitions are skipped; parsing stops at "default".
-func parseNetrc(data string) []netrcLine {
-	var nrc []netrcLine
-	var l netrcLine
-	inMacro := false
-	for line := range strings.SplitSeq(data, "\n") {
-		if inMacro {
-			if line == "" {
-				inMacro = false
-			}
-			continue
-		}
-		f := strings.Fields(line)
-		i := 0
-		for ; i < len(f)-1; i += 2 {
-			switch f[i] {
-			case "machine":
-				l = netrcLine{machine: f[i+1]}
-			case "default":
-				return nrc
-			case "login":
-				l.login = f[i+1]
-			case "password":
-				l.password = f[i+1]
-			case "macdef":
-				inMacro = true
-			}
-			if l.machine != "" && l.login != "" && l.password != "" {
-				nrc = append(nrc, l)
-				l = netrcLine{}
-			}
-		}
-		if i < len(f) && f[i] == "default" {
-			break
-		}
-	}
-	return nrc
 }
 
 // authTransport adds basic authentication to each request whose host has

@@ -18,6 +18,7 @@ import (
 	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/checksum"
 	"github.com/modmirror/modmirror/internal/atomicfile"
+	"github.com/modmirror/modmirror/internal/netrc"
 )
 
 // auditCommand is "modmirror sumdb audit": it checks that a checksum
@@ -25,6 +26,7 @@ import (
 type auditCommand struct {
 	sumdb string
 	proxy string
+	netrc string
 	state string
 
 	// stdout defaults to os.Stdout; tests set it.
@@ -35,6 +37,7 @@ func (c *auditCommand) flags() *flag.FlagSet {
 	fs := flag.NewFlagSet("sumdb audit", flag.ContinueOnError)
 	fs.StringVar(&c.sumdb, "sumdb", os.Getenv("GOSUMDB"), "checksum database to audit, as GOSUMDB: a verifier `key` (name+hash+key) or known name, optionally followed by a space and the database's URL; default $GOSUMDB")
 	fs.StringVar(&c.proxy, "proxy", defaultUpstream(), "proxies in GOPROXY `syntax` through whose /sumdb/<name>/ endpoint the database is read, unless --sumdb gives its URL; default $GOPROXY")
+	fs.StringVar(&c.netrc, "netrc", netrc.DefaultFile(), "credentials for the proxy or the database, a .netrc `file` (sent over HTTPS only, to the host they name); default $NETRC or ~/.netrc")
 	fs.StringVar(&c.state, "state", "", "`file` holding the signed tree head seen last time; default $XDG_CONFIG_HOME/modmirror/audit/<name>/latest")
 	setUsage(fs, "modmirror sumdb audit [flags]", `
 Checks that the checksum database's current signed tree head is consistent
@@ -70,7 +73,7 @@ func (c *auditCommand) Run(ctx context.Context, args []string) error {
 			return usageError{errors.New("no state file: set --state, $XDG_CONFIG_HOME or $HOME")}
 		}
 	}
-	remote, err := db.remote(c.proxy)
+	remote, err := db.remote(c.proxy, c.netrc)
 	if err != nil {
 		return usageError{fmt.Errorf("--proxy: %w", err)}
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/checksum"
 	"github.com/modmirror/modmirror/fsstore"
+	"github.com/modmirror/modmirror/internal/netrc"
 	"github.com/modmirror/modmirror/upstream"
 )
 
@@ -33,6 +34,7 @@ const verifyJobs = 16
 type verifyCommand struct {
 	sumdb   string
 	proxy   string
+	netrc   string
 	cache   string
 	nosumdb string
 
@@ -44,6 +46,7 @@ func (c *verifyCommand) flags() *flag.FlagSet {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.StringVar(&c.sumdb, "sumdb", defaultSumDB(), "checksum database to check against, as GOSUMDB: a known `name`, or a verifier key (name+hash+key), optionally followed by a space and the database's URL; default $GOSUMDB")
 	fs.StringVar(&c.proxy, "proxy", defaultUpstream(), "proxies in GOPROXY `syntax` through whose /sumdb/<name>/ endpoint the database is read, unless --sumdb gives its URL; default $GOPROXY")
+	fs.StringVar(&c.netrc, "netrc", netrc.DefaultFile(), "credentials for the proxy or the database, a .netrc `file` (sent over HTTPS only, to the host they name); default $NETRC or ~/.netrc")
 	fs.StringVar(&c.cache, "cache", defaultVerifyCache(), "`directory` keeping verified records and tiles, and the latest verified tree head, so that a database that forks its log is caught on a later run")
 	fs.StringVar(&c.nosumdb, "nosumdb", joinPatterns(os.Getenv("GONOSUMDB"), os.Getenv("GOPRIVATE")), "module path `patterns` (GOPRIVATE syntax) whose lines are skipped; default $GONOSUMDB,$GOPRIVATE")
 	setUsage(fs, "modmirror verify [flags] [go.sum ...]", `
@@ -130,7 +133,7 @@ func (c *verifyCommand) Run(ctx context.Context, args []string) error {
 	}
 
 	if toCheck > 0 {
-		remote, err := db.remote(c.proxy)
+		remote, err := db.remote(c.proxy, c.netrc)
 		if err != nil {
 			return usageError{fmt.Errorf("--proxy: %w", err)}
 		}
@@ -383,11 +386,25 @@ func parseSumDB(setting string) (sumdbSetting, error) {
 
 // remote returns where the database is read from: its URL if the setting
 // has one, else the proxies of the GOPROXY list proxies.
-func (s sumdbSetting) remote(proxies string) (checksum.Remote, error) {
-	if s.url != nil {
-		return &urlRemote{base: s.url, client: upstream.NewClient()}, nil
+//
+// Credentials for the proxy or the database's URL come from the .netrc
+// file netrcFile (if not empty; a missing file is no error), sent only over
+// HTTPS and only to the host they name, as the go command sends them: a
+// mirror that serves private modules to its token holders answers their
+// lookups only with a token.
+func (s sumdbSetting) remote(proxies, netrcFile string) (checksum.Remote, error) {
+	client := upstream.NewClient()
+	if netrcFile != "" {
+		data, err := os.ReadFile(netrcFile)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("--netrc: %w", err)
+		}
+		client.Transport = &netrc.Transport{Base: client.Transport, Lines: netrc.Parse(string(data))}
 	}
-	return upstream.Parse(proxies, upstream.Options{UserAgent: "modmirror/" + version()})
+	if s.url != nil {
+		return &urlRemote{base: s.url, client: client}, nil
+	}
+	return upstream.Parse(proxies, upstream.Options{Client: client, UserAgent: "modmirror/" + version()})
 }
 
 // readLatest reads the database's signed tree head through r and checks its

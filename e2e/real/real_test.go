@@ -68,7 +68,7 @@ func reachable() error {
 
 // startMirror runs modmirror serve against the real upstream and returns
 // its URL and data directory.
-func startMirror(t *testing.T) (string, string) {
+func startMirror(t *testing.T, extra ...string) (string, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -78,7 +78,7 @@ func startMirror(t *testing.T) (string, string) {
 	ln.Close()
 	data := t.TempDir()
 	var logs bytes.Buffer
-	cmd := exec.Command(binary, "serve", "--listen", addr, "--data", data, "--upstream", upstreamURL, "--sumdb", "sum.golang.org")
+	cmd := exec.Command(binary, append([]string{"serve", "--listen", addr, "--data", data, "--upstream", upstreamURL, "--sumdb", "sum.golang.org"}, extra...)...)
 	cmd.Env = append(os.Environ(), "GOPRIVATE=", "GONOPROXY=", "GONOSUMDB=", "GOSUMDB=")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -112,6 +112,7 @@ func goCmd(t *testing.T, dir, proxy string, env []string, args ...string) (strin
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
 	cmd.Env = append([]string{
+		"GOSUMDB=sum.golang.org", // env may set another
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + home,
 		"GOPATH=" + filepath.Join(home, "gopath"),
@@ -119,7 +120,6 @@ func goCmd(t *testing.T, dir, proxy string, env []string, args ...string) (strin
 		"GOCACHE=" + filepath.Join(home, "cache"),
 		"GOFLAGS=-modcacherw",
 		"GOPROXY=" + proxy,
-		"GOSUMDB=sum.golang.org",
 		"GONOSUMDB=", "GONOSUMCHECK=", "GOPRIVATE=", "GONOPROXY=", "GOINSECURE=",
 		"CGO_ENABLED=0",
 	}, env...)
@@ -170,4 +170,51 @@ func TestToolchain(t *testing.T) {
 	if n < 30<<20 {
 		t.Errorf("stored toolchain zip has only %d bytes", n)
 	}
+}
+
+// TestOwnChecksumDatabase makes the mirror's own log the go command's only
+// GOSUMDB against the real upstream: a module and a toolchain switch
+// resolve through it, and its records are sum.golang.org's lines, verbatim.
+func TestOwnChecksumDatabase(t *testing.T) {
+	keyFile := filepath.Join(t.TempDir(), "key")
+	out, err := exec.Command(binary, "sumdb", "keygen", "--name", "sum.modmirror.test", "--out", keyFile).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	vkey := lines[len(lines)-1]
+	url, _ := startMirror(t, "--sumdb-key", keyFile)
+	env := []string{"GOSUMDB=" + vkey}
+	if out, err := goCmd(t, t.TempDir(), url, append(env, "GOTOOLCHAIN=local"), "mod", "download", "golang.org/x/mod@v0.20.0"); err != nil {
+		t.Fatalf("go mod download with GOSUMDB=<own log>: %v\n%s", err, out)
+	}
+	if out, err := goCmd(t, t.TempDir(), url, append(env, "GOTOOLCHAIN=go1.21.13"), "version"); err != nil || !strings.Contains(out, "go version go1.21.13 ") {
+		t.Fatalf("GOTOOLCHAIN=go1.21.13 go version with GOSUMDB=<own log>: %v\n%s", err, out)
+	}
+	for _, mv := range []string{"golang.org/x/mod@v0.20.0", "golang.org/toolchain@v0.0.1-go1.21.13." + runtime.GOOS + "-" + runtime.GOARCH} {
+		own := get(t, url+"/sumdb/sum.modmirror.test/lookup/"+mv)
+		public := get(t, url+"/sumdb/sum.golang.org/lookup/"+mv)
+		// A lookup is "<id>\n<record>\n<signed head>": the records match.
+		ownRec := strings.SplitN(own, "\n\n", 2)[0]
+		publicRec := strings.SplitN(public, "\n\n", 2)[0]
+		_, ownRec, _ = strings.Cut(ownRec, "\n")
+		_, publicRec, _ = strings.Cut(publicRec, "\n")
+		if ownRec == "" || ownRec != publicRec {
+			t.Errorf("%s: own record %q, sum.golang.org's %q", mv, ownRec, publicRec)
+		}
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %v\n%s", url, resp.StatusCode, err, body)
+	}
+	return string(body)
 }

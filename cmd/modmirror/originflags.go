@@ -69,7 +69,7 @@ func (o *originFlags) open(data string, log *slog.Logger) (*origin.Origin, error
 	}
 	orig, err := origin.New(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("origin (needed for private paths and direct): %w", err)
+		return nil, fmt.Errorf("origin (needed for private paths and direct; --no-origin serves private paths from the store only): %w", err)
 	}
 	return orig, nil
 }

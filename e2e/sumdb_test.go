@@ -193,6 +193,21 @@ func main() { fmt.Println(lib.Hello(), secret.Word()) }
 			t.Errorf("lookup %s@%s: %d %v\n%s\nwant the record\n%s", mv[0], mv[1], code, err, body, want)
 		}
 	}
+	// A lookup of a public version the mirror has not stored fills and
+	// verifies its go.mod, records the public database's lines, and leaves
+	// the zip alone: the go command checks the go.mod of every module in a
+	// build's graph, and downloads few of their zips.
+	if code, body, err := httpGet(m.URL + "/sumdb/" + sumdbName + "/lookup/" + libPath + "@" + libPseudo); err != nil || code != 200 ||
+		!strings.Contains(body, strings.Join(up.GoSumLines(libPath, libPseudo), "\n")+"\n") {
+		t.Errorf("lookup of %s@%s: %d %v\n%s", libPath, libPseudo, code, err, body)
+	}
+	if n := up.Requests("/" + libPath + "/@v/" + libPseudo + ".zip"); n != 0 {
+		t.Errorf("a lookup fetched the zip of a public module %d times, want 0", n)
+	}
+	if !exists(m.StorePath(libPath + "/@v/" + libPseudo + ".mod")) {
+		t.Errorf("a lookup did not store the go.mod it verified")
+	}
+
 	// A version that exists nowhere is not found, and is not recorded.
 	if code, body, _ := httpGet(m.URL + "/sumdb/" + sumdbName + "/lookup/" + libPath + "@v1.9.9"); code != 404 {
 		t.Errorf("lookup of a version that does not exist: %d\n%s", code, body)
@@ -205,11 +220,11 @@ func main() { fmt.Println(lib.Hello(), secret.Word()) }
 		}
 	}
 
-	// Seven versions recorded: the four downloaded, the two of the build
-	// and the toolchain.
+	// Eight versions recorded: the four downloaded, the two of the build,
+	// the toolchain and the pseudo-version looked up.
 	_, metrics, err := httpGet(m.Root + "/metrics")
-	if err != nil || !strings.Contains(metrics, "\nmodmirror_sumdb_records 7\n") || !strings.Contains(metrics, "\nmodmirror_sumdb_append_batches_total ") {
-		t.Errorf("/metrics: %v; want modmirror_sumdb_records 7 and the batch counter:\n%s", err, grepLines(metrics, "modmirror_sumdb"))
+	if err != nil || !strings.Contains(metrics, "\nmodmirror_sumdb_records 8\n") || !strings.Contains(metrics, "\nmodmirror_sumdb_append_batches_total ") {
+		t.Errorf("/metrics: %v; want modmirror_sumdb_records 8 and the batch counter:\n%s", err, grepLines(metrics, "modmirror_sumdb"))
 	}
 
 	// The log also works at its own URL (GOSUMDB="<key> <url>"), for a

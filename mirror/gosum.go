@@ -34,11 +34,14 @@ func (m *Mirror) public(path string) bool {
 }
 
 // GoSum returns the go.sum lines to record for a module version in the
-// mirror's own checksum database, once the version's .mod and .zip are
-// stored (filling them first, with all the checks of a fill). For a module
-// verified against the public checksum database they are that database's
-// lines, verbatim; for any other module they are the hashes of the stored
-// files. Not-found errors match fs.ErrNotExist.
+// mirror's own checksum database, once the version is stored, filling it
+// first with all the checks of a fill. For a module verified against the
+// public checksum database they are that database's lines, verbatim, once
+// the .mod is verified against them: the go command looks up the go.mod
+// of every module in a build's graph, and most of their zips it never
+// downloads, so neither does the mirror (a zip is verified when it is
+// filled). For any other module they are the hashes of the stored .mod and
+// .zip. Not-found errors match fs.ErrNotExist.
 func (m *Mirror) GoSum(ctx context.Context, path, version string) ([]byte, error) {
 	if err := checkVersion(path, version); err != nil {
 		return nil, err
@@ -48,11 +51,6 @@ func (m *Mirror) GoSum(ctx context.Context, path, version string) ([]byte, error
 		return nil, err
 	}
 	defer mod.Close()
-	zf, err := m.Zip(ctx, path, version)
-	if err != nil {
-		return nil, err
-	}
-	defer zf.Close()
 	if m.public(path) {
 		if ll, ok := m.cfg.Checker.(lineLister); ok {
 			lines, err := ll.Lines(ctx, path, version)
@@ -62,6 +60,11 @@ func (m *Mirror) GoSum(ctx context.Context, path, version string) ([]byte, error
 			return []byte(strings.Join(lines, "\n") + "\n"), nil
 		}
 	}
+	zf, err := m.Zip(ctx, path, version)
+	if err != nil {
+		return nil, err
+	}
+	defer zf.Close()
 	modData, err := readAll(mod, modmirror.MaxGoMod, "stored go.mod")
 	if err != nil {
 		return nil, fmt.Errorf("mirror: %s@%s: %w", path, version, err)

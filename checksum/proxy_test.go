@@ -15,6 +15,7 @@ import (
 
 	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/fsstore"
+	"github.com/modmirror/modmirror/internal/testsumdb"
 )
 
 // observer counts ProxyOptions.Observe calls by "kind/source".
@@ -198,9 +199,9 @@ func TestProxyBadPaths(t *testing.T) {
 // 0/000 and those, but not 0/001.
 func tileEnv(t *testing.T) *testEnv {
 	e := newTestEnv(t)
-	e.db.grow(t, 600)
+	e.db.Grow(t, 600)
 	const path, version = "example.com/grow/m5", "v1.0.0"
-	if err := e.v.Check(context.Background(), path, version, e.db.hash(path, version)); err != nil {
+	if err := e.v.Check(context.Background(), path, version, e.db.Hash(path, version)); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -268,7 +269,7 @@ func TestProxyTiles(t *testing.T) {
 	}
 
 	// A full tile beyond the verified tree is passed on, not stored...
-	e.db.grow(t, 200) // 800 records: tile 0/002 is now full
+	e.db.Grow(t, 200) // 800 records: tile 0/002 is now full
 	w = serve(p, "GET", "/tile/8/0/002")
 	checkAnswer(t, w, 200, octetStream, nocache, direct(t, e, "/tile/8/0/002"))
 	if stored(t, e, "tile/8/0/002") != nil {
@@ -276,7 +277,7 @@ func TestProxyTiles(t *testing.T) {
 	}
 	// ...until the Verifier has verified a tree that covers it.
 	const path, version = "example.com/late", "v1.0.0"
-	if err := e.v.Check(context.Background(), path, version, e.db.hash(path, version)); err != nil {
+	if err := e.v.Check(context.Background(), path, version, e.db.Hash(path, version)); err != nil {
 		t.Fatal(err)
 	}
 	w = serve(p, "GET", "/tile/8/0/002")
@@ -336,15 +337,15 @@ func TestProxyServesClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := &testEnv{key: e.key, store: store, stateDir: t.TempDir()}
-	viaProxy := newTestRemote(&testDB{url: srv.URL})
+	viaProxy := newTestRemote(&testsumdb.DB{URL: srv.URL})
 	v := client.newVerifier(t, viaProxy)
 
 	for _, mod := range []string{"example.com/grow/m300", "example.com/grow/m599", "example.com/new"} {
-		if err := v.Check(context.Background(), mod, "v1.0.0", e.db.hash(mod, "v1.0.0")); err != nil {
+		if err := v.Check(context.Background(), mod, "v1.0.0", e.db.Hash(mod, "v1.0.0")); err != nil {
 			t.Errorf("Check(%s) through the proxy: %v", mod, err)
 		}
 	}
-	err = v.Check(context.Background(), "example.com/new", "v1.0.0", e.db.hash("x", "y"))
+	err = v.Check(context.Background(), "example.com/new", "v1.0.0", e.db.Hash("x", "y"))
 	if !errors.Is(err, modmirror.ErrSecurity) {
 		t.Errorf("Check of a wrong hash through the proxy = %v, want ErrSecurity", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/modmirror/modmirror/internal/syncbuf"
+	"github.com/modmirror/modmirror/internal/testsumdb"
 
 	"github.com/modmirror/modmirror"
 )
@@ -22,20 +23,20 @@ func TestCheck(t *testing.T) {
 	ctx := context.Background()
 	const path, version = "example.com/m", "v1.0.0"
 
-	if err := e.v.Check(ctx, path, version, e.db.hash(path, version)); err != nil {
+	if err := e.v.Check(ctx, path, version, e.db.Hash(path, version)); err != nil {
 		t.Errorf("zip hash: %v", err)
 	}
-	if err := e.v.Check(ctx, path, version+"/go.mod", e.db.hash(path, version+"/go.mod")); err != nil {
+	if err := e.v.Check(ctx, path, version+"/go.mod", e.db.Hash(path, version+"/go.mod")); err != nil {
 		t.Errorf("go.mod hash: %v", err)
 	}
 	// Toolchain versions are ordinary lookups.
 	const tpath, tvers = "golang.org/toolchain", "v0.0.1-go1.21.13.linux-amd64"
-	if err := e.v.Check(ctx, tpath, tvers, e.db.hash(tpath, tvers)); err != nil {
+	if err := e.v.Check(ctx, tpath, tvers, e.db.Hash(tpath, tvers)); err != nil {
 		t.Errorf("toolchain: %v", err)
 	}
 	// Upper case is escaped on the way to the database.
 	const upath = "github.com/Azure/go"
-	if err := e.v.Check(ctx, upath, version, e.db.hash(upath, version)); err != nil {
+	if err := e.v.Check(ctx, upath, version, e.db.Hash(upath, version)); err != nil {
 		t.Errorf("upper-case path: %v", err)
 	}
 	if got := e.v.Name(); got != testName {
@@ -47,7 +48,7 @@ func TestCheckMismatch(t *testing.T) {
 	e := newTestEnv(t)
 	const path, version = "example.com/m", "v1.0.0"
 	for _, vers := range []string{version, version + "/go.mod"} {
-		bad := e.db.hash(path, "other")
+		bad := e.db.Hash(path, "other")
 		err := e.v.Check(context.Background(), path, vers, bad)
 		if !errors.Is(err, modmirror.ErrSecurity) {
 			t.Fatalf("Check(%s) = %v, want ErrSecurity", vers, err)
@@ -57,7 +58,7 @@ func TestCheckMismatch(t *testing.T) {
 			"checksum: example.com/m@v1.0.0: verifying ",
 			"checksum mismatch",
 			"downloaded: " + bad,
-			testName + ": " + e.db.hash(path, vers),
+			testName + ": " + e.db.Hash(path, vers),
 			"SECURITY ERROR",
 		} {
 			if !strings.Contains(msg, want) {
@@ -69,7 +70,7 @@ func TestCheckMismatch(t *testing.T) {
 
 func TestCheckUnknown(t *testing.T) {
 	e := newTestEnv(t)
-	err := e.v.Check(context.Background(), "example.com/m", "v1.0.0-unknown", e.db.hash("example.com/m", "v1.0.0-unknown"))
+	err := e.v.Check(context.Background(), "example.com/m", "v1.0.0-unknown", e.db.Hash("example.com/m", "v1.0.0-unknown"))
 	if err == nil {
 		t.Fatal("Check of a version the database does not know succeeded")
 	}
@@ -105,7 +106,7 @@ func TestCheckTransient(t *testing.T) {
 			e := newTestEnv(t)
 			const path, version = "example.com/m", "v1.0.0"
 			e.remote.failNext(prefix, 1)
-			err := e.v.Check(context.Background(), path, version, e.db.hash(path, version))
+			err := e.v.Check(context.Background(), path, version, e.db.Hash(path, version))
 			if err == nil {
 				t.Fatal("Check succeeded despite a failed remote read")
 			}
@@ -117,7 +118,7 @@ func TestCheckTransient(t *testing.T) {
 					t.Errorf("error does not contain %q: %v", want, err)
 				}
 			}
-			if err := e.v.Check(context.Background(), path, version, e.db.hash(path, version)); err != nil {
+			if err := e.v.Check(context.Background(), path, version, e.db.Hash(path, version)); err != nil {
 				t.Errorf("Check after a transient failure: %v", err)
 			}
 		})
@@ -133,24 +134,24 @@ func TestCheckContext(t *testing.T) {
 	e.remote.block["/lookup/example.com/m@v1.0.0"] = gate
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	err := e.v.Check(ctx, path, version, e.db.hash(path, version))
+	err := e.v.Check(ctx, path, version, e.db.Hash(path, version))
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), path) {
 		t.Errorf("Check = %v, want deadline exceeded naming the module", err)
 	}
 	close(gate)
 	// The lookup finished in the background; a new Check uses it.
-	if err := e.v.Check(context.Background(), path, version, e.db.hash(path, version)); err != nil {
+	if err := e.v.Check(context.Background(), path, version, e.db.Hash(path, version)); err != nil {
 		t.Errorf("Check after the remote recovered: %v", err)
 	}
 }
 
 func TestCheckStoresVerified(t *testing.T) {
 	e := newTestEnv(t)
-	e.db.grow(t, 300)
+	e.db.Grow(t, 300)
 	// Record 5 is in tile 0/000; the tree of 300 records is covered by
 	// 1/000.p/1 and 0/001.p/44.
 	const path, version = "example.com/grow/m5", "v1.0.0"
-	if err := e.v.Check(context.Background(), path, version, e.db.hash(path, version)); err != nil {
+	if err := e.v.Check(context.Background(), path, version, e.db.Hash(path, version)); err != nil {
 		t.Fatal(err)
 	}
 	names, err := e.store.List(context.Background(), "sumdb/"+testName+"/tile/8/0")
@@ -181,9 +182,9 @@ func TestCheckStoresVerified(t *testing.T) {
 func TestCheckFork(t *testing.T) {
 	e := newTestEnv(t)
 	ctx := context.Background()
-	e.db.grow(t, 10)
+	e.db.Grow(t, 10)
 	const path, version = "example.com/m", "v1.0.0"
-	if err := e.v.Check(ctx, path, version, e.db.hash(path, version)); err != nil {
+	if err := e.v.Check(ctx, path, version, e.db.Hash(path, version)); err != nil {
 		t.Fatal(err)
 	}
 	state, err := os.ReadFile(filepath.Join(e.stateDir, testName, "latest"))
@@ -195,11 +196,11 @@ func TestCheckFork(t *testing.T) {
 	}
 
 	// The same key, different records: a fork of the log.
-	fork := newTestDB(t, e.key, "b")
-	fork.grow(t, 12)
+	fork := testsumdb.New(t, e.key, "b", nil)
+	fork.Grow(t, 12)
 	var logs syncbuf.Buffer
 	v, err := NewVerifier(Config{
-		Key:      e.key.verifier,
+		Key:      e.key.Verifier,
 		Remote:   newTestRemote(fork),
 		Store:    e.store,
 		StateDir: e.stateDir,
@@ -211,7 +212,7 @@ func TestCheckFork(t *testing.T) {
 	// A version not looked up before: the verified lookup of path@version
 	// is in the store, and would be answered from there.
 	const other = "v1.1.0"
-	err = v.Check(ctx, path, other, fork.hash(path, other))
+	err = v.Check(ctx, path, other, fork.Hash(path, other))
 	if !errors.Is(err, modmirror.ErrSecurity) {
 		t.Fatalf("Check against a fork = %v, want ErrSecurity", err)
 	}
@@ -228,14 +229,14 @@ func TestCheckFork(t *testing.T) {
 		t.Errorf("persisted tree head changed after the fork was detected (err %v)", err)
 	}
 	// The fork is caught again, not forgotten with the failed client.
-	if err := v.Check(ctx, path, other, fork.hash(path, other)); !errors.Is(err, modmirror.ErrSecurity) {
+	if err := v.Check(ctx, path, other, fork.Hash(path, other)); !errors.Is(err, modmirror.ErrSecurity) {
 		t.Errorf("second Check against a fork = %v, want ErrSecurity", err)
 	}
 }
 
 func TestNewVerifierErrors(t *testing.T) {
 	e := newTestEnv(t)
-	good := Config{Key: e.key.verifier, Remote: e.remote, Store: e.store, StateDir: t.TempDir()}
+	good := Config{Key: e.key.Verifier, Remote: e.remote, Store: e.store, StateDir: t.TempDir()}
 	for _, c := range []struct {
 		name string
 		edit func(*Config)
@@ -289,7 +290,7 @@ func TestLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, _ := e.db.gosum(path, version)
+	want, _ := e.db.GoSum(path, version)
 	if got := strings.Join(lines, "\n") + "\n"; got != string(want) {
 		t.Errorf("Lines = %q, want %q", got, want)
 	}

@@ -3,9 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -18,39 +15,21 @@ import (
 	"sync"
 	"testing"
 
-	"golang.org/x/mod/module"
-	"golang.org/x/mod/sumdb"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/modmirror/modmirror"
+	"github.com/modmirror/modmirror/internal/testsumdb"
 	"github.com/modmirror/modmirror/internal/testupstream"
 )
 
 const testDBName = "sum.test"
 
-// A testKey is the key pair of a test checksum database.
-type testKey struct{ signer, verifier string }
-
-func newTestKey(t *testing.T) testKey {
-	t.Helper()
-	skey, vkey, err := note.GenerateKey(rand.Reader, testDBName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testKey{skey, vkey}
-}
-
-// A testSumDB is a checksum database served on 127.0.0.1 at its own URL. It
-// knows every module version whose version does not contain "unknown"; the
-// hashes it logs depend on salt, so two testSumDBs with the same key and
-// different salts are two forks of one log.
+// A testSumDB is a test checksum database that counts the requests it
+// answers and can be made to serve a stale head and to drop partial tiles.
 type testSumDB struct {
-	key   testKey
-	ops   *sumdb.TestServer
-	url   string
-	salt  string
-	grown int // module versions added by grow
+	*testsumdb.DB
+	key testsumdb.Key
 
 	mu       sync.Mutex
 	requests map[string]int // by URL path
@@ -62,13 +41,10 @@ type testSumDB struct {
 	dropCompletedPartials bool
 }
 
-func newTestSumDB(t *testing.T, key testKey, salt string) *testSumDB {
+func newTestSumDB(t *testing.T, key testsumdb.Key, salt string) *testSumDB {
 	t.Helper()
-	db := &testSumDB{key: key, salt: salt, requests: make(map[string]int)}
-	db.ops = sumdb.NewTestServer(key.signer, db.gosum)
-	srv := httptest.NewServer(db.handler(sumdb.NewServer(db.ops)))
-	t.Cleanup(srv.Close)
-	db.url = srv.URL
+	db := &testSumDB{key: key, requests: make(map[string]int)}
+	db.DB = testsumdb.New(t, key, salt, db.handler)
 	return db
 }
 
@@ -91,64 +67,28 @@ func (db *testSumDB) handler(h http.Handler) http.Handler {
 				}
 			}
 		}
-		// sumdb.TestServer panics when asked for a tile beyond the end of
-		// its log, which a real database answers with 404.
-		defer func() {
-			if recover() != nil {
-				http.Error(w, "not found", http.StatusNotFound)
-			}
-		}()
 		h.ServeHTTP(w, r)
 	})
 }
 
-func (db *testSumDB) gosum(path, version string) ([]byte, error) {
-	if strings.Contains(version, "unknown") {
-		// sumdb.Server answers 404 only for errors os.IsNotExist
-		// recognises, which does not unwrap.
-		return nil, &fs.PathError{Op: "lookup", Path: path + "@" + version, Err: fs.ErrNotExist}
-	}
-	return []byte(fmt.Sprintf("%s %s %s\n%s %s/go.mod %s\n",
-		path, version, db.hash(path, version),
-		path, version, db.hash(path, version+"/go.mod"))), nil
-}
-
-// hash returns the h1: hash the database logs for a go.sum line.
-func (db *testSumDB) hash(path, version string) string {
-	sum := sha256.Sum256([]byte(db.salt + path + "@" + version))
-	return "h1:" + base64.StdEncoding.EncodeToString(sum[:])
-}
-
-// goSum returns the go.sum lines of path@version that the database logs.
-func (db *testSumDB) goSum(path, version string) []string {
-	return []string{path + " " + version + " " + db.hash(path, version), path + " " + version + "/go.mod " + db.hash(path, version+"/go.mod")}
-}
-
-// grow adds records for n new module versions directly, without HTTP.
-func (db *testSumDB) grow(t *testing.T, n int) {
-	t.Helper()
-	for range n {
-		m := module.Version{Path: fmt.Sprintf("example.com/grow/m%d", db.grown), Version: "v1.0.0"}
-		db.grown++
-		if _, err := db.ops.Lookup(context.Background(), m); err != nil {
-			t.Fatal(err)
-		}
-	}
+// goSumLines returns the go.sum lines of path@version that the database logs.
+func (db *testSumDB) goSumLines(path, version string) []string {
+	return []string{path + " " + version + " " + db.Hash(path, version), path + " " + version + "/go.mod " + db.Hash(path, version+"/go.mod")}
 }
 
 // signed returns the database's current signed tree head and its tree.
 func (db *testSumDB) signed(t *testing.T) ([]byte, tlog.Tree) {
 	t.Helper()
-	msg, err := db.ops.Signed(context.Background())
+	msg, err := db.Ops.Signed(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return msg, parseSigned(t, db.key.verifier, msg)
+	return msg, parseSigned(t, db.key.Verifier, msg)
 }
 
 // size returns the number of records in the log.
 func (db *testSumDB) size() int64 {
-	msg, err := db.ops.Signed(context.Background())
+	msg, err := db.Ops.Signed(context.Background())
 	if err != nil {
 		panic(err)
 	}
@@ -289,23 +229,23 @@ func get200(t *testing.T, url string) []byte {
 // same key are caught, reported with a proof that checks, and leave the
 // state as it was.
 func TestAuditFork(t *testing.T) {
-	key := newTestKey(t)
+	key := testsumdb.NewKey(t, testDBName)
 	db := newTestSumDB(t, key, "a")
-	db.grow(t, 10)
+	db.Grow(t, 10)
 	state := filepath.Join(t.TempDir(), "latest")
 	// The URL form: the proxy is never asked.
 	audit := func(db *testSumDB) (string, error) {
-		return runAudit(t, "--sumdb", key.verifier+" "+db.url, "--proxy", "off", "--state", state)
+		return runAudit(t, "--sumdb", key.Verifier+" "+db.URL, "--proxy", "off", "--state", state)
 	}
 	if out, err := audit(db); err != nil || !strings.HasPrefix(out, "first head recorded: tree 10 ") {
 		t.Fatalf("first audit: %v, %q", err, out)
 	}
-	db.grow(t, 10)
+	db.Grow(t, 10)
 	if out, err := audit(db); err != nil || !strings.HasPrefix(out, "ok: tree 10 -> 20 consistent") {
 		t.Fatalf("audit after growth: %v, %q", err, out)
 	}
 	before := readFile(t, state)
-	oldTree := parseSigned(t, key.verifier, before)
+	oldTree := parseSigned(t, key.Verifier, before)
 
 	for _, tc := range []struct {
 		name  string
@@ -320,7 +260,7 @@ func TestAuditFork(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fork := newTestSumDB(t, key, tc.salt)
-			fork.grow(t, tc.size)
+			fork.Grow(t, tc.size)
 			forkMsg, forkTree := fork.signed(t)
 			out, err := audit(fork)
 			if !errors.Is(err, modmirror.ErrSecurity) {
@@ -366,7 +306,7 @@ func TestAuditFork(t *testing.T) {
 	}
 
 	// The state survived: the real log, grown, still audits.
-	db.grow(t, 5)
+	db.Grow(t, 5)
 	if out, err := audit(db); err != nil || !strings.HasPrefix(out, "ok: tree 20 -> 25 consistent") {
 		t.Errorf("audit of the real log after the forks: %v, %q", err, out)
 	}
@@ -406,19 +346,19 @@ func parseReport(t *testing.T, report string) (tlog.Hash, tlog.TreeProof) {
 // TestAuditPartialTiles checks that a partial tile that the server no
 // longer has is cut from the full one, as the go command does.
 func TestAuditPartialTiles(t *testing.T) {
-	key := newTestKey(t)
+	key := testsumdb.NewKey(t, testDBName)
 	db := newTestSumDB(t, key, "a")
-	db.grow(t, 10)
+	db.Grow(t, 10)
 	state := filepath.Join(t.TempDir(), "latest")
-	args := []string{"--sumdb", key.verifier + " " + db.url + "/", "--state", state}
+	args := []string{"--sumdb", key.Verifier + " " + db.URL + "/", "--state", state}
 	if _, err := runAudit(t, args...); err != nil {
 		t.Fatal(err)
 	}
 	// The head read is for 300 records, whose tree needs tile 0/001.p/44;
 	// by the time the tiles are read, the log has 600, and 0/001 is full.
-	db.grow(t, 290)
+	db.Grow(t, 290)
 	latest, _ := db.signed(t)
-	db.grow(t, 300)
+	db.Grow(t, 300)
 	db.mu.Lock()
 	db.latest, db.dropCompletedPartials = latest, true
 	db.mu.Unlock()
@@ -437,15 +377,15 @@ func TestAuditPartialTiles(t *testing.T) {
 }
 
 func TestAuditErrors(t *testing.T) {
-	key := newTestKey(t)
+	key := testsumdb.NewKey(t, testDBName)
 	db := newTestSumDB(t, key, "a")
-	db.grow(t, 3)
+	db.Grow(t, 3)
 	dir := t.TempDir()
 
 	// A key the database does not sign with: nothing is recorded.
-	other := newTestKey(t)
+	other := testsumdb.NewKey(t, testDBName)
 	state := filepath.Join(dir, "other")
-	if out, err := runAudit(t, "--sumdb", other.verifier+" "+db.url, "--state", state); err == nil || !strings.Contains(err.Error(), "does not verify") {
+	if out, err := runAudit(t, "--sumdb", other.Verifier+" "+db.URL, "--state", state); err == nil || !strings.Contains(err.Error(), "does not verify") {
 		t.Errorf("audit with the wrong key: %v, %q", err, out)
 	}
 	if _, err := os.Stat(state); !errors.Is(err, fs.ErrNotExist) {
@@ -454,12 +394,12 @@ func TestAuditErrors(t *testing.T) {
 
 	// A state file signed by another key is not trusted, nor replaced.
 	otherDB := newTestSumDB(t, other, "a")
-	otherDB.grow(t, 3)
-	if _, err := runAudit(t, "--sumdb", other.verifier+" "+otherDB.url, "--state", state); err != nil {
+	otherDB.Grow(t, 3)
+	if _, err := runAudit(t, "--sumdb", other.Verifier+" "+otherDB.URL, "--state", state); err != nil {
 		t.Fatal(err)
 	}
 	bad := readFile(t, state)
-	if _, err := runAudit(t, "--sumdb", key.verifier+" "+db.url, "--state", state); err == nil || !strings.Contains(err.Error(), "state file") {
+	if _, err := runAudit(t, "--sumdb", key.Verifier+" "+db.URL, "--state", state); err == nil || !strings.Contains(err.Error(), "state file") {
 		t.Errorf("audit with a state file of another key: %v", err)
 	}
 	if !bytes.Equal(readFile(t, state), bad) {
@@ -469,7 +409,7 @@ func TestAuditErrors(t *testing.T) {
 	// An unreachable database.
 	dead := httptest.NewServer(http.NotFoundHandler())
 	dead.Close()
-	if _, err := runAudit(t, "--sumdb", key.verifier, "--proxy", dead.URL, "--state", filepath.Join(dir, "dead")); err == nil || !strings.Contains(err.Error(), "could not be reached") {
+	if _, err := runAudit(t, "--sumdb", key.Verifier, "--proxy", dead.URL, "--state", filepath.Join(dir, "dead")); err == nil || !strings.Contains(err.Error(), "could not be reached") {
 		t.Errorf("audit of an unreachable database: %v", err)
 	}
 
@@ -479,8 +419,8 @@ func TestAuditErrors(t *testing.T) {
 		{},
 		{"--sumdb", "off"},
 		{"--sumdb", "sum.example"},
-		{"--sumdb", key.verifier + " ftp://x"},
-		{"--sumdb", key.verifier, "extra"},
+		{"--sumdb", key.Verifier + " ftp://x"},
+		{"--sumdb", key.Verifier, "extra"},
 	} {
 		if _, err := runAudit(t, args...); !errors.As(err, &ue) {
 			t.Errorf("audit %q: %v, want a usage error", args, err)
@@ -490,17 +430,17 @@ func TestAuditErrors(t *testing.T) {
 
 // TestAuditDefaultState checks where the state goes by default.
 func TestAuditDefaultState(t *testing.T) {
-	key := newTestKey(t)
+	key := testsumdb.NewKey(t, testDBName)
 	db := newTestSumDB(t, key, "a")
-	db.grow(t, 1)
+	db.Grow(t, 1)
 	config := t.TempDir()
 	t.Setenv("XDG_CONFIG_HOME", config)
-	t.Setenv("GOSUMDB", key.verifier+" "+db.url)
+	t.Setenv("GOSUMDB", key.Verifier+" "+db.URL)
 	if out, err := runAudit(t); err != nil {
 		t.Fatalf("audit: %v, %q", err, out)
 	}
 	state := filepath.Join(config, "modmirror", "audit", testDBName, "latest")
-	if tree := parseSigned(t, key.verifier, readFile(t, state)); tree.N != 1 {
+	if tree := parseSigned(t, key.Verifier, readFile(t, state)); tree.N != 1 {
 		t.Errorf("default state file holds tree %d, want 1", tree.N)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/modmirror/modmirror/internal/testsumdb"
 	"github.com/modmirror/modmirror/internal/testupstream"
 )
 
@@ -245,19 +246,19 @@ func TestVerifyURL(t *testing.T) {
 // TestVerifyFork checks that the cache remembers the tree head, so that a
 // database that forks its log between runs is caught.
 func TestVerifyFork(t *testing.T) {
-	key := newTestKey(t)
+	key := testsumdb.NewKey(t, testDBName)
 	db := newTestSumDB(t, key, "a")
-	db.grow(t, 5)
+	db.Grow(t, 5)
 	cache := t.TempDir()
-	first := writeGoSum(t, db.goSum("example.com/m", "v1.0.0")...)
-	if out, err := runVerify(t, first, "--sumdb", key.verifier+" "+db.url, "--cache", cache); err != nil {
+	first := writeGoSum(t, db.goSumLines("example.com/m", "v1.0.0")...)
+	if out, err := runVerify(t, first, "--sumdb", key.Verifier+" "+db.URL, "--cache", cache); err != nil {
 		t.Fatalf("verify: %v\n%s", err, out)
 	}
 
 	fork := newTestSumDB(t, key, "b")
-	fork.grow(t, 10)
-	second := writeGoSum(t, fork.goSum("example.com/m", "v1.1.0")...)
-	args := []string{second, "--sumdb", key.verifier + " " + fork.url}
+	fork.Grow(t, 10)
+	second := writeGoSum(t, fork.goSumLines("example.com/m", "v1.1.0")...)
+	args := []string{second, "--sumdb", key.Verifier + " " + fork.URL}
 	out, err := runVerify(t, append(args, "--cache", cache)...)
 	if err == nil {
 		t.Fatalf("verify against a fork succeeded:\n%s", out)
@@ -295,7 +296,7 @@ func TestVerifyUsage(t *testing.T) {
 }
 
 func TestParseSumDB(t *testing.T) {
-	key := newTestKey(t).verifier
+	key := testsumdb.NewKey(t, testDBName).Verifier
 	for _, tc := range []struct {
 		in, name, url string
 		ok            bool

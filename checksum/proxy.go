@@ -13,6 +13,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/internal/sumdbpath"
 )
 
@@ -33,6 +34,12 @@ type ProxyOptions struct {
 	// CacheEntries bounds the number of answers kept in memory; zero
 	// means 1024.
 	CacheEntries int
+
+	// Private, if not nil, reports whether a module path is private. A
+	// lookup of a private path is never sent to the remote (a public
+	// database must not learn private paths): it is answered with the
+	// mirror's one not-found for private paths, modmirror.PrivateNotFound.
+	Private func(path string) bool
 
 	// Observe, if not nil, is called once for each answered /latest,
 	// /lookup and /tile request, with the kind of request ("latest",
@@ -70,6 +77,7 @@ const (
 // from there; everything else is kept in memory for a few seconds only.
 type Proxy struct {
 	v         *Verifier
+	private   func(path string) bool
 	latestTTL time.Duration
 	ttl       time.Duration
 	observe   func(kind, source string)
@@ -84,6 +92,7 @@ var _ http.Handler = (*Proxy)(nil)
 func NewProxy(v *Verifier, opts ProxyOptions) *Proxy {
 	p := &Proxy{
 		v:         v,
+		private:   opts.Private,
 		latestTTL: opts.LatestTTL,
 		ttl:       opts.TTL,
 		observe:   opts.Observe,
@@ -114,6 +123,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req, err := sumdbpath.Parse(r.URL.Path)
 	if err != nil {
 		http.Error(w, fmt.Sprintf("checksum: %s: not found", r.URL.Path), http.StatusNotFound)
+		return
+	}
+	if req.Kind == sumdbpath.Lookup && p.private != nil && p.private(req.Mod.Path) {
+		w.Header().Set("Cache-Control", cacheNone)
+		http.Error(w, "not found: "+modmirror.PrivateNotFound, http.StatusNotFound)
 		return
 	}
 	switch {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -354,5 +355,29 @@ func TestProxyServesClient(t *testing.T) {
 	}
 	if stored(t, e, "tile/8/0/001") == nil {
 		t.Errorf("proxy did not keep the full tile it fetched for the client")
+	}
+}
+
+// TestProxyPrivateLookup never passes a private path on to the remote.
+func TestProxyPrivateLookup(t *testing.T) {
+	e := newTestEnv(t)
+	srv := httptest.NewServer(NewProxy(e.v, ProxyOptions{Private: func(p string) bool { return strings.HasPrefix(p, "corp.example/") }}))
+	t.Cleanup(srv.Close)
+	resp, err := http.Get(srv.URL + "/lookup/corp.example/secret@v1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 404 || string(body) != "not found: "+modmirror.PrivateNotFound+"\n" {
+		t.Errorf("lookup of a private path: %d %q, want the uniform 404", resp.StatusCode, body)
+	}
+	if n := e.remote.count("/lookup/corp.example/secret@v1.0.0"); n != 0 {
+		t.Errorf("the remote was asked %d times about a private path", n)
+	}
+	if resp, err := http.Get(srv.URL + "/lookup/example.com/m@v1.0.0"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("lookup of a public path: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 }

@@ -160,6 +160,12 @@ func main() { fmt.Println(lib.Hello(), "/", publiclib.Hello()) }
 	}
 	checkRefused(t, m, "corp.example/lib/@v/v1.2.0.info", "", "no_token")
 
+	// Not even a client with a token that asks the proxied public
+	// database about a private path, as a client without GOPRIVATE would.
+	if code, body, _ := clientGet(ca.Client(), m.URL+"/sumdb/"+up.SumDBName()+"/lookup/corp.example/lib@v1.2.0", "Bearer "+secret); code != 404 {
+		t.Errorf("a private lookup in the proxied public database: %d %s, want 404", code, body)
+	}
+
 	// Private paths never reach the public upstream or its database.
 	for _, p := range up.RequestLog() {
 		if strings.Contains(p, "corp.example") {

@@ -233,7 +233,7 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 			return nil, nil, err
 		}
 		cfg.Checker = verifier
-		sumdbs[name] = checksum.NewProxy(verifier, checksum.ProxyOptions{})
+		sumdbs[name] = checksum.NewProxy(verifier, checksum.ProxyOptions{Private: private})
 		log.Info("verifying public modules", "sumdb", name)
 	} else {
 		log.Warn("checksum database verification is off: modules are stored as the upstream serves them")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Needs Go (the end-to-end tests drive the go
-# command on PATH) and nix, which it installs with apt-get when missing; the
-# tests themselves use no network: every upstream is a fixture on 127.0.0.1.
+# command on PATH), nix and PostgreSQL, which it installs with apt-get when
+# missing; the tests themselves use no network: every upstream is a fixture
+# on 127.0.0.1, and so is the PostgreSQL server it starts for sumlog/postgres.
 # Extra arguments go to "go test", e.g. scripts/test.sh -run TestE2E.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,16 @@ export GOTOOLCHAIN=local
 echo "== nix"
 scripts/install-nix.sh
 export MODMIRROR_REQUIRE_NIX=1
+
+# sumlog/postgres runs against a throwaway server in a temp dir, removed
+# on exit; every step of scripts/postgres.sh is bounded in time.
+echo "== postgres"
+pgstart=$SECONDS
+pgdir=$(mktemp -d "${TMPDIR:-/tmp}/modmirror-postgres.XXXXXX")
+trap 'scripts/postgres.sh stop "$pgdir" || true' EXIT
+MODMIRROR_POSTGRES_URL=$(scripts/postgres.sh start "$pgdir")
+export MODMIRROR_POSTGRES_URL MODMIRROR_REQUIRE_POSTGRES=1
+echo "postgres ready in $((SECONDS - pgstart))s"
 
 echo "== go vet"
 go vet ./...

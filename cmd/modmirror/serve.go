@@ -61,7 +61,7 @@ func (c *serveCommand) flags() *flag.FlagSet {
 	fs.StringVar(&c.nosumdb, "nosumdb", os.Getenv("GONOSUMDB"), "module path `patterns` fetched from the upstream without a checksum database check; default $GONOSUMDB")
 	fs.StringVar(&c.sumdb, "sumdb", defaultSumDB(), "checksum database that verifies public modules, as GOSUMDB (`name[+key]`), or off; default $GOSUMDB")
 	fs.StringVar(&c.sumdbKey, "sumdb-key", "", "signer key `file` (from \"modmirror sumdb keygen\"): serve the mirror's own checksum database, which records every module version served, at /sumdb/<name>/")
-	fs.StringVar(&c.sumdbDB, "sumdb-db", "", "`database` of the own checksum database: sqlite:///path/file.db or a file path; default <data>/sumdb.db")
+	fs.StringVar(&c.sumdbDB, "sumdb-db", "", "`database` of the own checksum database: sqlite:///path/file.db, a file path, or postgres://user:pass@host/db (shared by replicas); default <data>/sumdb.db")
 	fs.BoolVar(&c.offline, "offline", false, "serve from the store only, never asking the upstream")
 	fs.DurationVar(&c.listTTL, "list-ttl", time.Minute, "how long an upstream /@v/list or /@latest answer is reused")
 	fs.StringVar(&c.basePath, "base-path", "", "serve the GOPROXY protocol under this `path` prefix, such as /go")

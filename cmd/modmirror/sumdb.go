@@ -11,9 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/modmirror/modmirror/internal/atomicfile"
 	"github.com/modmirror/modmirror/sumlog"
+	"github.com/modmirror/modmirror/sumlog/postgres"
 	"github.com/modmirror/modmirror/sumlog/sqlite"
 )
 
@@ -120,7 +122,8 @@ func readKeyFile(file string) (string, error) {
 }
 
 // openLogStorage opens the log storage named by a --sumdb-db setting: an
-// sqlite:// URL or a file path; empty means <data>/sumdb.db.
+// sqlite:// URL or a file path (empty means <data>/sumdb.db), or a
+// postgres:// URL. It returns the storage and its name for logs.
 func openLogStorage(setting, data string) (sumlog.Storage, string, error) {
 	if setting == "" {
 		file := filepath.Join(data, "sumdb.db")
@@ -146,7 +149,25 @@ func openLogStorage(setting, data string) (sumlog.Storage, string, error) {
 		st, err := sqlite.Open(file)
 		return st, file, err
 	case "postgres", "postgresql":
-		return nil, "", errors.New("PostgreSQL storage for the checksum database is not supported yet; use sqlite:///path/to/file.db")
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		shown := redactPostgresURL(u)
+		st, err := postgres.Open(ctx, setting)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", shown, err)
+		}
+		return st, shown, nil
 	}
-	return nil, "", fmt.Errorf("unknown database URL scheme %q (want sqlite:///path)", u.Scheme)
+	return nil, "", fmt.Errorf("unknown database URL scheme %q (want sqlite:///path or postgres://...)", u.Scheme)
+}
+
+// redactPostgresURL returns u for logs: without its password, in the
+// user information or in the query.
+func redactPostgresURL(u *url.URL) string {
+	r := *u
+	if q := r.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		r.RawQuery = q.Encode()
+	}
+	return r.Redacted()
 }

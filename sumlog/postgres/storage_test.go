@@ -1,0 +1,289 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/modmirror/modmirror/sumlog"
+	"github.com/modmirror/modmirror/sumlog/postgres"
+	"github.com/modmirror/modmirror/sumlog/storagetest"
+)
+
+// serverURL returns the URL of the test server, from
+// MODMIRROR_POSTGRES_URL (scripts/postgres.sh start prints one). Without
+// it the test is skipped, or fails when MODMIRROR_REQUIRE_POSTGRES=1.
+func serverURL(t *testing.T) string {
+	t.Helper()
+	u := os.Getenv("MODMIRROR_POSTGRES_URL")
+	if u == "" {
+		msg := "MODMIRROR_POSTGRES_URL is not set; run scripts/test.sh, or set it to a postgres:// URL of a role with CREATEDB (scripts/postgres.sh start DIR prints one)"
+		if os.Getenv("MODMIRROR_REQUIRE_POSTGRES") == "1" {
+			t.Fatal(msg + ", as MODMIRROR_REQUIRE_POSTGRES=1 requires")
+		}
+		t.Skip(msg)
+	}
+	return u
+}
+
+// newDatabase creates a database of its own for t on the test server,
+// dropped when t ends, and returns its URL.
+func newDatabase(t *testing.T) string {
+	t.Helper()
+	admin := serverURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("connecting to MODMIRROR_POSTGRES_URL: %v", err)
+	}
+	defer conn.Close(ctx)
+	name := "modmirror_test_" + rand.Text()[:16]
+	name = strings.ToLower(name)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			t.Errorf("dropping database %s: %v", name, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("dropping database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatalf("MODMIRROR_POSTGRES_URL: %v", err)
+	}
+	u.Path = "/" + name
+	u.RawPath = ""
+	return u.String()
+}
+
+func open(t *testing.T, dbURL string) *postgres.Storage {
+	t.Helper()
+	st, err := postgres.Open(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func TestStorage(t *testing.T) {
+	t.Parallel()
+	storagetest.TestStorage(t, func(t *testing.T) sumlog.Storage {
+		return open(t, newDatabase(t))
+	})
+}
+
+// TestReopen checks that a second Open of a database, as a second replica
+// or a restart does, keeps what is in it.
+func TestReopen(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := newDatabase(t)
+	skey, _, err := sumlog.GenerateKey("sum.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := open(t, db)
+	l, err := sumlog.Open(ctx, sumlog.Config{Storage: st, SignerKey: skey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		path := fmt.Sprintf("example.com/reopen/m%d", i)
+		if _, err := l.Record(ctx, path, "v1.0.0", goSum(path, "v1.0.0")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := l.Head()
+	l.Close()
+	st.Close()
+
+	st = open(t, db)
+	defer st.Close()
+	h, err := st.Head(ctx)
+	if err != nil || h.Size != 10 || string(h.Signed) != string(before.Signed) {
+		t.Fatalf("Head after reopening = %+v, %v; want %+v", h, err, before)
+	}
+	if id, err := st.Lookup(ctx, "example.com/reopen/m9", "v1.0.0"); err != nil || id != 9 {
+		t.Fatalf("Lookup after reopening = %d, %v; want 9, nil", id, err)
+	}
+}
+
+// TestNewerSchema checks that a database written by a later modmirror is
+// refused rather than changed.
+func TestNewerSchema(t *testing.T) {
+	t.Parallel()
+	db := newDatabase(t)
+	open(t, db).Close()
+	conn, err := pgx.Connect(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(t.Context(), "UPDATE schema_version SET version = 2"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(t.Context())
+	st, err := postgres.Open(t.Context(), db)
+	if err == nil {
+		st.Close()
+		t.Fatal("Open of a database with schema version 2 succeeded")
+	}
+	if !strings.Contains(err.Error(), "schema version 2") {
+		t.Fatalf("Open of a database with schema version 2: %v; want an error naming the version", err)
+	}
+}
+
+// TestTwoWriters runs two logs, as two replicas would, over one database:
+// both append at once, no record is lost, ids are dense, and a version
+// that both record gets one id.
+func TestTwoWriters(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	db := newDatabase(t)
+	skey, _, err := sumlog.GenerateKey("sum.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The two open at once, too: both create the schema and the first head.
+	logs := make([]*sumlog.Log, 2)
+	var wg sync.WaitGroup
+	for i := range logs {
+		wg.Go(func() {
+			st, err := postgres.Open(ctx, db)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			t.Cleanup(func() { st.Close() })
+			l, err := sumlog.Open(ctx, sumlog.Config{Storage: st, SignerKey: skey})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			t.Cleanup(func() { l.Close() })
+			logs[i] = l
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	const perWriter, shared, writersPerLog = 25, 20, 4
+	type result struct {
+		path string
+		id   int64
+	}
+	results := make([][]result, len(logs)*writersPerLog)
+	start := make(chan struct{})
+	for k := range results {
+		l := logs[k%len(logs)]
+		wg.Go(func() {
+			<-start
+			var paths []string
+			for i := range perWriter {
+				paths = append(paths, fmt.Sprintf("example.com/two/w%d/m%d", k, i))
+			}
+			for i := range shared {
+				paths = append(paths, fmt.Sprintf("example.com/two/shared/m%d", (i+k)%shared))
+			}
+			for _, path := range paths {
+				id, err := l.Record(ctx, path, "v1.0.0", goSum(path, "v1.0.0"))
+				if err != nil {
+					t.Errorf("writer %d: Record(%s): %v", k, path, err)
+					return
+				}
+				results[k] = append(results[k], result{path, id})
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	ids := map[string]int64{}
+	for k, rs := range results {
+		for _, r := range rs {
+			if old, ok := ids[r.path]; ok && old != r.id {
+				t.Errorf("writer %d: %s is record %d, but another writer got %d", k, r.path, r.id, old)
+			}
+			ids[r.path] = r.id
+		}
+	}
+	want := int64(len(results)*perWriter + shared)
+	if int64(len(ids)) != want {
+		t.Fatalf("%d distinct versions recorded, want %d", len(ids), want)
+	}
+	conn, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	queryInt := func(query string, args ...any) int64 {
+		t.Helper()
+		var n int64
+		if err := conn.QueryRow(ctx, query, args...).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		return n
+	}
+	for _, c := range []struct {
+		query string
+		want  int64
+	}{
+		{"SELECT COUNT(*) FROM records", want},
+		{"SELECT COUNT(DISTINCT id) FROM records", want},
+		{"SELECT MIN(id) FROM records", 0},
+		{"SELECT MAX(id) FROM records", want - 1},
+		{"SELECT size FROM head", want},
+	} {
+		if got := queryInt(c.query); got != c.want {
+			t.Errorf("%s = %d, want %d", c.query, got, c.want)
+		}
+	}
+	for path, id := range ids {
+		if got := queryInt("SELECT id FROM records WHERE path = $1", path); got != id {
+			t.Errorf("%s is record %d in the database, but Record returned %d", path, got, id)
+		}
+	}
+	// A third replica opens the result: the tree matches its head.
+	st := open(t, db)
+	defer st.Close()
+	l, err := sumlog.Open(ctx, sumlog.Config{Storage: st, SignerKey: skey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	t.Logf("log a: %+v; log b: %+v", logs[0].Stats(), logs[1].Stats())
+}
+
+// goSum returns the go.sum lines of a module version, with hashes that
+// look like real ones.
+func goSum(path, version string) []byte {
+	h := func(s string) string {
+		sum := sha256.Sum256([]byte(s))
+		return "h1:" + base64.StdEncoding.EncodeToString(sum[:])
+	}
+	return fmt.Appendf(nil, "%s %s %s\n%s %s/go.mod %s\n", path, version, h(path+version), path, version, h(path+version+"/go.mod"))
+}

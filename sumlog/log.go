@@ -399,6 +399,20 @@ func (l *Log) reload(ctx context.Context) error {
 	return nil
 }
 
+// covers reports whether the signed tree has at least n records. Other
+// writers (replicas sharing the storage) may have signed a larger tree
+// than this process knows, which a client that saw it asks about: the
+// head is read again before the answer is no.
+func (l *Log) covers(ctx context.Context, n int64) bool {
+	if n <= l.head.Load().Size {
+		return true
+	}
+	if err := l.reload(ctx); err != nil {
+		return false
+	}
+	return n <= l.head.Load().Size
+}
+
 // advance makes h the latest head, unless the Log knows one as large
 // already: heads only grow.
 func (l *Log) advance(h *Head) {
@@ -630,7 +644,7 @@ func (l *Log) readRecords(ctx context.Context, id, n int64) ([][]byte, error) {
 			return [][]byte{data}, nil
 		}
 	}
-	if id < 0 || n < 0 || id+n > l.head.Load().Size {
+	if id < 0 || n < 0 || !l.covers(ctx, id+n) {
 		return nil, &fs.PathError{Op: "read", Path: fmt.Sprintf("records %d-%d", id, id+n-1), Err: fs.ErrNotExist}
 	}
 	recs, err := l.storage.ReadRecords(ctx, id, n)

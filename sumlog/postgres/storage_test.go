@@ -2,12 +2,9 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
-	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -15,65 +12,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/modmirror/modmirror/internal/testpostgres"
 	"github.com/modmirror/modmirror/sumlog"
 	"github.com/modmirror/modmirror/sumlog/postgres"
 	"github.com/modmirror/modmirror/sumlog/storagetest"
 )
-
-// serverURL returns the URL of the test server, from
-// MODMIRROR_POSTGRES_URL (scripts/postgres.sh start prints one). Without
-// it the test is skipped, or fails when MODMIRROR_REQUIRE_POSTGRES=1.
-func serverURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("MODMIRROR_POSTGRES_URL")
-	if u == "" {
-		msg := "MODMIRROR_POSTGRES_URL is not set; run scripts/test.sh, or set it to a postgres:// URL of a role with CREATEDB (scripts/postgres.sh start DIR prints one)"
-		if os.Getenv("MODMIRROR_REQUIRE_POSTGRES") == "1" {
-			t.Fatal(msg + ", as MODMIRROR_REQUIRE_POSTGRES=1 requires")
-		}
-		t.Skip(msg)
-	}
-	return u
-}
-
-// newDatabase creates a database of its own for t on the test server,
-// dropped when t ends, and returns its URL.
-func newDatabase(t *testing.T) string {
-	t.Helper()
-	admin := serverURL(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatalf("connecting to MODMIRROR_POSTGRES_URL: %v", err)
-	}
-	defer conn.Close(ctx)
-	name := "modmirror_test_" + rand.Text()[:16]
-	name = strings.ToLower(name)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			t.Errorf("dropping database %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("dropping database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatalf("MODMIRROR_POSTGRES_URL: %v", err)
-	}
-	u.Path = "/" + name
-	u.RawPath = ""
-	return u.String()
-}
 
 func open(t *testing.T, dbURL string) *postgres.Storage {
 	t.Helper()
@@ -87,7 +30,7 @@ func open(t *testing.T, dbURL string) *postgres.Storage {
 func TestStorage(t *testing.T) {
 	t.Parallel()
 	storagetest.TestStorage(t, func(t *testing.T) sumlog.Storage {
-		return open(t, newDatabase(t))
+		return open(t, testpostgres.Database(t))
 	})
 }
 
@@ -96,7 +39,7 @@ func TestStorage(t *testing.T) {
 func TestReopen(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	db := newDatabase(t)
+	db := testpostgres.Database(t)
 	skey, _, err := sumlog.GenerateKey("sum.example.com")
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +74,7 @@ func TestReopen(t *testing.T) {
 // refused rather than changed.
 func TestNewerSchema(t *testing.T) {
 	t.Parallel()
-	db := newDatabase(t)
+	db := testpostgres.Database(t)
 	open(t, db).Close()
 	conn, err := pgx.Connect(t.Context(), db)
 	if err != nil {
@@ -158,7 +101,7 @@ func TestTwoWriters(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	db := newDatabase(t)
+	db := testpostgres.Database(t)
 	skey, _, err := sumlog.GenerateKey("sum.example.com")
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,71 @@
+// Package testpostgres gives tests a PostgreSQL database of their own on
+// the server that scripts/test.sh starts (scripts/postgres.sh), named by
+// MODMIRROR_POSTGRES_URL.
+package testpostgres
+
+import (
+	"context"
+	"crypto/rand"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// serverURL returns the URL of the test server, from
+// MODMIRROR_POSTGRES_URL (scripts/postgres.sh start prints one). Without
+// it the test is skipped, or fails when MODMIRROR_REQUIRE_POSTGRES=1.
+func serverURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv("MODMIRROR_POSTGRES_URL")
+	if u == "" {
+		msg := "MODMIRROR_POSTGRES_URL is not set; run scripts/test.sh, or set it to a postgres:// URL of a role with CREATEDB (scripts/postgres.sh start DIR prints one)"
+		if os.Getenv("MODMIRROR_REQUIRE_POSTGRES") == "1" {
+			t.Fatal(msg + ", as MODMIRROR_REQUIRE_POSTGRES=1 requires")
+		}
+		t.Skip(msg)
+	}
+	return u
+}
+
+// Database creates a database of its own for t on the test server,
+// dropped when t ends, and returns its URL.
+func Database(t testing.TB) string {
+	t.Helper()
+	admin := serverURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("connecting to MODMIRROR_POSTGRES_URL: %v", err)
+	}
+	defer conn.Close(ctx)
+	name := "modmirror_test_" + rand.Text()[:16]
+	name = strings.ToLower(name)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			t.Errorf("dropping database %s: %v", name, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("dropping database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatalf("MODMIRROR_POSTGRES_URL: %v", err)
+	}
+	u.Path = "/" + name
+	u.RawPath = ""
+	return u.String()
+}

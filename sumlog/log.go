@@ -375,15 +375,12 @@ func (l *Log) lookup(ctx context.Context, mv module.Version) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if id >= l.head.Load().Size {
-		// Appended by another process since this one last read the
-		// head: serve it once the head covers it.
-		if err := l.reload(ctx); err != nil {
-			return 0, err
-		}
-		if id >= l.head.Load().Size {
-			return 0, fmt.Errorf("sumlog %s: record %d of %s is beyond the signed head", l.name, id, mv)
-		}
+	// A record appended by another process since this one last read the
+	// head is served once the head covers it.
+	if ok, err := l.covers(ctx, id+1); err != nil {
+		return 0, err
+	} else if !ok {
+		return 0, fmt.Errorf("sumlog %s: record %d of %s is beyond the signed head", l.name, id, mv)
 	}
 	l.ids.put(mv, id)
 	return id, nil
@@ -402,15 +399,16 @@ func (l *Log) reload(ctx context.Context) error {
 // covers reports whether the signed tree has at least n records. Other
 // writers (replicas sharing the storage) may have signed a larger tree
 // than this process knows, which a client that saw it asks about: the
-// head is read again before the answer is no.
-func (l *Log) covers(ctx context.Context, n int64) bool {
+// head is read again, and checked, before the answer is no; a head that
+// fails the checks is an error, never a mere "not there".
+func (l *Log) covers(ctx context.Context, n int64) (bool, error) {
 	if n <= l.head.Load().Size {
-		return true
+		return true, nil
 	}
 	if err := l.reload(ctx); err != nil {
-		return false
+		return false, err
 	}
-	return n <= l.head.Load().Size
+	return n <= l.head.Load().Size, nil
 }
 
 // advance makes h the latest head, unless the Log knows one as large
@@ -474,42 +472,33 @@ func (l *Log) appendLoop() {
 	defer close(l.stopped)
 	var batch []*pending
 	for {
-		batch = batch[:0]
 		select {
 		case p := <-l.queue:
-			batch = append(batch, p)
+			batch = l.drain(append(batch[:0], p))
+			l.commit(batch)
 		case <-l.closing:
 			// Append what is still queued, then stop.
 			for {
-				select {
-				case p := <-l.queue:
-					batch = append(batch, p)
-					if len(batch) < l.maxBatch {
-						continue
-					}
-					l.commit(batch)
-					batch = batch[:0]
-					continue
-				default:
+				if batch = l.drain(batch[:0]); len(batch) == 0 {
+					return
 				}
-				break
-			}
-			if len(batch) > 0 {
 				l.commit(batch)
 			}
-			return
 		}
-	drain:
-		for len(batch) < l.maxBatch {
-			select {
-			case p := <-l.queue:
-				batch = append(batch, p)
-			default:
-				break drain
-			}
-		}
-		l.commit(batch)
 	}
+}
+
+// drain adds to batch what is queued, without waiting, up to MaxBatch.
+func (l *Log) drain(batch []*pending) []*pending {
+	for len(batch) < l.maxBatch {
+		select {
+		case p := <-l.queue:
+			batch = append(batch, p)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // commit appends one batch and answers everyone waiting in it.
@@ -644,8 +633,15 @@ func (l *Log) readRecords(ctx context.Context, id, n int64) ([][]byte, error) {
 			return [][]byte{data}, nil
 		}
 	}
-	if id < 0 || n < 0 || !l.covers(ctx, id+n) {
-		return nil, &fs.PathError{Op: "read", Path: fmt.Sprintf("records %d-%d", id, id+n-1), Err: fs.ErrNotExist}
+	ok := id >= 0 && n >= 0
+	if ok {
+		var err error
+		if ok, err = l.covers(ctx, id+n); err != nil {
+			return nil, err
+		}
+	}
+	if !ok {
+		return nil, RecordsNotExist(id, n)
 	}
 	recs, err := l.storage.ReadRecords(ctx, id, n)
 	if err != nil {

@@ -55,7 +55,9 @@ func (o ops) ReadTileData(ctx context.Context, t tlog.Tile) ([]byte, error) {
 	}
 	// Only tiles the signed tree covers: the storage holds nothing else,
 	// but say so plainly rather than through a missing hash.
-	if !l.covers(ctx, tileEnd(t)) {
+	if ok, err := l.covers(ctx, tileEnd(t)); err != nil {
+		return nil, err
+	} else if !ok {
 		return nil, &fs.PathError{Op: "read", Path: t.Path(), Err: fs.ErrNotExist}
 	}
 	data, err := tlog.ReadTileData(t, hashReader{ctx, l.storage})

@@ -3,6 +3,8 @@ package sumlog
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -64,4 +66,35 @@ type Storage interface {
 
 	// Close releases the storage.
 	Close() error
+}
+
+// The not-found errors of a Storage, for its implementations. They are
+// *fs.PathError values wrapping fs.ErrNotExist: sumdb.Server answers 404
+// only for errors that os.IsNotExist recognises, and it does not unwrap
+// further.
+
+// RecordsNotExist reports that records id..id+n-1 are not all in the log.
+func RecordsNotExist(id, n int64) error {
+	return &fs.PathError{Op: "read", Path: fmt.Sprintf("records %d-%d", id, id+n-1), Err: fs.ErrNotExist}
+}
+
+// VersionNotExist reports that a module version has no record.
+func VersionNotExist(path, version string) error {
+	return &fs.PathError{Op: "lookup", Path: path + "@" + version, Err: fs.ErrNotExist}
+}
+
+// HashesInOrder returns the hashes found (by stored hash index, in
+// whatever order a storage's queries read them) at indexes, in the order
+// of indexes, duplicates included, as ReadHashes must; or the not-found
+// error for the first index not found.
+func HashesInOrder(indexes []int64, found map[int64]tlog.Hash) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		h, ok := found[x]
+		if !ok {
+			return nil, &fs.PathError{Op: "read", Path: fmt.Sprintf("hash %d", x), Err: fs.ErrNotExist}
+		}
+		out[i] = h
+	}
+	return out, nil
 }

@@ -35,7 +35,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
@@ -170,7 +169,7 @@ func (s *Storage) ReadRecords(ctx context.Context, id, n int64) ([][]byte, error
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	if int64(len(out)) != n {
-		return nil, &fs.PathError{Op: "read", Path: fmt.Sprintf("records %d-%d", id, id+n-1), Err: fs.ErrNotExist}
+		return nil, sumlog.RecordsNotExist(id, n)
 	}
 	return out, nil
 }
@@ -180,7 +179,7 @@ func (s *Storage) Lookup(ctx context.Context, path, version string) (int64, erro
 	var id int64
 	err := s.pool.QueryRow(ctx, "SELECT id FROM records WHERE path = $1 AND version = $2", path, version).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, &fs.PathError{Op: "lookup", Path: path + "@" + version, Err: fs.ErrNotExist}
+		return 0, sumlog.VersionNotExist(path, version)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("postgres: %w", err)
@@ -219,15 +218,7 @@ func (s *Storage) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash,
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	out := make([]tlog.Hash, len(indexes))
-	for i, x := range indexes {
-		h, ok := found[x]
-		if !ok {
-			return nil, &fs.PathError{Op: "read", Path: fmt.Sprintf("hash %d", x), Err: fs.ErrNotExist}
-		}
-		out[i] = h
-	}
-	return out, nil
+	return sumlog.HashesInOrder(indexes, found)
 }
 
 // Append implements sumlog.Storage: one transaction that holds the lock

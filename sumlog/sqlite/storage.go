@@ -18,7 +18,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io/fs"
 	"runtime"
 	"slices"
 	"strings"
@@ -138,7 +137,7 @@ func (s *Storage) ReadRecords(ctx context.Context, id, n int64) ([][]byte, error
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	if int64(len(out)) != n {
-		return nil, &fs.PathError{Op: "read", Path: fmt.Sprintf("records %d-%d", id, id+n-1), Err: fs.ErrNotExist}
+		return nil, sumlog.RecordsNotExist(id, n)
 	}
 	return out, nil
 }
@@ -148,7 +147,7 @@ func (s *Storage) Lookup(ctx context.Context, path, version string) (int64, erro
 	var id int64
 	err := s.lookup.QueryRowContext(ctx, path, version).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, &fs.PathError{Op: "lookup", Path: path + "@" + version, Err: fs.ErrNotExist}
+		return 0, sumlog.VersionNotExist(path, version)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: %w", err)
@@ -186,15 +185,7 @@ func (s *Storage) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash,
 			return nil, err
 		}
 	}
-	out := make([]tlog.Hash, len(indexes))
-	for i, x := range indexes {
-		h, ok := found[x]
-		if !ok {
-			return nil, &fs.PathError{Op: "read", Path: fmt.Sprintf("hash %d", x), Err: fs.ErrNotExist}
-		}
-		out[i] = h
-	}
-	return out, nil
+	return sumlog.HashesInOrder(indexes, found)
 }
 
 // scanHashes reads rows of (idx, hash) into found, and closes rows.

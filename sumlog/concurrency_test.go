@@ -22,6 +22,7 @@ import (
 	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/sumlog"
 	"github.com/modmirror/modmirror/sumlog/sqlite"
+	"github.com/modmirror/modmirror/sumlog/storagetest"
 )
 
 // hangGuard bounds waits that only a bug makes endless, so that such a bug
@@ -469,62 +470,8 @@ func TestCloseWhileRecording(t *testing.T) {
 // record gets one id.
 func TestTwoWriters(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
-	defer cancel()
-	skey, _ := newKey(t)
 	file := filepath.Join(t.TempDir(), "log.db")
-	a, _, _ := openFile(t, file, sumlog.Config{SignerKey: skey})
-	b, _, _ := openFile(t, file, sumlog.Config{SignerKey: skey})
-	logs := []*sumlog.Log{a, b}
-
-	const perWriter, shared, writersPerLog = 25, 20, 4
-	type result struct {
-		path string
-		id   int64
-	}
-	results := make([][]result, len(logs)*writersPerLog)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for k := range results {
-		l := logs[k%len(logs)]
-		wg.Go(func() {
-			<-start
-			var paths []string
-			for i := range perWriter {
-				paths = append(paths, fmt.Sprintf("example.com/two/w%d/m%d", k, i))
-			}
-			for i := range shared {
-				paths = append(paths, fmt.Sprintf("example.com/two/shared/m%d", (i+k)%shared))
-			}
-			for _, path := range paths {
-				id, err := l.Record(ctx, path, "v1.0.0", record(path, "v1.0.0"))
-				if err != nil {
-					t.Errorf("writer %d: Record(%s): %v", k, path, err)
-					return
-				}
-				results[k] = append(results[k], result{path, id})
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
-
-	ids := map[string]int64{}
-	for k, rs := range results {
-		for _, r := range rs {
-			if old, ok := ids[r.path]; ok && old != r.id {
-				t.Errorf("writer %d: %s is record %d, but another writer got %d", k, r.path, r.id, old)
-			}
-			ids[r.path] = r.id
-		}
-	}
-	want := int64(len(results)*perWriter + shared)
-	if int64(len(ids)) != want {
-		t.Fatalf("%d distinct versions recorded, want %d", len(ids), want)
-	}
+	want := storagetest.TestTwoLogs(t, func() (sumlog.Storage, error) { return sqlite.Open(file) })
 	for _, c := range []struct {
 		query string
 		want  int64
@@ -538,12 +485,4 @@ func TestTwoWriters(t *testing.T) {
 			t.Errorf("%s = %d, want %d", c.query, got, c.want)
 		}
 	}
-	for path, id := range ids {
-		if got := queryInt(t, file, "SELECT id FROM records WHERE path = ?", path); got != id {
-			t.Errorf("%s is record %d in the database, but Record returned %d", path, got, id)
-		}
-	}
-	// A third process opens the result: the tree matches its head.
-	openFile(t, file, sumlog.Config{SignerKey: skey})
-	t.Logf("log a: %+v; log b: %+v", a.Stats(), b.Stats())
 }

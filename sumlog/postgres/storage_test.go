@@ -6,9 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -99,98 +97,13 @@ func TestNewerSchema(t *testing.T) {
 // that both record gets one id.
 func TestTwoWriters(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
 	db := testpostgres.Database(t)
-	skey, _, err := sumlog.GenerateKey("sum.example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The two open at once, too: both create the schema and the first head.
-	logs := make([]*sumlog.Log, 2)
-	var wg sync.WaitGroup
-	for i := range logs {
-		wg.Go(func() {
-			st, err := postgres.Open(ctx, db)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			t.Cleanup(func() { st.Close() })
-			l, err := sumlog.Open(ctx, sumlog.Config{Storage: st, SignerKey: skey})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			t.Cleanup(func() { l.Close() })
-			logs[i] = l
-		})
-	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
-
-	const perWriter, shared, writersPerLog = 25, 20, 4
-	type result struct {
-		path string
-		id   int64
-	}
-	results := make([][]result, len(logs)*writersPerLog)
-	start := make(chan struct{})
-	for k := range results {
-		l := logs[k%len(logs)]
-		wg.Go(func() {
-			<-start
-			var paths []string
-			for i := range perWriter {
-				paths = append(paths, fmt.Sprintf("example.com/two/w%d/m%d", k, i))
-			}
-			for i := range shared {
-				paths = append(paths, fmt.Sprintf("example.com/two/shared/m%d", (i+k)%shared))
-			}
-			for _, path := range paths {
-				id, err := l.Record(ctx, path, "v1.0.0", goSum(path, "v1.0.0"))
-				if err != nil {
-					t.Errorf("writer %d: Record(%s): %v", k, path, err)
-					return
-				}
-				results[k] = append(results[k], result{path, id})
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
-
-	ids := map[string]int64{}
-	for k, rs := range results {
-		for _, r := range rs {
-			if old, ok := ids[r.path]; ok && old != r.id {
-				t.Errorf("writer %d: %s is record %d, but another writer got %d", k, r.path, r.id, old)
-			}
-			ids[r.path] = r.id
-		}
-	}
-	want := int64(len(results)*perWriter + shared)
-	if int64(len(ids)) != want {
-		t.Fatalf("%d distinct versions recorded, want %d", len(ids), want)
-	}
-	conn, err := pgx.Connect(ctx, db)
+	want := storagetest.TestTwoLogs(t, func() (sumlog.Storage, error) { return postgres.Open(t.Context(), db) })
+	conn, err := pgx.Connect(t.Context(), db)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	queryInt := func(query string, args ...any) int64 {
-		t.Helper()
-		var n int64
-		if err := conn.QueryRow(ctx, query, args...).Scan(&n); err != nil {
-			t.Fatalf("%s: %v", query, err)
-		}
-		return n
-	}
 	for _, c := range []struct {
 		query string
 		want  int64
@@ -201,24 +114,14 @@ func TestTwoWriters(t *testing.T) {
 		{"SELECT MAX(id) FROM records", want - 1},
 		{"SELECT size FROM head", want},
 	} {
-		if got := queryInt(c.query); got != c.want {
+		var got int64
+		if err := conn.QueryRow(t.Context(), c.query).Scan(&got); err != nil {
+			t.Fatalf("%s: %v", c.query, err)
+		}
+		if got != c.want {
 			t.Errorf("%s = %d, want %d", c.query, got, c.want)
 		}
 	}
-	for path, id := range ids {
-		if got := queryInt("SELECT id FROM records WHERE path = $1", path); got != id {
-			t.Errorf("%s is record %d in the database, but Record returned %d", path, got, id)
-		}
-	}
-	// A third replica opens the result: the tree matches its head.
-	st := open(t, db)
-	defer st.Close()
-	l, err := sumlog.Open(ctx, sumlog.Config{Storage: st, SignerKey: skey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.Close()
-	t.Logf("log a: %+v; log b: %+v", logs[0].Stats(), logs[1].Stats())
 }
 
 // goSum returns the go.sum lines of a module version, with hashes that

@@ -121,8 +121,9 @@ func (m *Mirror) fillMod(ctx context.Context, path, version, key string) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := m.cfg.Checker.(lineLister); ok && m.public(path) {
-		m.recordLater(path, version, true)
+	if m.recordsPublicLines(path) {
+		// Other modules are recorded once their zip is stored too.
+		m.recordLater(path, version)
 	}
 	return m.updateList(ctx, path)
 }
@@ -176,8 +177,7 @@ func (m *Mirror) fillZip(ctx context.Context, path, version, key string) error {
 		err = m.keepStored(ctx, path, version, key, "zip", tmp)
 	}
 	if err == nil {
-		_, lines := m.cfg.Checker.(lineLister)
-		m.recordLater(path, version, lines && m.public(path))
+		m.recordLater(path, version)
 	}
 	return err
 }

@@ -33,6 +33,23 @@ func (m *Mirror) public(path string) bool {
 	return m.cfg.Checker != nil && !m.cfg.NoSumDB(path) && !m.cfg.Private(path)
 }
 
+// recordsPublicLines reports whether path is recorded with the public
+// checksum database's lines, rather than with hashes of the stored files.
+func (m *Mirror) recordsPublicLines(path string) bool {
+	_, ok := m.cfg.Checker.(lineLister)
+	return ok && m.public(path)
+}
+
+// publicRecord returns the public checksum database's lines for a module
+// version, as a record: what it lists, verbatim.
+func (m *Mirror) publicRecord(ctx context.Context, path, version string) ([]byte, error) {
+	lines, err := m.cfg.Checker.(lineLister).Lines(ctx, path, version)
+	if err != nil {
+		return nil, upstreamError(err)
+	}
+	return []byte(strings.Join(lines, "\n") + "\n"), nil
+}
+
 // GoSum returns the go.sum lines to record for a module version in the
 // mirror's own checksum database, once the version is stored, filling it
 // first with all the checks of a fill. For a module verified against the
@@ -51,14 +68,8 @@ func (m *Mirror) GoSum(ctx context.Context, path, version string) ([]byte, error
 		return nil, err
 	}
 	defer mod.Close()
-	if m.public(path) {
-		if ll, ok := m.cfg.Checker.(lineLister); ok {
-			lines, err := ll.Lines(ctx, path, version)
-			if err != nil {
-				return nil, upstreamError(err)
-			}
-			return []byte(strings.Join(lines, "\n") + "\n"), nil
-		}
+	if m.recordsPublicLines(path) {
+		return m.publicRecord(ctx, path, version)
 	}
 	zf, err := m.Zip(ctx, path, version)
 	if err != nil {
@@ -117,10 +128,10 @@ func (m *Mirror) hashStoredZip(f modmirror.File) (string, error) {
 
 // recordLater records a version in the background once one of its files
 // was filled: with the lines of the public checksum database for a public
-// module (linesOnly), or else with the hashes of the stored files, filling
-// the other file first. Lookups record on their own when this has not
-// happened yet, so a failure is only logged.
-func (m *Mirror) recordLater(path, version string, linesOnly bool) {
+// module (which needs neither file), or else with the hashes of the stored
+// files, filling the other file first. Lookups record on their own when
+// this has not happened yet, so a failure is only logged.
+func (m *Mirror) recordLater(path, version string) {
 	if m.cfg.Recorder == nil {
 		return
 	}
@@ -129,10 +140,8 @@ func (m *Mirror) recordLater(path, version string, linesOnly bool) {
 		defer cancel()
 		var data []byte
 		var err error
-		if linesOnly {
-			var lines []string
-			lines, err = m.cfg.Checker.(lineLister).Lines(ctx, path, version)
-			data = []byte(strings.Join(lines, "\n") + "\n")
+		if m.recordsPublicLines(path) {
+			data, err = m.publicRecord(ctx, path, version)
 		} else {
 			data, err = m.GoSum(ctx, path, version)
 		}

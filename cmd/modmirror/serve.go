@@ -133,20 +133,18 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 // handler builds the whole HTTP handler from the flags. closeAll finishes
 // the work left in the background and closes the databases; call it once
 // the server has stopped.
-func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Handler, closeAll func(), err error) {
+func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Handler, _ func(), err error) {
 	var closers []func() error
-	closeAll = func() {
+	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
 			if err := closers[i](); err != nil {
 				log.Warn("closing", "err", err)
 			}
 		}
 	}
-	// An error return sets closeAll to nil before this runs: keep it.
-	closeOnError := closeAll
 	defer func() {
 		if err != nil {
-			closeOnError()
+			closeAll()
 		}
 	}()
 	if c.memoryCache < 0 {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -18,6 +17,7 @@ import (
 	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/checksum"
 	"github.com/modmirror/modmirror/internal/atomicfile"
+	"github.com/modmirror/modmirror/internal/goenv"
 	"github.com/modmirror/modmirror/internal/netrc"
 )
 
@@ -33,13 +33,8 @@ type auditCommand struct {
 	stdout io.Writer
 }
 
-func (c *auditCommand) flags() *flag.FlagSet {
-	fs := flag.NewFlagSet("sumdb audit", flag.ContinueOnError)
-	fs.StringVar(&c.sumdb, "sumdb", os.Getenv("GOSUMDB"), "checksum database to audit, as GOSUMDB: a verifier `key` (name+hash+key) or known name, optionally followed by a space and the database's URL; default $GOSUMDB")
-	fs.StringVar(&c.proxy, "proxy", defaultUpstream(), "proxies in GOPROXY `syntax` through whose /sumdb/<name>/ endpoint the database is read, unless --sumdb gives its URL; default $GOPROXY")
-	fs.StringVar(&c.netrc, "netrc", netrc.DefaultFile(), "credentials for the proxy or the database, a .netrc `file` (sent over HTTPS only, to the host they name); default $NETRC or ~/.netrc")
-	fs.StringVar(&c.state, "state", "", "`file` holding the signed tree head seen last time; default $XDG_CONFIG_HOME/modmirror/audit/<name>/latest")
-	setUsage(fs, "modmirror sumdb audit [flags]", `
+func (c *auditCommand) flags() *commandFlags {
+	fs := newFlags("sumdb audit", "modmirror sumdb audit [flags]", `
 Checks that the checksum database's current signed tree head is consistent
 with the one seen on the last run: that the log only grew, proven with a
 consistency proof computed from the database's own hash tiles. On success the
@@ -49,6 +44,10 @@ recorded.
 A log that forked or shrank is reported as a SECURITY ERROR with both signed
 tree heads and the proof, which anyone holding the database's key can check;
 the state file is then left as it was, and the exit status is 1.`)
+	fs.StringVar(&c.sumdb, "sumdb", goenv.Get("GOSUMDB"), "checksum database to audit, as GOSUMDB: a verifier `key` (name+hash+key) or known name, optionally followed by a space and the database's URL; default $GOSUMDB")
+	fs.StringVar(&c.proxy, "proxy", defaultUpstream(), "proxies in GOPROXY `syntax` through whose /sumdb/<name>/ endpoint the database is read, unless --sumdb gives its URL; default $GOPROXY")
+	fs.StringVar(&c.netrc, "netrc", netrc.DefaultFile(), "credentials for the proxy or the database, a .netrc `file` (sent over HTTPS only, to the host they name); default $NETRC or ~/.netrc")
+	fs.StringVar(&c.state, "state", "", "`file` holding the signed tree head seen last time; default $XDG_CONFIG_HOME/modmirror/audit/<name>/latest")
 	return fs
 }
 
@@ -57,25 +56,25 @@ func (c *auditCommand) Run(ctx context.Context, args []string) error {
 	if c.stdout == nil {
 		c.stdout = os.Stdout
 	}
-	if err := parseFlags(c.flags(), args); err != nil {
+	if _, err := c.flags().parse(args, noArgs); err != nil {
 		return err
 	}
 	if strings.TrimSpace(c.sumdb) == "" {
-		return usageError{errors.New("no checksum database: set --sumdb or $GOSUMDB")}
+		return usageError{err: errors.New("no checksum database: set --sumdb or $GOSUMDB")}
 	}
 	db, err := parseSumDB(c.sumdb)
 	if err != nil {
-		return usageError{fmt.Errorf("--sumdb: %w", err)}
+		return usageError{err: fmt.Errorf("--sumdb: %w", err)}
 	}
 	state := c.state
 	if state == "" {
 		if state = defaultAuditState(db.name); state == "" {
-			return usageError{errors.New("no state file: set --state, $XDG_CONFIG_HOME or $HOME")}
+			return usageError{err: errors.New("no state file: set --state, $XDG_CONFIG_HOME or $HOME")}
 		}
 	}
 	remote, err := db.remote(c.proxy, c.netrc)
 	if err != nil {
-		return usageError{fmt.Errorf("--proxy: %w", err)}
+		return usageError{err: fmt.Errorf("--proxy: %w", err)}
 	}
 
 	newMsg, newNote, err := db.readLatest(ctx, remote)

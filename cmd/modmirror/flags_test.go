@@ -1,19 +1,24 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
 
 func TestParseFlagsEnvironment(t *testing.T) {
 	c := new(serveCommand)
-	fs := c.flags()
 	t.Setenv("MODMIRROR_LIST_TTL", "5m")
 	t.Setenv("MODMIRROR_OFFLINE", "true")
 	t.Setenv("MODMIRROR_LISTEN", "127.0.0.1:9")
-	if err := parseFlags(fs, []string{"--listen", "127.0.0.1:4000"}); err != nil {
+	if _, err := c.flags().parse([]string{"--listen", "127.0.0.1:4000"}, noArgs); err != nil {
 		t.Fatal(err)
 	}
 	if c.listTTL != 5*time.Minute || !c.offline {
@@ -24,13 +29,85 @@ func TestParseFlagsEnvironment(t *testing.T) {
 	}
 
 	t.Setenv("MODMIRROR_LIST_TTL", "soon")
-	err := parseFlags(new(serveCommand).flags(), nil)
+	_, err := new(serveCommand).flags().parse(nil, noArgs)
 	var ue usageError
-	if !errors.As(err, &ue) {
-		t.Fatalf("bad MODMIRROR_LIST_TTL: got %v, want a usage error", err)
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "MODMIRROR_LIST_TTL") {
+		t.Fatalf("bad MODMIRROR_LIST_TTL: got %v, want a usage error naming it", err)
 	}
-	if err := parseFlags(flag.NewFlagSet("x", flag.ContinueOnError), []string{"extra"}); !errors.As(err, &ue) {
+	if _, err := new(serveCommand).flags().parse([]string{"extra"}, noArgs); !errors.As(err, &ue) {
 		t.Errorf("extra argument: got %v, want a usage error", err)
+	}
+
+	// Only the service's settings come from the environment: a snapshot's
+	// output directory does not.
+	t.Setenv("MODMIRROR_OUT", "/somewhere")
+	t.Setenv("MODMIRROR_O", "/elsewhere")
+	sc := new(snapshotCommand)
+	if _, err := sc.flags().parse(nil, anyArgs); err != nil || sc.out != "" {
+		t.Errorf("snapshot with MODMIRROR_OUT set: out %q, err %v; want no value from the environment", sc.out, err)
+	}
+	// The token commands share serve's data directory, and its variable.
+	t.Setenv("MODMIRROR_DATA", "/srv/modmirror")
+	tc := new(tokenCreateCommand)
+	if _, err := tc.flags().parse(nil, noArgs); err != nil || tc.data != "/srv/modmirror" {
+		t.Errorf("token create with MODMIRROR_DATA: data %q, err %v", tc.data, err)
+	}
+}
+
+func TestParseFlagsErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--listne", "x"}, "unknown flag --listne"},
+		{[]string{"-listne=x"}, "unknown flag -listne"},
+		{[]string{"--list-ttl", "soon"}, `invalid value "soon" for --list-ttl`},
+		{[]string{"--listen"}, "flag --listen needs a value"},
+		{[]string{"---listen"}, "bad flag syntax: ---listen"},
+	} {
+		_, err := new(serveCommand).flags().parse(tc.args, noArgs)
+		var ue usageError
+		if !errors.As(err, &ue) || !strings.HasPrefix(err.Error(), tc.want) || ue.cmd != "serve" {
+			t.Errorf("parse(%q) = %v (cmd %q), want a usage error of serve beginning %q", tc.args, err, ue.cmd, tc.want)
+		}
+	}
+
+	// Short names and flags after arguments.
+	sc := new(snapshotCommand)
+	dirs, err := sc.flags().parse([]string{"./a", "-o", "deps", "./b", "-q", "--", "-dir"}, anyArgs)
+	if err != nil || sc.out != "deps" || !sc.quiet || !slices.Equal(dirs, []string{"./a", "./b", "-dir"}) {
+		t.Errorf("snapshot parse: dirs %q, out %q, quiet %v, err %v", dirs, sc.out, sc.quiet, err)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	var out bytes.Buffer
+	f := new(serveCommand).flags()
+	f.stdout = &out
+	if _, err := f.parse([]string{"--help"}, noArgs); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: %v", err)
+	}
+	help := out.String()
+	// Grouped by concern, in this order.
+	last := -1
+	for _, g := range []string{"Listening:", "Store:", "Upstream:", "Private modules:", "Checksum databases:", "Access:", "Logging:"} {
+		i := strings.Index(help, "\n"+g+"\n")
+		if i < 0 || i < last {
+			t.Errorf("serve --help: group %q missing or out of order", g)
+		}
+		last = i
+	}
+	if !strings.Contains(help, "  --listen address\n") || strings.Contains(help, "\n  -listen") {
+		t.Errorf("serve --help does not spell flags --name:\n%s", help)
+	}
+
+	out.Reset()
+	sf := new(snapshotCommand).flags()
+	sf.stdout = &out
+	sf.parse([]string{"-h"}, anyArgs)
+	if !strings.Contains(out.String(), "  -o, --out directory\n") || !strings.Contains(out.String(), "  -q, --quiet\n") ||
+		strings.Contains(out.String(), "MODMIRROR_") {
+		t.Errorf("snapshot --help: want -o, --out and -q, --quiet, and no environment variables:\n%s", out.String())
 	}
 }
 
@@ -68,5 +145,59 @@ func TestPatterns(t *testing.T) {
 	}
 	if patterns("")("corp.example/lib") {
 		t.Error("empty patterns matched")
+	}
+}
+
+// TestRunErrors checks what a user sees for a mistyped command line: the
+// error first, on one line, with the flag as typed and where help is.
+func TestRunErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"serve", "--listne", "x"}, 2, "modmirror serve: unknown flag --listne (run 'modmirror serve --help')\n"},
+		{[]string{"token", "revoke", "-bogus"}, 2, "modmirror token revoke: unknown flag -bogus (run 'modmirror token revoke --help')\n"},
+		{[]string{"sumdb"}, 2, "modmirror sumdb: missing subcommand (run 'modmirror sumdb --help')\n"},
+		{[]string{"snapshot", "hash"}, 2, "modmirror snapshot hash: want the snapshot's directory (run 'modmirror snapshot hash --help')\n"},
+		{[]string{"frobnicate"}, 2, "modmirror: unknown command \"frobnicate\" (run 'modmirror --help' for the list)\n"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), tc.args, &stdout, &stderr)
+		// Subcommand usage goes to the process's stderr; what run
+		// prints is the last line.
+		lines := strings.SplitAfter(stderr.String(), "\n")
+		last := stderr.String()
+		if len(lines) > 1 {
+			last = lines[len(lines)-2]
+		}
+		if code != tc.code || last != tc.want {
+			t.Errorf("run(%q) = %d, stderr %q; want %d, %q", tc.args, code, stderr.String(), tc.code, tc.want)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"--help"}, &stdout, &stderr); code != 0 || stderr.Len() != 0 || !strings.Contains(stdout.String(), "modmirror serve") {
+		t.Errorf("modmirror --help: exit %d, stderr %q: want the usage on stdout", code, stderr.String())
+	}
+}
+
+// TestGoEnvDefaults checks that serve's defaults come from the go command's
+// settings, in the environment or in the file "go env -w" writes.
+func TestGoEnvDefaults(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "env")
+	os.WriteFile(file, []byte("GOPROXY=https://proxy.corp.example\nGOPRIVATE=corp.example/*\nGONOSUMDB=legacy.example\nGOINSECURE=git.internal\n"), 0o644)
+	t.Setenv("GOENV", file)
+	for _, v := range []string{"GOPROXY", "GOSUMDB", "GOPRIVATE", "GONOPROXY", "GONOSUMDB", "GOINSECURE"} {
+		t.Setenv(v, "") // restored at cleanup
+		os.Unsetenv(v)
+	}
+	t.Setenv("GONOPROXY", "other.example")
+	c := new(serveCommand)
+	if _, err := c.flags().parse(nil, noArgs); err != nil {
+		t.Fatal(err)
+	}
+	if c.upstream != "https://proxy.corp.example" || c.private != "corp.example/*,other.example" ||
+		c.nosumdb != "legacy.example" || c.origin.insecure != "git.internal" || c.sumdb != "sum.golang.org" {
+		t.Errorf("defaults: upstream %q, private %q, nosumdb %q, insecure %q, sumdb %q", c.upstream, c.private, c.nosumdb, c.origin.insecure, c.sumdb)
 	}
 }

@@ -11,8 +11,9 @@
 //	modmirror verify ...        check go.sum files against a checksum database
 //	modmirror version           print the version
 //
-// Every flag can also be set with an environment variable: --list-ttl is
-// MODMIRROR_LIST_TTL. A flag on the command line wins over the variable.
+// The flags of "modmirror serve" can also be set with environment variables:
+// --list-ttl is MODMIRROR_LIST_TTL. A flag on the command line wins over the
+// variable.
 package main
 
 import (
@@ -20,8 +21,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -42,42 +45,54 @@ var commands = map[string]func() command{
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:]))
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // run runs the subcommand named by args[0] and returns the exit code: 0 on
-// success, 2 for a usage error, 1 for any other error.
-func run(ctx context.Context, args []string) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
-		usage()
-		if len(args) == 0 {
-			return 2
-		}
+// success, 2 for a usage error, 1 for any other error. Errors are printed on
+// one line that begins with the command; a usage error ends with where to
+// find help. Help asked for goes to standard output.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		usage(stdout)
 		return 0
 	}
 	newCmd, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "modmirror: unknown command %q\n\n", args[0])
-		usage()
+		fmt.Fprintf(stderr, "modmirror: unknown command %q (run 'modmirror --help' for the list)\n", args[0])
 		return 2
 	}
 	err := newCmd().Run(ctx, args[1:])
+	var ue usageError
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.As(err, new(usageError)):
-		fmt.Fprintf(os.Stderr, "modmirror %s: %v\n", args[0], err)
+	case errors.As(err, &ue):
+		cmd := ue.cmd
+		if cmd == "" {
+			cmd = args[0]
+		}
+		fmt.Fprintf(stderr, "modmirror %s: %s (run 'modmirror %s --help')\n", cmd, errorText(args[0], ue.err), cmd)
 		return 2
 	default:
-		fmt.Fprintf(os.Stderr, "modmirror %s: %v\n", args[0], err)
+		fmt.Fprintf(stderr, "modmirror %s: %s\n", args[0], errorText(args[0], err))
 		return 1
 	}
 }
 
-func usage() {
-	fmt.Fprint(os.Stderr, `modmirror is a Go module mirror.
+// errorText is an error's message without a leading "<cmd>: ", which the
+// packages named for a command (snapshot, say) begin their errors with and
+// which main prints already.
+func errorText(cmd string, err error) string {
+	return strings.TrimPrefix(err.Error(), cmd+": ")
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `modmirror is a Go module mirror.
 
 Usage:
 
@@ -95,7 +110,8 @@ Usage:
 	                            check every go.sum line against the checksum database
 	modmirror version           print the version
 
-Run "modmirror <command> --help" for the flags of a command. Every flag can also
-be set with an environment variable: --list-ttl is MODMIRROR_LIST_TTL.
+Run "modmirror <command> --help" for the flags of a command. The settings of
+"modmirror serve" can also be given as environment variables: --list-ttl is
+MODMIRROR_LIST_TTL.
 `)
 }

@@ -5,11 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/modmirror/modmirror/internal/goenv"
 	"github.com/modmirror/modmirror/origin"
 )
 
@@ -28,7 +28,7 @@ func (o *originFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.off, "no-origin", false, "never fetch from origin repositories: private paths are served from the store only, and direct answers not-found")
 	fs.Var(&o.rules, "origin-rule", "`PATTERN=URL`: the repository of module paths whose root matches PATTERN (GOPRIVATE glob, one element per root element), such as 'corp.example/*=https://git.corp.example/{path}.git' ({root}: the matched root, {path}: it without its host, {rest}: it without the pattern's literal prefix); repeat the flag, or separate rules with spaces in the variable; paths no rule matches are found by go-import discovery")
 	fs.StringVar(&o.netrc, "origin-netrc", "", "credentials for origin hosts, a `file` in .netrc format (a token per host: 'machine git.corp.example login x-access-token password TOKEN'); sent only to the host they name, never logged")
-	fs.StringVar(&o.insecure, "origin-insecure", os.Getenv("GOINSECURE"), "host `patterns` (GOINSECURE syntax) that may be reached over plain http for discovery and git; default $GOINSECURE")
+	fs.StringVar(&o.insecure, "origin-insecure", goenv.Get("GOINSECURE"), "host `patterns` (GOINSECURE syntax) that may be reached over plain http for discovery and git; default $GOINSECURE")
 	fs.StringVar(&o.cache, "origin-cache", "", "`directory` of the persistent clones of origin repositories; default <data>/origin")
 	fs.DurationVar(&o.interval, "origin-fetch-interval", origin.DefaultFetchInterval, "least time between two fetches of one repository for lists, latest versions and branches")
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -20,6 +19,7 @@ import (
 	"github.com/modmirror/modmirror/cachestore"
 	"github.com/modmirror/modmirror/checksum"
 	"github.com/modmirror/modmirror/fsstore"
+	"github.com/modmirror/modmirror/internal/goenv"
 	"github.com/modmirror/modmirror/internal/metrics"
 	"github.com/modmirror/modmirror/mirror"
 	"github.com/modmirror/modmirror/proxy"
@@ -52,45 +52,63 @@ type serveCommand struct {
 	access       accessFlags // token.go
 }
 
-func (c *serveCommand) flags() *flag.FlagSet {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.StringVar(&c.listen, "listen", "127.0.0.1:3000", "`address` to listen on")
-	fs.StringVar(&c.data, "data", defaultDataDir(), "data `directory`: the store is its cache/download subdirectory")
-	fs.StringVar(&c.upstream, "upstream", defaultUpstream(), "upstream proxies in GOPROXY `syntax` (\",\" falls through on not-found, \"|\" on any error); default $GOPROXY")
-	fs.StringVar(&c.private, "private", joinPatterns(os.Getenv("GOPRIVATE"), os.Getenv("GONOPROXY")), "comma-separated module path `patterns` (GOPRIVATE syntax) never sent upstream or to the checksum database; default $GOPRIVATE,$GONOPROXY")
-	fs.StringVar(&c.nosumdb, "nosumdb", os.Getenv("GONOSUMDB"), "module path `patterns` fetched from the upstream without a checksum database check; default $GONOSUMDB")
-	fs.StringVar(&c.sumdb, "sumdb", defaultSumDB(), "checksum database that verifies public modules, as GOSUMDB (`name[+key]`), or off; default $GOSUMDB")
-	fs.StringVar(&c.sumdbKey, "sumdb-key", "", "signer key `file` (from \"modmirror sumdb keygen\"): serve the mirror's own checksum database, which records every module version served, at /sumdb/<name>/")
-	fs.StringVar(&c.sumdbDB, "sumdb-db", "", "`database` of the own checksum database: sqlite:///path/file.db, a file path, or postgres://user:pass@host/db (shared by replicas); default <data>/sumdb.db")
-	fs.BoolVar(&c.offline, "offline", false, "serve from the store only, never asking the upstream")
-	fs.DurationVar(&c.listTTL, "list-ttl", time.Minute, "how long an upstream /@v/list or /@latest answer is reused")
-	fs.StringVar(&c.basePath, "base-path", "", "serve the GOPROXY protocol under this `path` prefix, such as /go")
-	fs.DurationVar(&c.fetchTimeout, "fetch-timeout", 10*time.Minute, "time limit for fetching one module zip from the upstream")
-	fs.Int64Var(&c.memoryCache, "memory-cache-mb", 64, "`MiB` of memory for keeping small stored files (up to 128 KiB each), so hits skip the disk; 0 turns it off")
-	fs.StringVar(&c.logFormat, "log-format", "text", "log `format`: text or json")
-	fs.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
-	c.tls.register(fs)
-	c.origin.register(fs)
-	c.access.register(fs)
-	setUsage(fs, "modmirror serve [flags]", `
+func (c *serveCommand) flags() *commandFlags {
+	f := newFlags("serve", "modmirror serve [flags]", `
 Runs the mirror: a GOPROXY server that fills its store from the upstream,
 verifies every public module against the checksum database before storing
 or serving it, and proxies that checksum database for clients.
 
 Point the go command at it with GOPROXY=http://<listen address>
 (https:// with --tls-cert).
-The store is a GOPROXY=file:// directory: <data>/cache/download.`)
-	return fs
+The store is a GOPROXY=file:// directory: <data>/cache/download.
+
+The defaults of --upstream, --sumdb, --private, --nosumdb and
+--origin-insecure come from GOPROXY, GOSUMDB, GOPRIVATE and GONOPROXY,
+GONOSUMDB and GOINSECURE, read as the go command reads them: from the
+environment, else from the file "go env -w" writes.`)
+	f.group("Listening")
+	f.StringVar(&c.listen, "listen", "127.0.0.1:3000", "`address` to listen on")
+	f.StringVar(&c.basePath, "base-path", "", "serve the GOPROXY protocol under this `path` prefix, such as /go")
+	c.tls.register(f.FlagSet)
+
+	f.group("Store")
+	f.StringVar(&c.data, "data", defaultDataDir(), "data `directory`: the store is its cache/download subdirectory")
+	f.Int64Var(&c.memoryCache, "memory-cache-mb", 64, "`MiB` of memory for keeping small stored files (up to 128 KiB each), so hits skip the disk; 0 turns it off")
+	f.BoolVar(&c.offline, "offline", false, "serve from the store only, never asking the upstream")
+
+	f.group("Upstream")
+	f.StringVar(&c.upstream, "upstream", defaultUpstream(), "upstream proxies in GOPROXY `syntax` (\",\" falls through on not-found, \"|\" on any error); default $GOPROXY")
+	f.DurationVar(&c.fetchTimeout, "fetch-timeout", 10*time.Minute, "time limit for fetching one module zip from the upstream")
+	f.DurationVar(&c.listTTL, "list-ttl", time.Minute, "how long an upstream /@v/list or /@latest answer is reused")
+
+	f.group("Private modules")
+	f.StringVar(&c.private, "private", joinPatterns(goenv.Get("GOPRIVATE"), goenv.Get("GONOPROXY")), "comma-separated module path `patterns` (GOPRIVATE syntax) never sent upstream or to the checksum database; default $GOPRIVATE,$GONOPROXY")
+	c.origin.register(f.FlagSet)
+
+	f.group("Checksum databases")
+	f.StringVar(&c.sumdb, "sumdb", defaultSumDB(), "checksum database that verifies public modules, as GOSUMDB (`name[+key]`), or off; default $GOSUMDB")
+	f.StringVar(&c.nosumdb, "nosumdb", goenv.Get("GONOSUMDB"), "module path `patterns` fetched from the upstream without a checksum database check; default $GONOSUMDB")
+	f.StringVar(&c.sumdbKey, "sumdb-key", "", "signer key `file` (from \"modmirror sumdb keygen\"): serve the mirror's own checksum database, which records every module version served, at /sumdb/<name>/")
+	f.StringVar(&c.sumdbDB, "sumdb-db", "", "`database` of the own checksum database: sqlite:///path/file.db, a file path, or postgres://user:pass@host/db (shared by replicas); default <data>/sumdb.db")
+
+	f.group("Access")
+	c.access.register(f.FlagSet)
+
+	f.group("Logging")
+	f.StringVar(&c.logFormat, "log-format", "text", "log `format`: text or json")
+	f.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	f.fromEnv()
+	return f
 }
 
 // Run runs the mirror until ctx is done, then shuts down gracefully.
 func (c *serveCommand) Run(ctx context.Context, args []string) error {
-	if err := parseFlags(c.flags(), args); err != nil {
+	if _, err := c.flags().parse(args, noArgs); err != nil {
 		return err
 	}
 	log, err := newLogger(c.logFormat, c.logLevel)
 	if err != nil {
-		return usageError{err}
+		return usageError{err: err}
 	}
 	if err := c.tls.load(); err != nil {
 		return err
@@ -148,10 +166,10 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 		}
 	}()
 	if c.memoryCache < 0 {
-		return nil, nil, usageError{errors.New("--memory-cache-mb must not be negative")}
+		return nil, nil, usageError{err: errors.New("--memory-cache-mb must not be negative")}
 	}
 	if c.data == "" {
-		return nil, nil, usageError{errors.New("no data directory: set --data or $HOME")}
+		return nil, nil, usageError{err: errors.New("no data directory: set --data or $HOME")}
 	}
 	storeDir := filepath.Join(c.data, "cache", "download")
 	disk, err := fsstore.New(storeDir)
@@ -192,7 +210,7 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 		},
 	})
 	if err != nil {
-		return nil, nil, usageError{fmt.Errorf("--upstream: %w", err)}
+		return nil, nil, usageError{err: fmt.Errorf("--upstream: %w", err)}
 	}
 
 	private := patterns(c.private)
@@ -213,7 +231,7 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 	if c.sumdb != "off" {
 		name, key, err := sumdbKey(c.sumdb)
 		if err != nil {
-			return nil, nil, usageError{fmt.Errorf("--sumdb: %w", err)}
+			return nil, nil, usageError{err: fmt.Errorf("--sumdb: %w", err)}
 		}
 		var remote checksum.Remote = chain
 		if c.offline {
@@ -247,7 +265,7 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 		registerLogMetrics(m.Registry(), own)
 		closers = append(closers, closeLog)
 		if _, ok := sumdbs[own.Name()]; ok {
-			return nil, nil, usageError{fmt.Errorf("--sumdb-key: the mirror's own checksum database must not be named %s, like the one it verifies against", own.Name())}
+			return nil, nil, usageError{err: fmt.Errorf("--sumdb-key: the mirror's own checksum database must not be named %s, like the one it verifies against", own.Name())}
 		}
 		cfg.Recorder = own
 		sumdbs[own.Name()] = own
@@ -265,7 +283,7 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 		Metrics:    m,
 	})
 	if err != nil {
-		return nil, nil, usageError{err}
+		return nil, nil, usageError{err: err}
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", m.Handler())
@@ -310,7 +328,7 @@ func registerLogMetrics(reg *prometheus.Registry, l *sumlog.Log) {
 func (c *serveCommand) openLog(ctx context.Context, log *slog.Logger, fill func(ctx context.Context, path, version string) ([]byte, error)) (*sumlog.Log, func() error, error) {
 	skey, err := readKeyFile(c.sumdbKey)
 	if err != nil {
-		return nil, nil, usageError{fmt.Errorf("--sumdb-key: %w", err)}
+		return nil, nil, usageError{err: fmt.Errorf("--sumdb-key: %w", err)}
 	}
 	st, file, err := openLogStorage(c.sumdbDB, c.data)
 	if err != nil {
@@ -384,15 +402,19 @@ func joinPatterns(lists ...string) string {
 	return strings.Join(out, ",")
 }
 
+// defaultUpstream is $GOPROXY (from the environment or the go env file),
+// else proxy.golang.org.
 func defaultUpstream() string {
-	if v := os.Getenv("GOPROXY"); v != "" {
+	if v := goenv.Get("GOPROXY"); v != "" {
 		return v
 	}
 	return "https://proxy.golang.org"
 }
 
+// defaultSumDB is $GOSUMDB (from the environment or the go env file), else
+// sum.golang.org.
 func defaultSumDB() string {
-	if v := os.Getenv("GOSUMDB"); v != "" {
+	if v := goenv.Get("GOSUMDB"); v != "" {
 		return v
 	}
 	return "sum.golang.org"

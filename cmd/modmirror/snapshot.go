@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -35,18 +34,8 @@ type snapshotCommand struct {
 	stdout, stderr io.Writer
 }
 
-func (c *snapshotCommand) flags() *flag.FlagSet {
-	fs := flag.NewFlagSet("snapshot", flag.ContinueOnError)
-	fs.StringVar(&c.out, "o", "", "output `directory` (required)")
-	fs.StringVar(&c.manifest, "manifest", "", "manifest `file` describing the snapshot, read to explain an --expect mismatch and then rewritten; default <output directory>.manifest, off for none")
-	fs.StringVar(&c.upstream, "upstream", defaultUpstream(), "upstream proxies in GOPROXY `syntax`, or off to only reuse what the output directory holds; default $GOPROXY")
-	fs.IntVar(&c.jobs, "jobs", snapshot.DefaultJobs, "module versions fetched at once")
-	fs.StringVar(&c.expect, "expect", "", "fail unless the snapshot's hash is this `hash` (sha256-...), and say which modules differ when the manifest of the expected snapshot is at hand")
-	fs.BoolVar(&c.printEnv, "print-env", false, "after the hash, print the environment for building offline from the snapshot, one VAR=value a line")
-	fs.BoolVar(&c.quiet, "q", false, "print no progress")
-	fs.StringVar(&c.toolchain, "toolchain", "", "also fetch the golang.org/toolchain module that each project's go.mod (or go.work) switches to, for these comma-separated `platforms` (GOOS/GOARCH, such as linux/amd64,darwin/arm64), so that GOTOOLCHAIN switching works offline")
-	fs.StringVar(&c.sumdb, "sumdb", defaultSumDB(), "checksum database that verifies --toolchain modules, as GOSUMDB (`name[+key]`), reached through the upstream's /sumdb/; off to not verify them; default $GOSUMDB")
-	setUsage(fs, "modmirror snapshot [flags] [dir ...] -o OUT\n       modmirror snapshot hash OUT", `
+func (c *snapshotCommand) flags() *commandFlags {
+	fs := newFlags("snapshot", "modmirror snapshot [flags] [dir ...] -o OUT\n       modmirror snapshot hash OUT", `
 Makes OUT a deterministic offline copy of the dependencies of the Go projects
 in the directories (default "."): for every go.sum line, the module zip or
 go.mod file, verified against the line, plus an .info file per version and a
@@ -63,6 +52,17 @@ With --toolchain, the snapshot also holds the Go toolchain that go.mod's
 toolchain line (else its go line) selects, for each platform given; go.sum has
 no line for it, so it is checked against the checksum database (--sumdb)
 instead, and --print-env prints GOTOOLCHAIN=auto rather than local.`)
+	fs.StringVar(&c.out, "out", "", "output `directory` (required)")
+	fs.StringVar(&c.manifest, "manifest", "", "manifest `file` describing the snapshot, read to explain an --expect mismatch and then rewritten; default <output directory>.manifest, off for none")
+	fs.StringVar(&c.upstream, "upstream", defaultUpstream(), "upstream proxies in GOPROXY `syntax`, or off to only reuse what the output directory holds; default $GOPROXY")
+	fs.IntVar(&c.jobs, "jobs", snapshot.DefaultJobs, "module versions fetched at once")
+	fs.StringVar(&c.expect, "expect", "", "fail unless the snapshot's hash is this `hash` (sha256-...), and say which modules differ when the manifest of the expected snapshot is at hand")
+	fs.BoolVar(&c.printEnv, "print-env", false, "after the hash, print the environment for building offline from the snapshot, one VAR=value a line")
+	fs.BoolVar(&c.quiet, "quiet", false, "print no progress")
+	fs.StringVar(&c.toolchain, "toolchain", "", "also fetch the golang.org/toolchain module that each project's go.mod (or go.work) switches to, for these comma-separated `platforms` (GOOS/GOARCH, such as linux/amd64,darwin/arm64), so that GOTOOLCHAIN switching works offline")
+	fs.StringVar(&c.sumdb, "sumdb", defaultSumDB(), "checksum database that verifies --toolchain modules, as GOSUMDB (`name[+key]`), reached through the upstream's /sumdb/; off to not verify them; default $GOSUMDB")
+	fs.shortName("out", "o")
+	fs.shortName("quiet", "q")
 	return fs
 }
 
@@ -77,20 +77,19 @@ func (c *snapshotCommand) Run(ctx context.Context, args []string) error {
 	if len(args) > 0 && args[0] == "hash" {
 		return c.runHash(args[1:])
 	}
-	fs := c.flags()
-	dirs, err := parseInterspersed(fs, args)
+	dirs, err := c.flags().parse(args, anyArgs)
 	if err != nil {
 		return err
 	}
 	if c.out == "" {
-		return usageError{errors.New("no output directory: use -o OUT")}
+		return usageError{err: errors.New("no output directory: use -o OUT")}
 	}
 	if c.jobs < 1 {
-		return usageError{fmt.Errorf("--jobs %d: must be at least 1", c.jobs)}
+		return usageError{err: fmt.Errorf("--jobs %d: must be at least 1", c.jobs)}
 	}
 	platforms, err := snapshot.ParsePlatforms(c.toolchain)
 	if err != nil {
-		return usageError{err}
+		return usageError{err: err}
 	}
 	opts := snapshot.Options{Dirs: dirs, Out: c.out, Jobs: c.jobs, Expect: c.expect, Manifest: c.manifest, Toolchains: platforms}
 	switch c.manifest {
@@ -102,7 +101,7 @@ func (c *snapshotCommand) Run(ctx context.Context, args []string) error {
 	if strings.TrimSpace(c.upstream) != "off" {
 		up, err := upstream.Parse(c.upstream, upstream.Options{UserAgent: "modmirror/" + version()})
 		if err != nil {
-			return usageError{err}
+			return usageError{err: err}
 		}
 		opts.Upstream = up
 		if len(platforms) > 0 {
@@ -146,7 +145,7 @@ func (c *snapshotCommand) toolchainChecker(up *upstream.Chain) (modmirror.Checke
 	}
 	name, key, err := sumdbKey(c.sumdb)
 	if err != nil {
-		return nil, nil, usageError{fmt.Errorf("--sumdb: %w", err)}
+		return nil, nil, usageError{err: fmt.Errorf("--sumdb: %w", err)}
 	}
 	dir, err := os.MkdirTemp("", "modmirror-snapshot-sumdb-")
 	if err != nil {
@@ -168,14 +167,13 @@ func (c *snapshotCommand) toolchainChecker(up *upstream.Chain) (modmirror.Checke
 
 // runHash prints the hash of an existing snapshot.
 func (c *snapshotCommand) runHash(args []string) error {
-	fs := flag.NewFlagSet("snapshot hash", flag.ContinueOnError)
-	setUsage(fs, "modmirror snapshot hash OUT", "Prints the content hash of the snapshot in OUT, as modmirror snapshot prints it.")
-	dirs, err := parseInterspersed(fs, args)
+	fs := newFlags("snapshot hash", "modmirror snapshot hash OUT", "Prints the content hash of the snapshot in OUT, as modmirror snapshot prints it.")
+	dirs, err := fs.parse(args, 1)
 	if err != nil {
 		return err
 	}
 	if len(dirs) != 1 {
-		return usageError{errors.New("want exactly one directory")}
+		return usageError{cmd: "snapshot hash", err: errors.New("want the snapshot's directory")}
 	}
 	h, err := snapshot.Hash(dirs[0])
 	if err != nil {
@@ -233,35 +231,6 @@ func buildEnv(out string, toolchains bool) []string {
 		"GOINSECURE=",
 		gotoolchain,
 	}
-}
-
-// parseInterspersed parses args with fs, allowing flags after positional
-// arguments ("snapshot ./project -o deps"), then applies the MODMIRROR_*
-// environment variables as parseFlags does, and returns the positional
-// arguments.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	fs.SetOutput(os.Stderr)
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if err == flag.ErrHelp {
-				return nil, err
-			}
-			return nil, usageError{err}
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-	// Flags given above stay given; parseFlags only fills the others
-	// from the environment.
-	if err := parseFlags(fs, nil); err != nil {
-		return nil, err
-	}
-	return pos, nil
 }
 
 // isTerminal reports whether w is a terminal.

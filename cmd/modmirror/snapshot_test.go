@@ -82,7 +82,7 @@ func TestSnapshotCommand(t *testing.T) {
 	if !errors.As(err, &merr) || merr.Got != hash {
 		t.Errorf("--expect mismatch: %v", err)
 	}
-	if run(context.Background(), []string{"snapshot", dir, "-o", out, "--upstream", "off", "-q", "--expect", "sha256-AAAA"}) != 1 {
+	if run(context.Background(), []string{"snapshot", dir, "-o", out, "--upstream", "off", "-q", "--expect", "sha256-AAAA"}, os.Stdout, os.Stderr) != 1 {
 		t.Errorf("--expect mismatch does not exit 1")
 	}
 

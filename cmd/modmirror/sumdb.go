@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	iofs "io/fs"
@@ -28,7 +27,7 @@ var sumdbCommands = map[string]func() command{
 }
 
 func (c *sumdbCommand) Run(ctx context.Context, args []string) error {
-	return runSubcommand(ctx, args, sumdbUsage, sumdbCommands)
+	return runSubcommand(ctx, "sumdb", args, sumdbUsage, sumdbCommands)
 }
 
 const sumdbUsage = `Usage: modmirror sumdb <subcommand> [flags]
@@ -54,30 +53,30 @@ type keygenCommand struct {
 	out   io.Writer
 }
 
-func (c *keygenCommand) flags() *flag.FlagSet {
-	fs := flag.NewFlagSet("sumdb keygen", flag.ContinueOnError)
-	fs.StringVar(&c.name, "name", "", "`name` of the checksum database, such as sum.corp.example; clients see it in GOSUMDB and in URLs")
-	fs.StringVar(&c.file, "out", "", "`file` to write the signer key to (mode 0600); it must not exist")
-	fs.BoolVar(&c.force, "force", false, "replace an existing key file (the log signed with the old key can no longer be served)")
-	setUsage(fs, "modmirror sumdb keygen --name NAME --out FILE", `
+func (c *keygenCommand) flags() *commandFlags {
+	fs := newFlags("sumdb keygen", "modmirror sumdb keygen --name NAME --out FILE", `
 Writes a new signer key for the mirror's own checksum database to FILE,
 readable only by its owner, and prints the verifier key on the last line of
 its output. Serve the database with "modmirror serve --sumdb-key FILE"; point
 clients at it with GOSUMDB=<verifier key>.`)
+	fs.StringVar(&c.name, "name", "", "`name` of the checksum database, such as sum.corp.example; clients see it in GOSUMDB and in URLs")
+	fs.StringVar(&c.file, "out", "", "`file` to write the signer key to (mode 0600); it must not exist")
+	fs.BoolVar(&c.force, "force", false, "replace an existing key file (the log signed with the old key can no longer be served)")
+	fs.shortName("out", "o")
 	return fs
 }
 
 // Run implements command.
 func (c *keygenCommand) Run(ctx context.Context, args []string) error {
-	if err := parseFlags(c.flags(), args); err != nil {
+	if _, err := c.flags().parse(args, noArgs); err != nil {
 		return err
 	}
 	if c.name == "" || c.file == "" {
-		return usageError{errors.New("--name and --out are required")}
+		return usageError{err: errors.New("--name and --out are required")}
 	}
 	skey, vkey, err := sumlog.GenerateKey(c.name)
 	if err != nil {
-		return usageError{err}
+		return usageError{err: err}
 	}
 	if err := writeKeyFile(c.file, skey, c.force); err != nil {
 		return err

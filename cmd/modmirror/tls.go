@@ -26,7 +26,7 @@ func (t *tlsFlags) register(fs *flag.FlagSet) {
 // the mirror before it starts.
 func (t *tlsFlags) load() error {
 	if (t.cert == "") != (t.key == "") {
-		return usageError{errors.New("--tls-cert and --tls-key go together")}
+		return usageError{err: errors.New("--tls-cert and --tls-key go together")}
 	}
 	if t.cert == "" {
 		return nil

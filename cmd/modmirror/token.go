@@ -35,7 +35,7 @@ var tokenCommands = map[string]func() command{
 }
 
 func (c *tokenCommand) Run(ctx context.Context, args []string) error {
-	return runSubcommand(ctx, args, tokenUsage, tokenCommands)
+	return runSubcommand(ctx, "token", args, tokenUsage, tokenCommands)
 }
 
 const tokenUsage = `Usage: modmirror token <subcommand> [flags]
@@ -55,16 +55,18 @@ within 2 seconds.
 Run "modmirror token <subcommand> --help" for its flags.
 `
 
-// dataFlag adds the --data flag that every token subcommand has.
-func dataFlag(fs *flag.FlagSet, data *string) {
+// dataFlag adds the --data flag that every token subcommand has. It is
+// serve's --data, and MODMIRROR_DATA sets both.
+func dataFlag(fs *commandFlags, data *string) {
 	fs.StringVar(data, "data", defaultDataDir(), "data `directory` of the mirror: the tokens are in its tokens.db")
+	fs.fromEnv("data")
 }
 
 // openTokens opens the token database of a data directory; create says
 // whether a missing one is made.
 func openTokens(data string, create bool) (*access.TokenDB, error) {
 	if data == "" {
-		return nil, usageError{errors.New("no data directory: set --data or $HOME")}
+		return nil, usageError{err: errors.New("no data directory: set --data or $HOME")}
 	}
 	file := tokenFile(data)
 	if !create {
@@ -81,31 +83,30 @@ type tokenCreateCommand struct {
 	out               io.Writer
 }
 
-func (c *tokenCreateCommand) flags() *flag.FlagSet {
-	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
-	dataFlag(fs, &c.data)
-	fs.StringVar(&c.name, "name", "", "`name` of the token: who or what uses it (required)")
-	fs.StringVar(&c.allow, "allow", "", "comma-separated module path `patterns` (GOPRIVATE syntax) of the private modules the token may read, such as 'corp.example/*'; empty: public modules only")
-	setUsage(fs, "modmirror token create --name NAME [--allow PATTERNS]", `
+func (c *tokenCreateCommand) flags() *commandFlags {
+	fs := newFlags("token create", "modmirror token create --name NAME [--allow PATTERNS]", `
 Makes a token and prints it on the last line of the output. Only its hash is
 kept: it is shown now and never again. Give it to a client as the password
 of a .netrc entry for the mirror's host (with its port, if not 443:
 "machine mirror.corp.example:8443 login any password <token>"), or as
 "Authorization: Bearer <token>".`)
+	dataFlag(fs, &c.data)
+	fs.StringVar(&c.name, "name", "", "`name` of the token: who or what uses it (required)")
+	fs.StringVar(&c.allow, "allow", "", "comma-separated module path `patterns` (GOPRIVATE syntax) of the private modules the token may read, such as 'corp.example/*'; empty: public modules only")
 	return fs
 }
 
 // Run implements command.
 func (c *tokenCreateCommand) Run(ctx context.Context, args []string) error {
-	if err := parseFlags(c.flags(), args); err != nil {
+	if _, err := c.flags().parse(args, noArgs); err != nil {
 		return err
 	}
 	if strings.TrimSpace(c.name) == "" {
-		return usageError{errors.New("--name is required")}
+		return usageError{err: errors.New("--name is required")}
 	}
 	allow, err := access.CleanPatterns(c.allow)
 	if err != nil {
-		return usageError{fmt.Errorf("--allow: %w", err)}
+		return usageError{err: fmt.Errorf("--allow: %w", err)}
 	}
 	db, err := openTokens(c.data, true)
 	if err != nil {
@@ -133,10 +134,9 @@ type tokenListCommand struct {
 
 // Run implements command.
 func (c *tokenListCommand) Run(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("token list", flag.ContinueOnError)
+	fs := newFlags("token list", "modmirror token list", "Lists the tokens: id, name, allowed patterns, when each was made and whether it is revoked. Secrets are not kept, so they are never shown.")
 	dataFlag(fs, &c.data)
-	setUsage(fs, "modmirror token list", "Lists the tokens: id, name, allowed patterns, when each was made and whether it is revoked. Secrets are not kept, so they are never shown.")
-	if err := parseFlags(fs, args); err != nil {
+	if _, err := fs.parse(args, noArgs); err != nil {
 		return err
 	}
 	db, err := openTokens(c.data, false)
@@ -172,17 +172,16 @@ type tokenRevokeCommand struct {
 
 // Run implements command.
 func (c *tokenRevokeCommand) Run(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("token revoke", flag.ContinueOnError)
-	dataFlag(fs, &c.data)
-	setUsage(fs, "modmirror token revoke ID ...", fmt.Sprintf(`
+	fs := newFlags("token revoke", "modmirror token revoke ID ...", fmt.Sprintf(`
 Revokes the tokens with the given ids (as "modmirror token list" shows
 them). Running mirrors refuse them within %v.`, access.DefaultCacheTTL))
-	ids, err := parseFlagsArgs(fs, args)
+	dataFlag(fs, &c.data)
+	ids, err := fs.parse(args, anyArgs)
 	if err != nil {
 		return err
 	}
 	if len(ids) == 0 {
-		return usageError{errors.New("no token id given")}
+		return usageError{err: errors.New("no token id given")}
 	}
 	db, err := openTokens(c.data, false)
 	if err != nil {
@@ -199,30 +198,6 @@ them). Running mirrors refuse them within %v.`, access.DefaultCacheTTL))
 		fmt.Fprintf(c.out, "revoked token %s (%s) at %s\n", tok.ID, tok.Name, tok.Revoked.Format(time.RFC3339))
 	}
 	return errors.Join(errs...)
-}
-
-// parseFlagsArgs is parseFlags for a command that takes arguments: flags
-// may come before, between and after them. It returns the arguments.
-func parseFlagsArgs(fs *flag.FlagSet, args []string) ([]string, error) {
-	fs.SetOutput(os.Stderr)
-	var flagArgs, rest []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			if err == flag.ErrHelp {
-				return nil, err
-			}
-			return nil, usageError{err}
-		}
-		left := fs.Args()
-		flagArgs = append(flagArgs, args[:len(args)-len(left)]...)
-		if len(left) == 0 {
-			break
-		}
-		rest = append(rest, left[0])
-		args = left[1:]
-	}
-	// Parse the flags alone again, for the environment variables.
-	return rest, parseFlags(fs, flagArgs)
 }
 
 // accessFlags are serve's flags for access control.
@@ -242,11 +217,11 @@ func (a *accessFlags) register(fs *flag.FlagSet) {
 func (c *serveCommand) guard(h http.Handler, private func(string) bool, log *slog.Logger, reg prometheus.Registerer) (_ http.Handler, closeDB func() error, _ error) {
 	pub, err := access.ParseAccess(c.access.publicAccess)
 	if err != nil {
-		return nil, nil, usageError{fmt.Errorf("--public-access: %w", err)}
+		return nil, nil, usageError{err: fmt.Errorf("--public-access: %w", err)}
 	}
 	priv, err := access.ParseAccess(c.access.privateAccess)
 	if err != nil {
-		return nil, nil, usageError{fmt.Errorf("--private-access: %w", err)}
+		return nil, nil, usageError{err: fmt.Errorf("--private-access: %w", err)}
 	}
 	hasPrivate := strings.Trim(c.private, ", ") != ""
 	if pub == access.Open && (priv == access.Open || !hasPrivate) {
@@ -270,7 +245,7 @@ func (c *serveCommand) guard(h http.Handler, private func(string) bool, log *slo
 	})
 	if err != nil {
 		db.Close()
-		return nil, nil, usageError{err}
+		return nil, nil, usageError{err: err}
 	}
 	toks, err := db.List(context.Background())
 	if err != nil {

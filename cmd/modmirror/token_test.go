@@ -141,7 +141,7 @@ func openAndLookup(t *testing.T, data, secret string) (access.Token, error) {
 func serveHandler(t *testing.T, args ...string) (http.Handler, *bytes.Buffer, error) {
 	t.Helper()
 	c := new(serveCommand)
-	if err := parseFlags(c.flags(), append([]string{"--upstream", "off", "--sumdb", "off"}, args...)); err != nil {
+	if _, err := c.flags().parse(append([]string{"--upstream", "off", "--sumdb", "off"}, args...), noArgs); err != nil {
 		t.Fatal(err)
 	}
 	var log bytes.Buffer

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -24,6 +23,7 @@ import (
 	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/checksum"
 	"github.com/modmirror/modmirror/fsstore"
+	"github.com/modmirror/modmirror/internal/goenv"
 	"github.com/modmirror/modmirror/internal/netrc"
 	"github.com/modmirror/modmirror/upstream"
 )
@@ -42,14 +42,8 @@ type verifyCommand struct {
 	stdout io.Writer
 }
 
-func (c *verifyCommand) flags() *flag.FlagSet {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.StringVar(&c.sumdb, "sumdb", defaultSumDB(), "checksum database to check against, as GOSUMDB: a known `name`, or a verifier key (name+hash+key), optionally followed by a space and the database's URL; default $GOSUMDB")
-	fs.StringVar(&c.proxy, "proxy", defaultUpstream(), "proxies in GOPROXY `syntax` through whose /sumdb/<name>/ endpoint the database is read, unless --sumdb gives its URL; default $GOPROXY")
-	fs.StringVar(&c.netrc, "netrc", netrc.DefaultFile(), "credentials for the proxy or the database, a .netrc `file` (sent over HTTPS only, to the host they name); default $NETRC or ~/.netrc")
-	fs.StringVar(&c.cache, "cache", defaultVerifyCache(), "`directory` keeping verified records and tiles, and the latest verified tree head, so that a database that forks its log is caught on a later run")
-	fs.StringVar(&c.nosumdb, "nosumdb", joinPatterns(os.Getenv("GONOSUMDB"), os.Getenv("GOPRIVATE")), "module path `patterns` (GOPRIVATE syntax) whose lines are skipped; default $GONOSUMDB,$GOPRIVATE")
-	setUsage(fs, "modmirror verify [flags] [go.sum ...]", `
+func (c *verifyCommand) flags() *commandFlags {
+	fs := newFlags("verify", "modmirror verify [flags] [go.sum ...]", `
 Checks every line of the go.sum files (default ./go.sum) against the checksum
 database, verifying what the database says (signed tree heads, inclusion
 proofs) as the go command does. Prints each line whose hash differs from the
@@ -58,6 +52,11 @@ database's, or that the database does not know, then a summary.
 Lines for golang.org/toolchain and for modules matching --nosumdb are skipped.
 Exits with status 1 if any line does not match, is missing or is malformed,
 or if the database cannot be reached or misbehaves.`)
+	fs.StringVar(&c.sumdb, "sumdb", defaultSumDB(), "checksum database to check against, as GOSUMDB: a known `name`, or a verifier key (name+hash+key), optionally followed by a space and the database's URL; default $GOSUMDB")
+	fs.StringVar(&c.proxy, "proxy", defaultUpstream(), "proxies in GOPROXY `syntax` through whose /sumdb/<name>/ endpoint the database is read, unless --sumdb gives its URL; default $GOPROXY")
+	fs.StringVar(&c.netrc, "netrc", netrc.DefaultFile(), "credentials for the proxy or the database, a .netrc `file` (sent over HTTPS only, to the host they name); default $NETRC or ~/.netrc")
+	fs.StringVar(&c.cache, "cache", defaultVerifyCache(), "`directory` keeping verified records and tiles, and the latest verified tree head, so that a database that forks its log is caught on a later run")
+	fs.StringVar(&c.nosumdb, "nosumdb", joinPatterns(goenv.Get("GONOSUMDB"), goenv.Get("GOPRIVATE")), "module path `patterns` (GOPRIVATE syntax) whose lines are skipped; default $GONOSUMDB,$GOPRIVATE")
 	return fs
 }
 
@@ -94,7 +93,7 @@ func (c *verifyCommand) Run(ctx context.Context, args []string) error {
 	if c.stdout == nil {
 		c.stdout = os.Stdout
 	}
-	files, err := parseInterspersed(c.flags(), args)
+	files, err := c.flags().parse(args, anyArgs)
 	if err != nil {
 		return err
 	}
@@ -103,10 +102,10 @@ func (c *verifyCommand) Run(ctx context.Context, args []string) error {
 	}
 	db, err := parseSumDB(c.sumdb)
 	if err != nil {
-		return usageError{fmt.Errorf("--sumdb: %w", err)}
+		return usageError{err: fmt.Errorf("--sumdb: %w", err)}
 	}
 	if c.cache == "" {
-		return usageError{errors.New("no cache directory: set --cache, $XDG_CACHE_HOME or $HOME")}
+		return usageError{err: errors.New("no cache directory: set --cache, $XDG_CACHE_HOME or $HOME")}
 	}
 	var lines []*sumLine
 	for _, file := range files {
@@ -135,7 +134,7 @@ func (c *verifyCommand) Run(ctx context.Context, args []string) error {
 	if toCheck > 0 {
 		remote, err := db.remote(c.proxy, c.netrc)
 		if err != nil {
-			return usageError{fmt.Errorf("--proxy: %w", err)}
+			return usageError{err: fmt.Errorf("--proxy: %w", err)}
 		}
 		rec := &lookupRecorder{Remote: remote}
 		if _, _, err := db.readLatest(ctx, rec); err != nil {

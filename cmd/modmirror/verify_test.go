@@ -63,7 +63,7 @@ func TestVerify(t *testing.T) {
 	if want := "6 lines checked, 0 mismatches, 0 missing, 0 skipped, 0 malformed\n"; out != want {
 		t.Errorf("verify printed %q, want %q", out, want)
 	}
-	if code := run(context.Background(), append([]string{"verify", good}, flags...)); code != 0 {
+	if code := run(context.Background(), append([]string{"verify", good}, flags...), os.Stdout, os.Stderr); code != 0 {
 		t.Errorf("verify of a good go.sum exits %d, want 0", code)
 	}
 
@@ -119,7 +119,7 @@ func TestVerifyProblems(t *testing.T) {
 	if strings.Contains(out, "could not be reached") {
 		t.Errorf("verify reports the database unreachable:\n%s", out)
 	}
-	if code := run(context.Background(), append([]string{"verify", first}, flags...)); code != 1 {
+	if code := run(context.Background(), append([]string{"verify", first}, flags...), os.Stdout, os.Stderr); code != 1 {
 		t.Errorf("verify of a bad go.sum exits %d, want 1", code)
 	}
 }
@@ -226,7 +226,7 @@ func TestVerifyUnreachable(t *testing.T) {
 	if strings.Contains(out, "lines checked") || strings.Contains(out, "not in checksum database") {
 		t.Errorf("verify with a failing lookup printed %q", out)
 	}
-	if code := run(context.Background(), []string{"verify", file, "--proxy", dead.URL, "--sumdb", srv.VerifierKey(), "--cache", t.TempDir()}); code != 1 {
+	if code := run(context.Background(), []string{"verify", file, "--proxy", dead.URL, "--sumdb", srv.VerifierKey(), "--cache", t.TempDir()}, os.Stdout, os.Stderr); code != 1 {
 		t.Errorf("verify with a dead proxy exits %d, want 1", code)
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -12,9 +11,8 @@ type versionCommand struct{}
 
 // Run prints the version of modmirror and of the Go toolchain that built it.
 func (c *versionCommand) Run(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("version", flag.ContinueOnError)
-	setUsage(fs, "modmirror version", "Prints the version of modmirror and of the Go toolchain that built it.")
-	if err := parseFlags(fs, args); err != nil {
+	fs := newFlags("version", "modmirror version", "Prints the version of modmirror and of the Go toolchain that built it.")
+	if _, err := fs.parse(args, noArgs); err != nil {
 		return err
 	}
 	fmt.Printf("modmirror %s %s %s/%s\n", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)

@@ -9,10 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
 	"strings"
 	"time"
 
+	"github.com/modmirror/modmirror"
 	"golang.org/x/mod/module"
 )
 
@@ -90,21 +90,11 @@ type Tokens interface {
 // GOPRIVATE syntax and returns it in the form that is stored: spaces, empty
 // entries and trailing slashes removed.
 func CleanPatterns(list string) (string, error) {
-	var out []string
-	for p := range strings.SplitSeq(list, ",") {
-		p = strings.TrimSuffix(strings.TrimSpace(p), "/")
-		if p == "" {
-			continue
-		}
-		if strings.ContainsAny(p, " \t\r\n@") {
-			return "", fmt.Errorf("access: pattern %q: module path patterns contain no spaces or @", p)
-		}
-		if _, err := path.Match(p, ""); err != nil {
-			return "", fmt.Errorf("access: pattern %q: %w", p, err)
-		}
-		out = append(out, p)
+	p, err := modmirror.ParsePatterns(list)
+	if err != nil {
+		return "", fmt.Errorf("access: %w", err)
 	}
-	return strings.Join(out, ","), nil
+	return p.String(), nil
 }
 
 // errBadName reports a token name that cannot be stored.

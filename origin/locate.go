@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"path"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/modmirror/modmirror"
 	"golang.org/x/mod/module"
 )
 
@@ -55,20 +55,28 @@ type compiledRule struct {
 	literal int // leading elements of Pattern without glob characters
 }
 
+// CheckRule checks a rule as New does: one module path pattern (see
+// modmirror.ParsePatterns) and a URL template that parses.
+func CheckRule(r Rule) error {
+	_, err := compileRule(r)
+	return err
+}
+
 func compileRule(r Rule) (compiledRule, error) {
-	p := strings.Trim(r.Pattern, "/")
-	if p == "" || strings.Contains(p, ",") {
-		return compiledRule{}, fmt.Errorf("pattern %q must be one non-empty glob pattern", r.Pattern)
+	if strings.Contains(r.Pattern, ",") {
+		return compiledRule{}, fmt.Errorf("pattern %q must be one pattern, not a list", r.Pattern)
+	}
+	pats, err := modmirror.ParsePatterns(r.Pattern)
+	if err != nil {
+		return compiledRule{}, err
+	}
+	p := pats.String()
+	if p == "" {
+		return compiledRule{}, errors.New("empty pattern")
 	}
 	elems := strings.Split(p, "/")
 	literal := 0
 	for i, e := range elems {
-		if e == "" {
-			return compiledRule{}, fmt.Errorf("pattern %q has an empty element", r.Pattern)
-		}
-		if _, err := path.Match(e, e); err != nil {
-			return compiledRule{}, fmt.Errorf("pattern %q: %w", r.Pattern, err)
-		}
 		if literal == i && !strings.ContainsAny(e, `*?[\`) {
 			literal++
 		}

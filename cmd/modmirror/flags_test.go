@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -130,21 +131,31 @@ func TestSumDBKey(t *testing.T) {
 	}
 }
 
-func TestPatterns(t *testing.T) {
-	match := patterns(joinPatterns("corp.example/*,", " ,*.internal"))
-	for path, want := range map[string]bool{
-		"corp.example/lib":     true,
-		"corp.example/lib/v2":  true,
-		"git.internal/x":       true,
-		"example.com/public":   false,
-		"corp.example.com/lib": false,
+// TestPatternsRefused checks that every pattern list is checked at start:
+// a pattern that can never match could leak a private path.
+func TestPatternsRefused(t *testing.T) {
+	for _, args := range [][]string{
+		{"--private", "https://corp.example/*"},
+		{"--private", "corp.example/["},
+		{"--nosumdb", "Corp.example/x"},
+		{"--origin-insecure", "git.corp.example/!x"},
+		{"--origin-rule", "corp.example/[=https://git.corp.example/{path}"},
 	} {
-		if got := match(path); got != want {
-			t.Errorf("match(%q) = %v, want %v", path, got, want)
+		c := new(serveCommand)
+		if _, err := c.flags().parse(append([]string{"--upstream", "off", "--sumdb", "off", "--data", t.TempDir()}, args...), noArgs); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := c.handler(context.Background(), slog.New(slog.DiscardHandler))
+		var ue usageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), args[0]) || !strings.Contains(err.Error(), "pattern") {
+			t.Errorf("serve %q: %v; want a usage error naming the flag and the pattern", args, err)
 		}
 	}
-	if patterns("")("corp.example/lib") {
-		t.Error("empty patterns matched")
+	t.Setenv("GOPRIVATE", "corp.example/[")
+	c := new(serveCommand)
+	c.flags().parse([]string{"--upstream", "off", "--sumdb", "off", "--data", t.TempDir()}, noArgs)
+	if _, _, err := c.handler(context.Background(), slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "--private") {
+		t.Errorf("serve with a bad $GOPRIVATE: %v; want an error naming --private", err)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/internal/goenv"
 	"github.com/modmirror/modmirror/origin"
 )
@@ -35,11 +36,11 @@ func (o *originFlags) register(fs *flag.FlagSet) {
 
 // needed reports whether the mirror needs an origin: it has private paths
 // or its upstream list names direct.
-func (o *originFlags) needed(private, upstreamList string) bool {
+func (o *originFlags) needed(private modmirror.Patterns, upstreamList string) bool {
 	if o.off {
 		return false
 	}
-	if strings.Trim(private, ", ") != "" {
+	if !private.Empty() {
 		return true
 	}
 	for _, e := range strings.FieldsFunc(upstreamList, func(r rune) bool { return r == ',' || r == '|' }) {
@@ -48,6 +49,21 @@ func (o *originFlags) needed(private, upstreamList string) bool {
 		}
 	}
 	return false
+}
+
+// check checks the patterns of --origin-insecure and --origin-rule, so that
+// a mistyped one stops the mirror at start, whether or not it needs an
+// origin.
+func (o *originFlags) check() error {
+	if _, err := modmirror.ParseHostPatterns(o.insecure); err != nil {
+		return usagef("--origin-insecure: %v", err)
+	}
+	for _, r := range o.rules {
+		if err := origin.CheckRule(r); err != nil {
+			return usagef("--origin-rule %s=%s: %v", r.Pattern, r.URL, err)
+		}
+	}
+	return nil
 }
 
 // open returns the origin, with its clones under data unless --origin-cache
@@ -64,8 +80,8 @@ func (o *originFlags) open(data string, log *slog.Logger) (*origin.Origin, error
 		FetchInterval: o.interval,
 		Logger:        log,
 	}
-	if o.insecure != "" {
-		cfg.Insecure = patterns(o.insecure)
+	if insecure, _ := modmirror.ParseHostPatterns(o.insecure); !insecure.Empty() {
+		cfg.Insecure = insecure.Match // checked by check
 	}
 	orig, err := origin.New(cfg)
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/mod/module"
 
 	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/cachestore"
@@ -168,6 +167,19 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 	if c.memoryCache < 0 {
 		return nil, nil, usageError{err: errors.New("--memory-cache-mb must not be negative")}
 	}
+	// A pattern that matches nothing could send a private path upstream:
+	// refuse to start rather than leak.
+	private, err := parsePatterns("private", c.private)
+	if err != nil {
+		return nil, nil, err
+	}
+	nosumdb, err := parsePatterns("nosumdb", c.nosumdb)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := c.origin.check(); err != nil {
+		return nil, nil, err
+	}
 	if c.data == "" {
 		return nil, nil, usageError{err: errors.New("no data directory: set --data or $HOME")}
 	}
@@ -188,7 +200,7 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 
 	m := metrics.New()
 	var orig modmirror.Upstream
-	if c.origin.needed(c.private, c.upstream) && !c.offline {
+	if c.origin.needed(private, c.upstream) && !c.offline {
 		o, err := c.origin.open(c.data, log)
 		if err != nil {
 			return nil, nil, err
@@ -213,13 +225,12 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 		return nil, nil, usageError{err: fmt.Errorf("--upstream: %w", err)}
 	}
 
-	private := patterns(c.private)
 	cfg := mirror.Config{
 		Store:        store,
 		Upstream:     chain,
-		Private:      private,
+		Private:      private.Match,
 		Origin:       orig,
-		NoSumDB:      patterns(c.nosumdb),
+		NoSumDB:      nosumdb.Match,
 		Offline:      c.offline,
 		ListTTL:      c.listTTL,
 		FetchTimeout: c.fetchTimeout,
@@ -249,7 +260,7 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 			return nil, nil, err
 		}
 		cfg.Checker = verifier
-		sumdbs[name] = checksum.NewProxy(verifier, checksum.ProxyOptions{Private: private})
+		sumdbs[name] = checksum.NewProxy(verifier, checksum.ProxyOptions{Private: private.Match})
 		log.Info("verifying public modules", "sumdb", name)
 	} else {
 		log.Warn("checksum database verification is off: modules are stored as the upstream serves them")
@@ -384,12 +395,14 @@ func sumdbKey(setting string) (name, key string, err error) {
 	return name, key, nil
 }
 
-// patterns returns a matcher for comma-separated GOPRIVATE-style patterns.
-func patterns(list string) func(string) bool {
-	if strings.Trim(list, ", ") == "" {
-		return func(string) bool { return false }
+// parsePatterns parses the module path patterns of a flag. An invalid
+// pattern is a usage error that names the flag and the pattern.
+func parsePatterns(flagName, list string) (modmirror.Patterns, error) {
+	p, err := modmirror.ParsePatterns(list)
+	if err != nil {
+		return p, usagef("--%s: %v", flagName, err)
 	}
-	return func(path string) bool { return module.MatchPrefixPatterns(list, path) }
+	return p, nil
 }
 
 func joinPatterns(lists ...string) string {

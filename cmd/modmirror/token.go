@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/access"
 )
 
@@ -104,16 +105,16 @@ func (c *tokenCreateCommand) Run(ctx context.Context, args []string) error {
 	if strings.TrimSpace(c.name) == "" {
 		return usageError{err: errors.New("--name is required")}
 	}
-	allow, err := access.CleanPatterns(c.allow)
+	allow, err := parsePatterns("allow", c.allow)
 	if err != nil {
-		return usageError{err: fmt.Errorf("--allow: %w", err)}
+		return err
 	}
 	db, err := openTokens(c.data, true)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	tok, secret, err := db.Create(ctx, c.name, allow)
+	tok, secret, err := db.Create(ctx, c.name, allow.String())
 	if err != nil {
 		return err
 	}
@@ -214,7 +215,7 @@ func (a *accessFlags) register(fs *flag.FlagSet) {
 // guard puts access control in front of h, the GOPROXY and checksum
 // database handler, when some paths need a token; then it opens
 // <data>/tokens.db, which closeDB closes.
-func (c *serveCommand) guard(h http.Handler, private func(string) bool, log *slog.Logger, reg prometheus.Registerer) (_ http.Handler, closeDB func() error, _ error) {
+func (c *serveCommand) guard(h http.Handler, private modmirror.Patterns, log *slog.Logger, reg prometheus.Registerer) (_ http.Handler, closeDB func() error, _ error) {
 	pub, err := access.ParseAccess(c.access.publicAccess)
 	if err != nil {
 		return nil, nil, usageError{err: fmt.Errorf("--public-access: %w", err)}
@@ -223,10 +224,9 @@ func (c *serveCommand) guard(h http.Handler, private func(string) bool, log *slo
 	if err != nil {
 		return nil, nil, usageError{err: fmt.Errorf("--private-access: %w", err)}
 	}
-	hasPrivate := strings.Trim(c.private, ", ") != ""
-	if pub == access.Open && (priv == access.Open || !hasPrivate) {
-		if hasPrivate {
-			log.Warn("private modules are served to every client (--private-access open)", "private", c.private)
+	if pub == access.Open && (priv == access.Open || private.Empty()) {
+		if !private.Empty() {
+			log.Warn("private modules are served to every client (--private-access open)", "private", private.String())
 		}
 		return h, func() error { return nil }, nil
 	}
@@ -236,7 +236,7 @@ func (c *serveCommand) guard(h http.Handler, private func(string) bool, log *slo
 	}
 	guarded, err := access.New(h, access.Options{
 		Tokens:        access.NewCache(db, access.DefaultCacheTTL),
-		Private:       private,
+		Private:       private.Match,
 		PrivateAccess: priv,
 		PublicAccess:  pub,
 		BasePath:      c.basePath,

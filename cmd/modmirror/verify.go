@@ -115,7 +115,10 @@ func (c *verifyCommand) Run(ctx context.Context, args []string) error {
 		}
 		lines = append(lines, ls...)
 	}
-	nosumdb := patterns(c.nosumdb)
+	nosumdb, err := parsePatterns("nosumdb", c.nosumdb)
+	if err != nil {
+		return err
+	}
 	toCheck := 0
 	for _, l := range lines {
 		if l.status != sumPending {
@@ -124,7 +127,7 @@ func (c *verifyCommand) Run(ctx context.Context, args []string) error {
 		// Toolchain modules never belong in go.sum (the go command checks
 		// them against the database directly); hashes of kinds other than
 		// h1: are ignored, as the go command ignores them.
-		if l.path == "golang.org/toolchain" || nosumdb(l.path) || !strings.HasPrefix(l.hash, "h1:") {
+		if l.path == "golang.org/toolchain" || nosumdb.Match(l.path) || !strings.HasPrefix(l.hash, "h1:") {
 			l.status = sumSkipped
 			continue
 		}

@@ -143,6 +143,15 @@ func startMirror(t *testing.T, up *testupstream.Server, data string, extra ...st
 // client, which becomes the mirror's Client, checks that it is up.
 func startMirrorClient(t *testing.T, up *testupstream.Server, data string, client *http.Client, extra ...string) *mirror {
 	t.Helper()
+	return startMirrorWrapped(t, up, data, client, nil, extra...)
+}
+
+// startMirrorWrapped is startMirrorClient with the command line given to
+// wrap, which returns the command to run instead (such as the mirror in a
+// mount namespace of its own); the process it starts must become the
+// mirror (exec), so that signals reach it.
+func startMirrorWrapped(t *testing.T, up *testupstream.Server, data string, client *http.Client, wrap func(args []string) []string, extra ...string) *mirror {
+	t.Helper()
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
@@ -160,7 +169,11 @@ func startMirrorClient(t *testing.T, up *testupstream.Server, data string, clien
 	args = append(args, extra...)
 
 	m := &mirror{Data: data, Client: client, log: new(logBuffer), done: make(chan struct{})}
-	m.cmd = exec.Command(modmirrorBin, args...)
+	cmdline := append([]string{modmirrorBin}, args...)
+	if wrap != nil {
+		cmdline = wrap(cmdline)
+	}
+	m.cmd = exec.Command(cmdline[0], cmdline[1:]...)
 	// Nothing of the caller's: the defaults of --upstream, --sumdb,
 	// --private and --nosumdb come from GOPROXY, GOSUMDB, GOPRIVATE...,
 	// and every flag from a MODMIRROR_* variable.

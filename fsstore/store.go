@@ -12,7 +12,15 @@
 // rename(2) for Replace. The directory is synced afterwards, so a crash at any
 // moment leaves either no file or the whole file. Temporary files live in
 // the directory ".tmp" under the root, which no store name can reach; those
-// left behind by a crash are removed when the store is next opened.
+// left behind by a crash are removed when the store is next opened, once
+// they are an hour old (another process may be writing them), or at once by
+// a mirror that holds its data directory's lock (internal/datadir).
+//
+// # Permissions
+//
+// Files get mode 0644 and directories 0755, less the process's umask, as
+// os.Create and os.Mkdir would give them: a mirror with a private data
+// directory sets a umask of 077.
 package fsstore
 
 import (
@@ -29,6 +37,7 @@ import (
 	"time"
 
 	"github.com/modmirror/modmirror"
+	"github.com/modmirror/modmirror/internal/umask"
 )
 
 const stagingDir = ".tmp"
@@ -46,7 +55,7 @@ func New(dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fsstore: %w", err)
 	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
+	if err := os.MkdirAll(abs, 0o777); err != nil {
 		return nil, fmt.Errorf("fsstore: %w", err)
 	}
 	s := &Store{root: abs}
@@ -111,7 +120,7 @@ func (s *Store) write(name string, r io.Reader, commit func(tmp, file string) er
 		return err
 	}
 	dir := filepath.Dir(file)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return fmt.Errorf("fsstore: %w", err)
 	}
 	tmp, err := s.stage(r)
@@ -136,13 +145,13 @@ func (s *Store) write(name string, r io.Reader, commit func(tmp, file string) er
 // mirror downloads zips to a temporary file before verifying them), it is
 // hard-linked rather than copied, so a 500 MiB zip is not written twice.
 func (s *Store) stage(r io.Reader) (string, error) {
-	if err := os.MkdirAll(s.staging(), 0o755); err != nil {
+	if err := os.MkdirAll(s.staging(), 0o777); err != nil {
 		return "", err
 	}
 	if src, ok := r.(*os.File); ok && linkable(src) {
 		tmp := filepath.Join(s.staging(), fmt.Sprintf("link-%d-%d", os.Getpid(), linkSeq.Add(1)))
 		if err := os.Link(src.Name(), tmp); err == nil {
-			if err := errors.Join(src.Sync(), os.Chmod(tmp, 0o644)); err != nil {
+			if err := errors.Join(src.Sync(), os.Chmod(tmp, fileMode())); err != nil {
 				os.Remove(tmp)
 				return "", err
 			}
@@ -155,7 +164,7 @@ func (s *Store) stage(r io.Reader) (string, error) {
 		return "", err
 	}
 	tmp := f.Name()
-	err = f.Chmod(0o644)
+	err = f.Chmod(fileMode())
 	if err == nil {
 		_, err = io.Copy(f, r)
 	}
@@ -173,6 +182,11 @@ func (s *Store) stage(r io.Reader) (string, error) {
 }
 
 var linkSeq atomic.Int64
+
+// fileMode is the mode of stored files: 0644 less the process's umask, as
+// if they had been created with os.Create. Directories are created with
+// 0777 less the umask.
+func fileMode() fs.FileMode { return umask.Apply(0o644) }
 
 // linkable reports whether src can be linked instead of copied: it must be a
 // regular file read from its start, so that the link has the same content

@@ -18,6 +18,7 @@ import (
 	"github.com/modmirror/modmirror/cachestore"
 	"github.com/modmirror/modmirror/checksum"
 	"github.com/modmirror/modmirror/fsstore"
+	"github.com/modmirror/modmirror/internal/datadir"
 	"github.com/modmirror/modmirror/internal/goenv"
 	"github.com/modmirror/modmirror/internal/metrics"
 	"github.com/modmirror/modmirror/mirror"
@@ -33,6 +34,7 @@ const sumGolangOrgKey = "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux1
 type serveCommand struct {
 	listen       string
 	data         string
+	dataPerm     string
 	upstream     string
 	private      string
 	nosumdb      string
@@ -71,7 +73,8 @@ environment, else from the file "go env -w" writes.`)
 	c.tls.register(f.FlagSet)
 
 	f.group("Store")
-	f.StringVar(&c.data, "data", defaultDataDir(), "data `directory`: the store is its cache/download subdirectory")
+	f.StringVar(&c.data, "data", defaultDataDir(), "data `directory`: the store is its cache/download subdirectory; one serve process at a time")
+	f.StringVar(&c.dataPerm, "data-perm", string(datadir.Private), "who besides the mirror's user may read the data directory: `private` (directories 0700, files 0600), group (0750, 0640) or world (0755, 0644), for a backup user or a web server serving the store; existing files are changed to match at start")
 	f.Int64Var(&c.memoryCache, "memory-cache-mb", 64, "`MiB` of memory for keeping small stored files (up to 128 KiB each), so hits skip the disk; 0 turns it off")
 	f.BoolVar(&c.offline, "offline", false, "serve from the store only, never asking the upstream")
 
@@ -183,7 +186,21 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 	if c.data == "" {
 		return nil, nil, usageError{err: errors.New("no data directory: set --data or $HOME")}
 	}
-	storeDir := filepath.Join(c.data, "cache", "download")
+	perm, err := datadir.ParsePerm(c.dataPerm)
+	if err != nil {
+		return nil, nil, usagef("--data-perm: %v", err)
+	}
+	// Before anything is written: the data directory's lock, leftovers
+	// and permissions (and so the process's umask).
+	dir, err := datadir.Open(c.data, datadir.Options{Perm: perm, ReadOnly: c.offline, Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	closers = append(closers, dir.Close)
+	if dir.ReadOnly && c.sumdbKey != "" {
+		return nil, nil, usagef("the data directory %s cannot be written, and the own checksum database (--sumdb-key) appends to it", dir.Path)
+	}
+	storeDir := filepath.Join(dir.Path, "cache", "download")
 	disk, err := fsstore.New(storeDir)
 	if err != nil {
 		return nil, nil, err
@@ -192,9 +209,11 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 	if c.memoryCache > 0 {
 		store = cachestore.New(disk, c.memoryCache<<20, 128<<10)
 	}
-	tmpDir := filepath.Join(c.data, "tmp")
-	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
-		return nil, nil, err
+	tmpDir := filepath.Join(dir.Path, "tmp")
+	if !dir.ReadOnly {
+		if err := os.MkdirAll(tmpDir, 0o777); err != nil {
+			return nil, nil, err
+		}
 	}
 	log.Info("data directory", "dir", c.data, "store", storeDir, "GOPROXY", "file://"+filepath.ToSlash(storeDir))
 

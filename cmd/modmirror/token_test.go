@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -138,19 +139,22 @@ func openAndLookup(t *testing.T, data, secret string) (access.Token, error) {
 }
 
 // serveHandler builds serve's handler from args, with nothing upstream.
-func serveHandler(t *testing.T, args ...string) (http.Handler, *bytes.Buffer, error) {
+// It is closed at cleanup, or earlier by stop, which another handler over
+// the same data directory needs (the directory has a lock).
+func serveHandler(t *testing.T, args ...string) (h http.Handler, log *bytes.Buffer, stop func(), err error) {
 	t.Helper()
 	c := new(serveCommand)
 	if _, err := c.flags().parse(append([]string{"--upstream", "off", "--sumdb", "off"}, args...), noArgs); err != nil {
 		t.Fatal(err)
 	}
-	var log bytes.Buffer
-	h, closeAll, err := c.handler(context.Background(), slog.New(slog.NewJSONHandler(&log, nil)))
+	log = new(bytes.Buffer)
+	h, closeAll, err := c.handler(context.Background(), slog.New(slog.NewJSONHandler(log, nil)))
 	if err != nil {
-		return nil, &log, err
+		return nil, log, nil, err
 	}
-	t.Cleanup(closeAll)
-	return h, &log, nil
+	stop = sync.OnceFunc(closeAll)
+	t.Cleanup(stop)
+	return h, log, stop, nil
 }
 
 func get(h http.Handler, path, bearer string) *httptest.ResponseRecorder {
@@ -171,7 +175,7 @@ func TestServeAccess(t *testing.T) {
 	_, public := createToken(t, data, "public", "")
 	uniform := "not found: " + access.PrivateNotFound + "\n"
 
-	h, log, err := serveHandler(t, "--data", data, "--private", "corp.example", "--base-path", "/go", "--no-origin")
+	h, log, stop, err := serveHandler(t, "--data", data, "--private", "corp.example", "--base-path", "/go", "--no-origin")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +203,8 @@ func TestServeAccess(t *testing.T) {
 		t.Errorf("start-up log lacks the access control line:\n%s", log)
 	}
 
-	h, _, err = serveHandler(t, "--data", data, "--public-access", "token")
+	stop()
+	h, _, _, err = serveHandler(t, "--data", data, "--public-access", "token")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +217,7 @@ func TestServeAccess(t *testing.T) {
 
 	// Nothing needs a token: no token database is made.
 	empty := t.TempDir()
-	h, _, err = serveHandler(t, "--data", empty)
+	h, _, _, err = serveHandler(t, "--data", empty)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +228,7 @@ func TestServeAccess(t *testing.T) {
 		t.Errorf("serve made %s with no access control", tokenFile(empty))
 	}
 	// Private modules open to all, by choice.
-	h, _, err = serveHandler(t, "--data", empty, "--private", "corp.example", "--private-access", "open", "--no-origin")
+	h, _, _, err = serveHandler(t, "--data", t.TempDir(), "--private", "corp.example", "--private-access", "open", "--no-origin")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +238,7 @@ func TestServeAccess(t *testing.T) {
 
 	var ue usageError
 	for _, args := range [][]string{{"--public-access", "closed"}, {"--private-access", "nobody", "--private", "x.example"}} {
-		if _, _, err := serveHandler(t, append([]string{"--data", t.TempDir()}, args...)...); !errors.As(err, &ue) {
+		if _, _, _, err := serveHandler(t, append([]string{"--data", t.TempDir()}, args...)...); !errors.As(err, &ue) {
 			t.Errorf("serve %q: %v, want a usage error", args, err)
 		}
 	}

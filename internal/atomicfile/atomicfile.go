@@ -10,24 +10,26 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/modmirror/modmirror/internal/umask"
 )
 
-// Write replaces file with data, with permissions perm, creating the
-// directory (mode 0755) if needed.
+// Write replaces file with data, with permissions perm less the process's
+// umask (as os.WriteFile gives them), creating the directory if needed.
 func Write(file string, data []byte, perm fs.FileMode) error {
 	return write(file, data, perm, os.Rename)
 }
 
-// Create writes data to file, with permissions perm, only if file does not
-// exist; otherwise it returns an error matching fs.ErrExist and leaves the
-// file untouched.
+// Create writes data to file, with permissions perm less the umask, only
+// if file does not exist; otherwise it returns an error matching
+// fs.ErrExist and leaves the file untouched.
 func Create(file string, data []byte, perm fs.FileMode) error {
 	return write(file, data, perm, os.Link)
 }
 
 func write(file string, data []byte, perm fs.FileMode, place func(tmp, file string) error) error {
 	dir := filepath.Dir(file)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return err
 	}
 	f, err := os.CreateTemp(dir, "."+filepath.Base(file)+".tmp-*")
@@ -38,7 +40,7 @@ func write(file string, data []byte, perm fs.FileMode, place func(tmp, file stri
 	defer os.Remove(tmp) // fails harmlessly once renamed; removes the link's source
 	_, err = f.Write(data)
 	if err == nil {
-		err = f.Chmod(perm)
+		err = f.Chmod(umask.Apply(perm))
 	}
 	if err == nil {
 		err = f.Sync()

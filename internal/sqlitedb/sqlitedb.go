@@ -22,7 +22,7 @@ import (
 // the database in file, refuses one whose schema is newer than version,
 // and runs schema, which must be idempotent (CREATE ... IF NOT EXISTS).
 func Open(file string, perm fs.FileMode, schema string, version int) (*sql.DB, error) {
-	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(file), 0o777); err != nil {
 		return nil, err
 	}
 	// SQLite gives the -wal and -shm files the database file's mode.

@@ -2,6 +2,7 @@ package modmirror
 
 import (
 	"fmt"
+	"strings"
 
 	"golang.org/x/mod/module"
 )
@@ -21,13 +22,35 @@ const (
 	MaxInfoFile = 1 << 20   // .info, /@latest and /@v/list responses
 )
 
+// MaxKeyElem is the longest element of a store key, in bytes: what every
+// common file system allows in a file name (NAME_MAX), so that any copy of
+// a store, and the go command's own module cache, can hold what the store
+// holds. module.CheckPath allows longer elements; a mirror answers them
+// not found.
+const MaxKeyElem = 255
+
 // ModuleDir returns the store directory of a module path: "<escaped path>/@v".
+// A path with an element that escapes to more than MaxKeyElem bytes gives an
+// error matching fs.ErrNotExist: no store can hold it.
 func ModuleDir(path string) (string, error) {
 	epath, err := module.EscapePath(path)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	if err := checkElems(epath); err != nil {
+		return "", err
+	}
 	return epath + "/@v", nil
+}
+
+// checkElems refuses a key with an element longer than MaxKeyElem.
+func checkElems(key string) error {
+	for elem := range strings.SplitSeq(key, "/") {
+		if len(elem) > MaxKeyElem {
+			return NotFound("%.40s...: a path element is longer than %d bytes, which the mirror cannot store", key, MaxKeyElem)
+		}
+	}
+	return nil
 }
 
 // ListKey returns the store name of a module's version list.
@@ -55,6 +78,9 @@ func VersionKey(path, version, ext string) (string, error) {
 	evers, err := module.EscapeVersion(version)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if err := checkElems(evers + ext); err != nil {
+		return "", err
 	}
 	return dir + "/" + evers + ext, nil
 }

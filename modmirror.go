@@ -26,8 +26,10 @@
 // the HTTP layer turns it into 404 so clients fall through to their next
 // GOPROXY entry. [ErrSecurity] marks content that disagrees with a checksum
 // database or with a copy already stored; it is never retried and never
-// stored. [ErrInvalid] marks a malformed request, and [ErrUpstream] an
-// upstream that failed.
+// stored. [ErrInvalid] marks a malformed request, [ErrUpstream] an upstream
+// that failed, and [ErrStorage] the mirror's own storage failing: a full
+// disk, an unreachable bucket. The HTTP layer answers 400, 502 and 500 for
+// them. Error texts name store keys, never a server's file paths.
 package modmirror
 
 import (
@@ -36,6 +38,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 )
 
 // ErrSecurity is wrapped by errors that report content which failed
@@ -50,6 +53,54 @@ var ErrInvalid = errors.New("invalid request")
 // ErrUpstream is wrapped by errors that report an upstream failure other
 // than not-found: the mirror could not fill a miss.
 var ErrUpstream = errors.New("upstream failure")
+
+// ErrStorage is wrapped by errors that report a failure of the mirror's own
+// storage (the store, temporary files, local state), as opposed to the
+// upstream's. Their text names what failed by store key and says why (the
+// system's reason, such as "no space left on device"), never by server
+// path.
+var ErrStorage = errors.New("storage failure")
+
+// ErrNotInSumDB is wrapped by errors that report a module version that a
+// checksum database says it does not know (as opposed to one it could not
+// be asked about): a module that the database cannot know, such as a
+// private one, belongs in a mirror's nosumdb or private patterns.
+var ErrNotInSumDB = errors.New("not in the checksum database")
+
+// StorageError returns err, from an operation op on the store key (or
+// other name that is not a server path) name, as an error matching
+// ErrStorage whose text keeps only the reason of any *fs.PathError in err,
+// so that no server path shows.
+func StorageError(op, name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	reason := err
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		reason = pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		reason = le.Err
+	}
+	return &storageError{op: op, name: name, reason: reason, err: err}
+}
+
+type storageError struct {
+	op, name string
+	reason   error // what is shown
+	err      error // what is wrapped
+}
+
+func (e *storageError) Error() string {
+	if e.name == "" {
+		return fmt.Sprintf("%s: %s: %v", ErrStorage, e.op, e.reason)
+	}
+	return fmt.Sprintf("%s: %s %s: %v", ErrStorage, e.op, e.name, e.reason)
+}
+func (e *storageError) Unwrap() error        { return e.err }
+func (e *storageError) Is(target error) bool { return target == ErrStorage }
 
 // NotFound returns an error with the formatted message that matches
 // [fs.ErrNotExist] under errors.Is.

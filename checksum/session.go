@@ -42,6 +42,17 @@ type session struct {
 
 	// notFound holds the remote lookup paths answered "not found".
 	notFound sync.Map
+
+	// local is the first failure of the mirror's own storage (the state
+	// file): the Client's errors do not say where they come from, and a
+	// full disk is not the database's fault.
+	local atomic.Pointer[error]
+}
+
+// noteLocal records a failure of local storage and returns it.
+func (s *session) noteLocal(err error) error {
+	s.local.CompareAndSwap(nil, &err)
+	return err
 }
 
 var _ sumdb.ClientOps = (*session)(nil)
@@ -72,8 +83,11 @@ func (s *session) lookupError(q query, err error) error {
 		}
 		return q.errorf("%w: checksum database %s is misbehaving:%s", modmirror.ErrSecurity, name, why)
 	}
+	if local := s.local.Load(); local != nil {
+		return q.errorf("%w", *local)
+	}
 	if _, ok := s.notFound.Load(q.lookup); ok {
-		return q.errorf("checksum database %s does not know this version (%s); it cannot be verified, so it is not served", name, reason)
+		return q.errorf("checksum database %s does not know this version (%s); it cannot be verified, so it is not served: %w", name, reason, modmirror.ErrNotInSumDB)
 	}
 	return q.errorf("checksum database %s: %s", name, reason)
 }
@@ -100,7 +114,11 @@ func (s *session) ReadConfig(file string) ([]byte, error) {
 	case "key":
 		return []byte(s.v.key), nil
 	case s.v.name + "/latest":
-		return readState(s.v.stateFile)
+		data, err := readState(s.v.stateFile)
+		if err != nil {
+			return nil, s.noteLocal(modmirror.StorageError("reading the verified tree head of", s.v.name, err))
+		}
+		return data, nil
 	}
 	return nil, fmt.Errorf("checksum: unknown config file %q", file)
 }
@@ -111,7 +129,11 @@ func (s *session) WriteConfig(file string, old, new []byte) error {
 	if file != s.v.name+"/latest" {
 		return fmt.Errorf("checksum: cannot write config file %q", file)
 	}
-	return swapState(s.v.stateFile, old, new)
+	err := swapState(s.v.stateFile, old, new)
+	if err != nil && !errors.Is(err, sumdb.ErrWriteConflict) {
+		return s.noteLocal(modmirror.StorageError("writing the verified tree head of", s.v.name, err))
+	}
+	return err
 }
 
 // ReadCache implements sumdb.ClientOps. What it returns is trusted without

@@ -34,7 +34,7 @@ func readState(file string) ([]byte, error) {
 		return nil, fmt.Errorf("checksum: reading state: %w", err)
 	}
 	if len(data) > maxStateFile {
-		return nil, fmt.Errorf("checksum: reading state: %s is too large", file)
+		return nil, errors.New("checksum: reading state: the state file is too large")
 	}
 	return data, nil
 }

@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/modmirror/modmirror"
+	"github.com/modmirror/modmirror/internal/srcerr"
 	"github.com/modmirror/modmirror/internal/umask"
 )
 
@@ -94,8 +95,11 @@ func (s *Store) Open(ctx context.Context, name string) (modmirror.File, error) {
 		return nil, err
 	}
 	f, err := os.Open(file)
-	if err != nil {
-		return nil, err // *fs.PathError, matching fs.ErrNotExist where it should
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	case err != nil:
+		return nil, modmirror.StorageError("reading", name, err)
 	}
 	return f, nil
 }
@@ -121,21 +125,21 @@ func (s *Store) write(name string, r io.Reader, commit func(tmp, file string) er
 	}
 	dir := filepath.Dir(file)
 	if err := os.MkdirAll(dir, 0o777); err != nil {
-		return fmt.Errorf("fsstore: %w", err)
+		return modmirror.StorageError("writing", name, err)
 	}
-	tmp, err := s.stage(r)
+	tmp, err := s.stage(name, r)
 	if err != nil {
-		return fmt.Errorf("fsstore: writing %s: %w", name, err)
+		return err
 	}
 	defer os.Remove(tmp)
 	if err := commit(tmp, file); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return &fs.PathError{Op: "create", Path: name, Err: fs.ErrExist}
 		}
-		return fmt.Errorf("fsstore: storing %s: %w", name, err)
+		return modmirror.StorageError("writing", name, err)
 	}
 	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("fsstore: storing %s: %w", name, err)
+		return modmirror.StorageError("writing", name, err)
 	}
 	return nil
 }
@@ -144,16 +148,18 @@ func (s *Store) write(name string, r io.Reader, commit func(tmp, file string) er
 // the content of r. When r is itself a file on the same filesystem (the
 // mirror downloads zips to a temporary file before verifying them), it is
 // hard-linked rather than copied, so a 500 MiB zip is not written twice.
-func (s *Store) stage(r io.Reader) (string, error) {
+// Errors reading r are returned as they are; the store's own are storage
+// errors about name.
+func (s *Store) stage(name string, r io.Reader) (string, error) {
 	if err := os.MkdirAll(s.staging(), 0o777); err != nil {
-		return "", err
+		return "", modmirror.StorageError("writing", name, err)
 	}
 	if src, ok := r.(*os.File); ok && linkable(src) {
 		tmp := filepath.Join(s.staging(), fmt.Sprintf("link-%d-%d", os.Getpid(), linkSeq.Add(1)))
 		if err := os.Link(src.Name(), tmp); err == nil {
 			if err := errors.Join(src.Sync(), os.Chmod(tmp, fileMode())); err != nil {
 				os.Remove(tmp)
-				return "", err
+				return "", modmirror.StorageError("writing", name, err)
 			}
 			return tmp, nil
 		}
@@ -161,12 +167,13 @@ func (s *Store) stage(r io.Reader) (string, error) {
 	}
 	f, err := os.CreateTemp(s.staging(), "copy-*")
 	if err != nil {
-		return "", err
+		return "", modmirror.StorageError("writing", name, err)
 	}
 	tmp := f.Name()
+	src := &srcerr.Reader{R: r}
 	err = f.Chmod(fileMode())
 	if err == nil {
-		_, err = io.Copy(f, r)
+		_, err = io.Copy(f, src)
 	}
 	if err == nil {
 		err = f.Sync()
@@ -174,9 +181,13 @@ func (s *Store) stage(r io.Reader) (string, error) {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
+	switch {
+	case src.Err != nil:
 		os.Remove(tmp)
-		return "", err
+		return "", src.Err
+	case err != nil:
+		os.Remove(tmp)
+		return "", modmirror.StorageError("writing", name, err)
 	}
 	return tmp, nil
 }
@@ -223,7 +234,7 @@ func (s *Store) List(ctx context.Context, dir string) ([]string, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("fsstore: %w", err)
+		return nil, modmirror.StorageError("listing", dir, err)
 	}
 	var names []string
 	for _, e := range entries {

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/modmirror/modmirror"
+	"github.com/modmirror/modmirror/internal/srcerr"
 )
 
 // fillInfo fetches the .info of a canonical version and stores it.
@@ -139,21 +140,27 @@ func (m *Mirror) fillZip(ctx context.Context, path, version, key string) error {
 
 	tmp, err := os.CreateTemp(m.cfg.TempDir, "zip-*")
 	if err != nil {
-		return fmt.Errorf("mirror: %w", err)
+		return modmirror.StorageError("creating a temporary file for", key, err)
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 
-	n, err := io.Copy(tmp, io.LimitReader(rc, m.cfg.MaxZipSize+1))
-	if err != nil {
-		return upstreamError(fmt.Errorf("%s@%s: reading zip from %s: %w", path, version, m.source(path), err))
+	// The upstream's failures and the disk's are told apart: a full disk
+	// is the mirror's problem (500), not the upstream's (502).
+	src := &srcerr.Reader{R: io.LimitReader(rc, m.cfg.MaxZipSize+1)}
+	n, err := io.Copy(tmp, src)
+	switch {
+	case src.Err != nil:
+		return upstreamError(fmt.Errorf("%s@%s: reading zip from %s: %w", path, version, m.source(path), src.Err))
+	case err != nil:
+		return modmirror.StorageError("writing a temporary file for", key, err)
 	}
 	if n > m.cfg.MaxZipSize {
 		m.metrics.VerifyFailure("zip", "size")
 		return upstreamError(fmt.Errorf("%s@%s: zip from %s is larger than the %d byte limit", path, version, m.source(path), m.cfg.MaxZipSize))
 	}
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("mirror: %w", err)
+		return modmirror.StorageError("writing a temporary file for", key, err)
 	}
 	if err := modmirror.CheckZip(path, version, tmp.Name()); err != nil {
 		m.metrics.VerifyFailure("zip", "invalid")
@@ -161,18 +168,19 @@ func (m *Mirror) fillZip(ctx context.Context, path, version, key string) error {
 	}
 	hash, err := modmirror.HashZip(tmp.Name())
 	if err != nil {
-		return upstreamError(fmt.Errorf("%s@%s: hashing zip: %w", path, version, err))
+		// CheckZip read the same file: what fails now is the disk.
+		return modmirror.StorageError("hashing a temporary file for", key, err)
 	}
 	if err := m.verify(ctx, path, version, hash, "zip"); err != nil {
 		return err
 	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("mirror: %w", err)
+		return modmirror.StorageError("reading a temporary file for", key, err)
 	}
 	err = m.cfg.Store.Create(ctx, key, tmp)
 	if errors.Is(err, fs.ErrExist) {
 		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-			return fmt.Errorf("mirror: %w", err)
+			return modmirror.StorageError("reading a temporary file for", key, err)
 		}
 		err = m.keepStored(ctx, path, version, key, "zip", tmp)
 	}
@@ -197,10 +205,14 @@ func (m *Mirror) verify(ctx context.Context, path, version, hash, kind string) e
 	case errors.Is(err, modmirror.ErrSecurity):
 		m.metrics.VerifyFailure(kind, "checksum")
 		return err
-	default:
+	case errors.Is(err, modmirror.ErrStorage):
+		return err
+	case errors.Is(err, modmirror.ErrNotInSumDB):
 		// Unverifiable content is never served: this is a failure, not a
 		// not-found, whatever the checksum database said.
 		return &wrapped{err: fmt.Errorf("%w (modules that the checksum database cannot know belong in the mirror's nosumdb or private patterns)", err), is: modmirror.ErrUpstream}
+	default:
+		return &wrapped{err: err, is: modmirror.ErrUpstream}
 	}
 }
 
@@ -210,12 +222,12 @@ func (m *Mirror) verify(ctx context.Context, path, version, hash, kind string) e
 func (m *Mirror) keepStored(ctx context.Context, path, version, key, kind string, fresh io.Reader) error {
 	f, err := m.cfg.Store.Open(ctx, key)
 	if err != nil {
-		return fmt.Errorf("mirror: reading store: %w", err)
+		return err
 	}
 	defer f.Close()
 	same, err := sameContent(f, fresh)
 	if err != nil {
-		return fmt.Errorf("mirror: comparing %s: %w", key, err)
+		return modmirror.StorageError("comparing", key, err)
 	}
 	if !same {
 		m.metrics.VerifyFailure(kind, "changed")

@@ -86,7 +86,7 @@ func (m *Mirror) GoSum(ctx context.Context, path, version string) ([]byte, error
 	}
 	zipHash, err := m.hashStoredZip(zf)
 	if err != nil {
-		return nil, fmt.Errorf("mirror: %s@%s: hashing stored zip: %w", path, version, err)
+		return nil, modmirror.StorageError("hashing the stored zip of", path+"@"+version, err)
 	}
 	return []byte(path + " " + version + " " + zipHash + "\n" + path + " " + version + "/go.mod " + modHash + "\n"), nil
 }

@@ -73,8 +73,10 @@ func (m *Mirror) Latest(ctx context.Context, path string) ([]byte, error) {
 // fromStore. A stored answer that stands in for a failing upstream is cached
 // briefly, so that a hanging upstream does not slow every request.
 func (m *Mirror) upstreamOrStored(ctx context.Context, kind, path string, fetch func(context.Context) (any, error), fromStore func() (any, error)) (any, error) {
-	if err := module.CheckPath(path); err != nil {
-		return nil, fmt.Errorf("%w: %w", modmirror.ErrInvalid, err)
+	// Checks the path, and that the store can hold it, before the
+	// upstream is asked.
+	if _, err := modmirror.ModuleDir(path); err != nil {
+		return nil, err
 	}
 	key := kind + "\x00" + path
 	if v, ok := m.lists.get(key); ok {
@@ -122,8 +124,8 @@ func (m *Mirror) fallbackTTL() time.Duration {
 // answers. Offline, or when the upstream fails, only commit prefixes of
 // stored pseudo-versions can be resolved.
 func (m *Mirror) resolve(ctx context.Context, path, query string) (string, error) {
-	if err := module.CheckPath(path); err != nil {
-		return "", fmt.Errorf("%w: %w", modmirror.ErrInvalid, err)
+	if _, err := modmirror.ModuleDir(path); err != nil {
+		return "", err
 	}
 	key := "query\x00" + path + "\x00" + query
 	if v, ok := m.lists.get(key); ok {
@@ -234,12 +236,12 @@ func (m *Mirror) storedVersions(ctx context.Context, path string) ([]string, err
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("mirror: reading store: %w", err)
+		return nil, err
 	}
 	defer f.Close()
 	data, err := readAll(f, modmirror.MaxInfoFile, key)
 	if err != nil {
-		return nil, fmt.Errorf("mirror: reading store: %w", err)
+		return nil, modmirror.StorageError("reading", key, err)
 	}
 	return strings.Fields(string(data)), nil
 }
@@ -294,7 +296,7 @@ func (m *Mirror) updateList(ctx context.Context, path string) error {
 	}
 	names, err := m.cfg.Store.List(ctx, dir)
 	if err != nil {
-		return fmt.Errorf("mirror: listing store: %w", err)
+		return err
 	}
 	var versions []string
 	for _, name := range names {
@@ -311,7 +313,7 @@ func (m *Mirror) updateList(ctx context.Context, path string) error {
 		buf.WriteByte('\n')
 	}
 	if err := m.cfg.Store.Replace(ctx, dir+"/list", &buf); err != nil {
-		return fmt.Errorf("mirror: writing version list: %w", err)
+		return err
 	}
 	m.lists.delete("list\x00" + path)
 	m.lists.delete("latest\x00" + path)

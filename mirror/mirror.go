@@ -192,7 +192,7 @@ func (m *Mirror) file(ctx context.Context, path, version, ext string) (modmirror
 		return f, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("mirror: reading store: %w", err)
+		return nil, err
 	}
 	m.metrics.Lookup(kind, false)
 	if err := m.fillable(path, version); err != nil {
@@ -234,11 +234,7 @@ func (m *Mirror) file(ctx context.Context, path, version, ext string) (modmirror
 			return nil, res.Err
 		}
 	}
-	f, err = m.cfg.Store.Open(ctx, key)
-	if err != nil {
-		return nil, fmt.Errorf("mirror: reading store after fill: %w", err)
-	}
-	return f, nil
+	return m.cfg.Store.Open(ctx, key)
 }
 
 // detach returns a context for an upstream request shared by several
@@ -302,7 +298,7 @@ func checkVersion(path, version string) error {
 // upstreamError marks an error as coming from the upstream, so the HTTP
 // layer answers 502 rather than 500, without changing its message.
 func upstreamError(err error) error {
-	if err == nil || errors.Is(err, fs.ErrNotExist) || errors.Is(err, modmirror.ErrSecurity) {
+	if err == nil || errors.Is(err, fs.ErrNotExist) || errors.Is(err, modmirror.ErrSecurity) || errors.Is(err, modmirror.ErrStorage) {
 		return err
 	}
 	return &wrapped{err: err, is: modmirror.ErrUpstream}

@@ -551,6 +551,16 @@ func TestVerificationUnavailable(t *testing.T) {
 	if r.code != 502 || !strings.Contains(r.body, "example.com/a") {
 		t.Errorf("mod with the checksum database failing: %d %q; want 502 naming the module", r.code, r.body)
 	}
+	// The hint about nosumdb patterns is for a database that does not
+	// know the module, not for one that fails.
+	if strings.Contains(r.body, "nosumdb") {
+		t.Errorf("mod with the checksum database failing: the nosumdb hint: %q", r.body)
+	}
+	e.up.SetFault("/sumdb/"+e.up.SumDBName()+"/lookup/example.com/a@v1.1.0", testupstream.Status(404))
+	r = e.get(t, "/example.com/a/@v/v1.1.0.mod")
+	if r.code != 502 || !strings.Contains(r.body, "does not know this version") || !strings.Contains(r.body, "nosumdb or private patterns") {
+		t.Errorf("mod unknown to the checksum database: %d %q; want 502 with the nosumdb hint", r.code, r.body)
+	}
 	if e.stored("example.com/a/@v/v1.0.0.mod") {
 		t.Error("an unverified .mod was stored")
 	}

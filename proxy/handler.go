@@ -44,6 +44,12 @@ type Options struct {
 	// minute.
 	ListMaxAge time.Duration
 
+	// HidePaths are server paths (the data directory, say) that must
+	// never show in a response: every error body has them replaced. The
+	// packages behind the handler already keep them out of their errors;
+	// this is the last line of defence.
+	HidePaths []string
+
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
 }
@@ -57,6 +63,7 @@ type Handler struct {
 	log      *slog.Logger
 	metrics  *metrics.Metrics
 	compress func(http.Handler) http.HandlerFunc
+	hide     *strings.Replacer // nil if there is nothing to hide
 }
 
 const immutable = "public, max-age=31536000, immutable"
@@ -79,7 +86,18 @@ func New(src Source, opts Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	var hide *strings.Replacer
+	var pairs []string
+	for _, p := range opts.HidePaths {
+		if p = strings.TrimRight(p, "/"); len(p) > 1 {
+			pairs = append(pairs, p, "<server path>")
+		}
+	}
+	if len(pairs) > 0 {
+		hide = strings.NewReplacer(pairs...)
+	}
 	return &Handler{
+		hide:     hide,
 		src:      src,
 		base:     base,
 		sumdb:    opts.SumDB,
@@ -93,7 +111,7 @@ func New(src Source, opts Options) (*Handler, error) {
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &statusWriter{ResponseWriter: w, hide: h.hide}
 	endpoint := h.serve(sw, r)
 	h.metrics.Request(endpoint, sw.status(), time.Since(start))
 	if sw.status() >= 500 {
@@ -239,6 +257,8 @@ func (h *Handler) fail(w http.ResponseWriter, err error) {
 		code, msg = http.StatusNotFound, "not found: "+msg
 	case errors.Is(err, modmirror.ErrInvalid):
 		code = http.StatusBadRequest
+	case errors.Is(err, modmirror.ErrStorage):
+		// The mirror's own failure: 500, whatever else it wraps.
 	case errors.Is(err, modmirror.ErrSecurity), errors.Is(err, modmirror.ErrUpstream):
 		code = http.StatusBadGateway
 	case errors.Is(err, context.DeadlineExceeded):
@@ -268,11 +288,13 @@ func scheme(r *http.Request) string {
 	return "http"
 }
 
-// statusWriter records the status code of a response. It passes ReadFrom
-// through, so that files are still sent with sendfile(2).
+// statusWriter records the status code of a response, and removes server
+// paths from error bodies. It passes ReadFrom through, so that files are
+// still sent with sendfile(2).
 type statusWriter struct {
 	http.ResponseWriter
 	code int
+	hide *strings.Replacer
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -285,6 +307,14 @@ func (w *statusWriter) WriteHeader(code int) {
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.code == 0 {
 		w.code = http.StatusOK
+	}
+	if w.code >= 400 && w.hide != nil {
+		// Error bodies are short texts without a Content-Length (see
+		// http.Error), so changing their length is fine.
+		if _, err := w.hide.WriteString(w.ResponseWriter, string(b)); err != nil {
+			return 0, err
+		}
+		return len(b), nil
 	}
 	return w.ResponseWriter.Write(b)
 }

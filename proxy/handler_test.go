@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -59,5 +60,33 @@ func TestBasePath(t *testing.T) {
 	}
 	if _, err := New(listSource{}, Options{BasePath: "go"}); err == nil {
 		t.Error("a base path without a leading slash was accepted")
+	}
+}
+
+// failSource fails every request with an error that names a server path.
+type failSource struct{ listSource }
+
+func (failSource) Mod(ctx context.Context, path, version string) (modmirror.File, error) {
+	return nil, errors.New("open /srv/modmirror/data/cache/download/x: input/output error")
+}
+
+// TestErrorsHideServerPaths checks the last line of defence: whatever an
+// error says, no server path given in HidePaths reaches a client, from the
+// protocol or from a checksum database handler.
+func TestErrorsHideServerPaths(t *testing.T) {
+	t.Parallel()
+	sumdb := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "reading /srv/modmirror/data/sumdb.db: disk I/O error", http.StatusInternalServerError)
+	})
+	h, err := New(failSource{}, Options{HidePaths: []string{"/srv/modmirror/data/"}, SumDB: map[string]http.Handler{"sum.example": sumdb}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/example.com/m/@v/v1.0.0.mod", "/sumdb/sum.example/latest"} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", p, nil))
+		if w.Code != 500 || strings.Contains(w.Body.String(), "/srv/modmirror") || !strings.Contains(w.Body.String(), "<server path>/") {
+			t.Errorf("GET %s: %d %q; want 500 without the server path", p, w.Code, w.Body)
+		}
 	}
 }

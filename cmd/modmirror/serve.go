@@ -306,6 +306,7 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 	}
 	closers = append(closers, mir.Close)
 	ph, err := proxy.New(mir, proxy.Options{
+		HidePaths:  c.serverPaths(dir.Path),
 		BasePath:   c.basePath,
 		SumDB:      sumdbs,
 		ListMaxAge: c.listTTL,
@@ -333,6 +334,21 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 	closers = append(closers, closeTokens)
 	mux.Handle("/", guarded)
 	return mux, closeAll, nil
+}
+
+// serverPaths are the directories whose names must never show in an
+// answer: the data directory and any other that the flags put elsewhere.
+func (c *serveCommand) serverPaths(data string) []string {
+	paths := []string{data}
+	if abs, err := filepath.Abs(c.origin.cache); c.origin.cache != "" && err == nil {
+		paths = append(paths, abs)
+	}
+	for _, file := range []string{c.sumdbDB, c.sumdbKey} {
+		if abs, err := filepath.Abs(file); file != "" && !strings.Contains(file, "://") && err == nil {
+			paths = append(paths, filepath.Dir(abs))
+		}
+	}
+	return paths
 }
 
 // registerLogMetrics exports the own checksum database's counters.

@@ -1,0 +1,139 @@
+package e2e
+
+import (
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/modmirror/modmirror/internal/testupstream"
+)
+
+// bigModule is a module whose zip (random, so incompressible) is larger
+// than the small file systems of these tests.
+func bigModule(mib int) testupstream.Module {
+	r := rand.New(rand.NewPCG(1, 2))
+	b := make([]byte, mib<<20)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return testupstream.Module{
+		Path:    "example.com/big",
+		Version: "v1.0.0",
+		Files:   map[string]string{"go.mod": "module example.com/big\n\ngo 1.21\n", "blob.bin": string(b)},
+	}
+}
+
+// inNamespace returns a wrapper for startMirrorWrapped that runs the
+// mirror in a mount namespace of its own with the shell commands setup run
+// first ($0 is the data directory); it skips the test where no mount
+// namespace can be made.
+func inNamespace(t *testing.T, data, setup string) func([]string) []string {
+	t.Helper()
+	if out, err := exec.Command("unshare", "--mount", "true").CombinedOutput(); err != nil {
+		t.Skipf("cannot make a mount namespace (unshare --mount: %v: %s); needs root", err, out)
+	}
+	return func(args []string) []string {
+		return append([]string{"unshare", "--mount", "sh", "-c", setup + ` && exec "$@"`, data}, args...)
+	}
+}
+
+// TestFullDisk runs a mirror whose data directory is a 4 MiB file system:
+// a zip larger than that, and later every fill once the disk is full,
+// fail as the mirror's own storage failure (500, "storage failure"), with
+// no server path in what the go command prints, never as the upstream's
+// (502) and without the nosumdb hint; once space is free again, fills work.
+func TestFullDisk(t *testing.T) {
+	t.Parallel()
+	up := newFixture(t)
+	up.Add(bigModule(6))
+	data := t.TempDir()
+	wrap := inNamespace(t, data, `mount -t tmpfs -o size=4m modmirror-test "$0"`)
+	m := startMirrorWrapped(t, up, data, nil, wrap)
+
+	checkBody := func(what, body string, code, want int, wantText string) {
+		t.Helper()
+		if code != want || !strings.Contains(body, wantText) || strings.Contains(body, data) || strings.Contains(body, "/tmp") {
+			t.Errorf("%s: %d %q; want %d with %q and no server path", what, code, body, want, wantText)
+		}
+		if strings.Contains(body, "nosumdb") {
+			t.Errorf("%s: the nosumdb hint for a full disk: %q", what, body)
+		}
+	}
+	g := newGo(t, m.URL, up.VerifierKey())
+	stderr := g.Fail(t.TempDir(), "mod", "download", "example.com/big@v1.0.0")
+	for _, want := range []string{"500 Internal Server Error", "storage failure: writing a temporary file for example.com/big/@v/v1.0.0.zip: no space left on device"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("go mod download of a zip larger than the disk: stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr, data) || strings.Contains(stderr, "502") {
+		t.Errorf("go mod download printed a server path or a 502:\n%s", stderr)
+	}
+
+	// Fill the disk from outside: the mirror's mounts are visible under
+	// /proc/<pid>/root.
+	filler := filepath.Join("/proc", strconv.Itoa(m.cmd.Process.Pid), "root", data, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatalf("creating a file on the mirror's file system: %v", err)
+	}
+	chunk := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	f.Close()
+	for _, tc := range []struct{ path, what string }{
+		{"/example.com/lib/@v/v1.0.0.info", ".info"},
+		{"/example.com/lib/@v/v1.0.0.mod", ".mod"},
+		{"/example.com/lib/@v/v1.1.0.zip", ".zip"},
+	} {
+		code, body, err := httpGet(m.URL + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkBody(tc.what+" with the disk full", body, code, http.StatusInternalServerError, "storage failure")
+	}
+
+	os.Remove(filler)
+	for _, p := range []string{"/example.com/lib/@v/v1.0.0.info", "/example.com/lib/@v/v1.0.0.mod", "/example.com/lib/@v/v1.1.0.zip"} {
+		if code, body, err := httpGet(m.URL + p); err != nil || code != http.StatusOK {
+			t.Errorf("GET %s with space free again: %d %v %q", p, code, err, body)
+		}
+	}
+}
+
+// TestLongPathElement asks for a module path with an element of 300 bytes,
+// which module.CheckPath accepts and no file system can store: 404 (so the
+// go command falls through), never asked upstream, no server path.
+func TestLongPathElement(t *testing.T) {
+	t.Parallel()
+	up := newFixture(t)
+	m := startMirror(t, up, "")
+	long := "example.com/" + strings.Repeat("a", 300)
+	for _, p := range []string{"/@v/list", "/@latest", "/@v/v1.0.0.info", "/@v/v1.0.0.mod", "/@v/v1.0.0.zip", "/@v/main.info"} {
+		code, body, err := httpGet(m.URL + "/" + long + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code != http.StatusNotFound || !strings.Contains(body, "longer than 255 bytes") || strings.Contains(body, m.Data) {
+			t.Errorf("GET %s%s: %d %q; want 404 saying the element is too long, without a server path", "<long>", p, code, body)
+		}
+	}
+	for _, r := range up.RequestLog() {
+		if strings.Contains(r, "aaaa") {
+			t.Errorf("the upstream was asked for %s", r)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/modmirror/modmirror/internal/testupstream"
 )
@@ -135,5 +136,59 @@ func TestLongPathElement(t *testing.T) {
 		if strings.Contains(r, "aaaa") {
 			t.Errorf("the upstream was asked for %s", r)
 		}
+	}
+}
+
+// TestStalledUpstream stalls the upstream in the middle of a zip, and of a
+// checksum database answer: the fill fails after --upstream-idle-timeout
+// (not after --fetch-timeout, ten minutes here), the go command prints why,
+// and once the fault is cleared the next request succeeds.
+func TestStalledUpstream(t *testing.T) {
+	t.Parallel()
+	up := newFixture(t)
+	m := startMirror(t, up, "", "--upstream-idle-timeout", "500ms")
+	g := newGo(t, m.URL, up.VerifierKey())
+
+	up.SetFault(libV100Zip, testupstream.Stall)
+	stderr := g.Fail(t.TempDir(), "mod", "download", libPath+"@v1.0.0")
+	for _, want := range []string{"502 Bad Gateway", "no data for 500ms: the upstream stalled"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("go mod download with the zip stalled: stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	up.SetFault(libV100Zip, testupstream.FaultNone)
+	g.OK(t.TempDir(), "mod", "download", libPath+"@v1.0.0")
+
+	// The mirror verifies v1.1.0's go.mod against the checksum database:
+	// stall its lookup.
+	lookup := "/sumdb/" + up.SumDBName() + "/lookup/" + libPath + "@v1.1.0"
+	up.SetFault(lookup, testupstream.Stall)
+	code, body, err := httpGet(m.URL + "/" + libPath + "/@v/v1.1.0.mod")
+	if err != nil || code != http.StatusBadGateway || !strings.Contains(body, "stalled") {
+		t.Errorf("go.mod with the checksum database stalled: %d %v %q; want 502 saying it stalled", code, err, body)
+	}
+	up.SetFault(lookup, testupstream.FaultNone)
+	if code, body, err := httpGet(m.URL + "/" + libPath + "/@v/v1.1.0.mod"); err != nil || code != http.StatusOK {
+		t.Errorf("go.mod once the checksum database answers again: %d %v %q", code, err, body)
+	}
+}
+
+// TestShortFetchTimeout checks that --fetch-timeout bounds verification
+// too: with a checksum database that answers a lookup only after a minute,
+// a .mod fill fails after a tenth of it (the default would wait a minute),
+// and works again once the database answers.
+func TestShortFetchTimeout(t *testing.T) {
+	t.Parallel()
+	up := newFixture(t)
+	m := startMirror(t, up, "", "--fetch-timeout", "5s")
+	lookup := "/sumdb/" + up.SumDBName() + "/lookup/" + libPath + "@v1.1.0"
+	up.SetFault(lookup, testupstream.Delay(time.Minute))
+	code, body, err := httpGet(m.URL + "/" + libPath + "/@v/v1.1.0.mod")
+	if err != nil || code < 500 || !strings.Contains(body, "example.com/lib") {
+		t.Errorf("go.mod with the checksum database slow: %d %v %q; want a 5xx naming the module", code, err, body)
+	}
+	up.SetFault(lookup, testupstream.FaultNone)
+	if code, body, err := httpGet(m.URL + "/" + libPath + "/@v/v1.1.0.mod"); err != nil || code != http.StatusOK {
+		t.Errorf("go.mod once the checksum database answers again: %d %v %q", code, err, body)
 	}
 }

@@ -69,8 +69,15 @@ func (p *Proxy) open(ctx context.Context, kind, rel string, limit int64, wrap fu
 	return b, nil
 }
 
-// get sends the request for b and returns the body of a 200 response.
-func (p *Proxy) get(ctx context.Context, b *observedBody, rel string, limit int64) (io.ReadCloser, error) {
+// get sends the request for b and returns the body of a 200 response,
+// which fails if it goes Options.IdleTimeout without a byte.
+func (p *Proxy) get(ctx context.Context, b *observedBody, rel string, limit int64) (_ io.ReadCloser, err error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer func() {
+		if err != nil {
+			cancel(nil)
+		}
+	}()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.join(rel).String(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %v", b.url, err)
@@ -95,7 +102,44 @@ func (p *Proxy) get(ctx context.Context, b *observedBody, rel string, limit int6
 		resp.Body.Close()
 		return nil, fmt.Errorf("reading %s: response too large: %d bytes, limit %d", b.url, resp.ContentLength, limit)
 	}
-	return resp.Body, nil
+	return newIdleBody(resp.Body, p.opts.IdleTimeout, ctx, cancel), nil
+}
+
+// An idleBody is a response body whose request is cancelled when no byte
+// arrives for a while.
+type idleBody struct {
+	body    io.ReadCloser
+	timeout time.Duration
+	timer   *time.Timer
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+}
+
+// errStalled is the cause of a request cancelled by its idleBody.
+var errStalled = errors.New("upstream stalled")
+
+func newIdleBody(body io.ReadCloser, timeout time.Duration, ctx context.Context, cancel context.CancelCauseFunc) *idleBody {
+	b := &idleBody{body: body, timeout: timeout, ctx: ctx, cancel: cancel}
+	b.timer = time.AfterFunc(timeout, func() { cancel(errStalled) })
+	return b
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	n, err := b.body.Read(p)
+	if n > 0 {
+		b.timer.Reset(b.timeout)
+	}
+	if err != nil && err != io.EOF && context.Cause(b.ctx) == errStalled {
+		err = fmt.Errorf("no data for %v: the upstream stalled", b.timeout)
+	}
+	return n, err
+}
+
+func (b *idleBody) Close() error {
+	b.timer.Stop()
+	err := b.body.Close()
+	b.cancel(nil)
+	return err
 }
 
 // openFile opens the file for b in a file:// proxy. A missing file is a 404,

@@ -31,7 +31,17 @@ type Options struct {
 	// version control system (package origin). Without it, "direct"
 	// answers not-found for modules.
 	Direct modmirror.Upstream
+
+	// IdleTimeout is the longest an HTTP response body may go without a
+	// byte before the request fails: an upstream that sent its headers
+	// and then stalls would otherwise hold a fill, and the clients
+	// waiting for it, until the caller's deadline. Zero means
+	// DefaultIdleTimeout.
+	IdleTimeout time.Duration
 }
+
+// DefaultIdleTimeout is the IdleTimeout of Options that set none.
+const DefaultIdleTimeout = 30 * time.Second
 
 // The kinds of request a Fetch reports.
 const (
@@ -120,6 +130,9 @@ func (opts Options) withDefaults() Options {
 	}
 	if opts.UserAgent == "" {
 		opts.UserAgent = defaultUserAgent
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
 	}
 	return opts
 }

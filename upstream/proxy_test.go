@@ -260,6 +260,51 @@ func TestTruncated(t *testing.T) {
 	}
 }
 
+// TestStalled checks the idle timeout: a body that stops arriving fails
+// the request after IdleTimeout, however long the caller's deadline, and
+// a body that keeps arriving, however slowly, does not.
+func TestStalled(t *testing.T) {
+	t.Parallel()
+	stall := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000")
+		w.Write([]byte("PK"))
+		http.NewResponseController(w).Flush()
+		if strings.HasSuffix(r.URL.Path, ".zip") {
+			<-stall
+			return
+		}
+		// The .mod trickles: a byte every 50ms, under the idle timeout.
+		for i := 0; i < 10; i++ {
+			time.Sleep(50 * time.Millisecond)
+			w.Write([]byte("x"))
+			http.NewResponseController(w).Flush()
+		}
+		panic(http.ErrAbortHandler)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(stall) }) // first: srv.Close waits for the handler
+	p := newTestProxy(t, srv.URL, Options{IdleTimeout: 200 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	body, err := p.Zip(ctx, "example.com/m", "v1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer body.Close()
+	_, err = io.ReadAll(body)
+	want := "upstream: example.com/m@v1.0.0: reading " + srv.URL + "/example.com/m/@v/v1.0.0.zip: no data for 200ms: the upstream stalled"
+	if err == nil || err.Error() != want {
+		t.Errorf("reading a stalled zip: %v, want %q", err, want)
+	}
+
+	_, err = p.Mod(ctx, "example.com/m", "v1.0.0")
+	if err == nil || strings.Contains(err.Error(), "stalled") || !strings.Contains(err.Error(), "unexpected EOF") {
+		t.Errorf("reading a slow .mod: %v; want it read to the server's early end, not stalled", err)
+	}
+}
+
 func TestInfo(t *testing.T) {
 	t.Parallel()
 	const pseudo = "v0.0.0-20190101000000-abcdefabcdef"

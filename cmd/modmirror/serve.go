@@ -45,6 +45,7 @@ type serveCommand struct {
 	listTTL      time.Duration
 	basePath     string
 	fetchTimeout time.Duration
+	idleTimeout  time.Duration
 	memoryCache  int64
 	logFormat    string
 	logLevel     string
@@ -80,7 +81,8 @@ environment, else from the file "go env -w" writes.`)
 
 	f.group("Upstream")
 	f.StringVar(&c.upstream, "upstream", defaultUpstream(), "upstream proxies in GOPROXY `syntax` (\",\" falls through on not-found, \"|\" on any error); default $GOPROXY")
-	f.DurationVar(&c.fetchTimeout, "fetch-timeout", 10*time.Minute, "time limit for fetching one module zip from the upstream")
+	f.DurationVar(&c.fetchTimeout, "fetch-timeout", 10*time.Minute, "time limit for fetching one module zip from the upstream; other files, and each checksum database request, get a tenth of it")
+	f.DurationVar(&c.idleTimeout, "upstream-idle-timeout", upstream.DefaultIdleTimeout, "an upstream answer that goes this long without a byte fails the fill, so a stalled upstream does not hold clients until --fetch-timeout")
 	f.DurationVar(&c.listTTL, "list-ttl", time.Minute, "how long an upstream /@v/list or /@latest answer is reused")
 
 	f.group("Private modules")
@@ -170,6 +172,9 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 	if c.memoryCache < 0 {
 		return nil, nil, usageError{err: errors.New("--memory-cache-mb must not be negative")}
 	}
+	if c.fetchTimeout <= 0 || c.idleTimeout <= 0 || c.listTTL <= 0 {
+		return nil, nil, usagef("--fetch-timeout, --upstream-idle-timeout and --list-ttl must be positive")
+	}
 	// A pattern that matches nothing could send a private path upstream:
 	// refuse to start rather than leak.
 	private, err := parsePatterns("private", c.private)
@@ -227,8 +232,9 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 		orig = o
 	}
 	chain, err := upstream.Parse(c.upstream, upstream.Options{
-		Direct:    orig,
-		UserAgent: "modmirror/" + version(),
+		Direct:      orig,
+		UserAgent:   "modmirror/" + version(),
+		IdleTimeout: c.idleTimeout,
 		Observe: func(f upstream.Fetch) {
 			result := "ok"
 			switch {
@@ -274,6 +280,9 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 			Store:    store,
 			StateDir: filepath.Join(c.data, "sumdb"),
 			Logger:   log.WithGroup("sumdb"),
+			// As long as a fill of a .mod may take: a shorter
+			// --fetch-timeout is honoured by verification too.
+			Timeout: c.fetchTimeout / 10,
 		})
 		if err != nil {
 			return nil, nil, err

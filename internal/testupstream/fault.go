@@ -31,6 +31,7 @@ const (
 	kindHang
 	kindDelay
 	kindTruncate
+	kindStall
 	kindCorruptZip
 	kindTamperZip
 	kindTamperMod
@@ -49,6 +50,12 @@ var (
 	// of the whole body, but only the first half of the body, and then
 	// closes the connection: the client sees an unexpected EOF.
 	Truncate = Fault{kind: kindTruncate}
+
+	// Stall sends the normal status and headers, with the Content-Length
+	// of the whole body, and the first half of the body, then nothing
+	// more until the client gives up or the server closes: an upstream
+	// whose stream stops without closing. It tests idle timeouts.
+	Stall = Fault{kind: kindStall}
 
 	// CorruptZip answers 200 with bytes that are not a zip file, on any path.
 	CorruptZip = Fault{kind: kindCorruptZip}
@@ -99,6 +106,8 @@ func (f Fault) String() string {
 		s = "Delay(" + f.delay.String() + ")"
 	case kindTruncate:
 		s = "Truncate"
+	case kindStall:
+		s = "Stall"
 	case kindCorruptZip:
 		s = "CorruptZip"
 	case kindTamperZip:
@@ -203,7 +212,7 @@ func (s *Server) transform(f Fault, w http.ResponseWriter, r *http.Request, next
 	for k, v := range rec.Header() {
 		w.Header()[k] = v
 	}
-	if f.kind != kindTruncate {
+	if f.kind != kindTruncate && f.kind != kindStall {
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		w.WriteHeader(rec.Code)
 		w.Write(body)
@@ -214,6 +223,9 @@ func (s *Server) transform(f Fault, w http.ResponseWriter, r *http.Request, next
 	w.WriteHeader(rec.Code)
 	w.Write(body[:len(body)/2])
 	http.NewResponseController(w).Flush()
+	if f.kind == kindStall {
+		s.wait(r, nil)
+	}
 	panic(http.ErrAbortHandler) // close the connection before the promised end
 }
 

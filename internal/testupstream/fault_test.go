@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -179,6 +180,28 @@ func TestFaultTruncate(t *testing.T) {
 		if !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Errorf("%s: reading truncated body: error %v, want unexpected EOF", p, err)
 		}
+	}
+}
+
+func TestFaultStall(t *testing.T) {
+	t.Parallel()
+	s := New(t, fixtures(t)...)
+	s.SetFault(fixtureZip, Stall)
+	client := &http.Client{Timeout: 300 * time.Millisecond}
+	resp, err := client.Get(s.URL + fixtureZip)
+	if err != nil {
+		t.Fatalf("stalled response: no headers: %v", err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, resp.ContentLength)
+	n, err := io.ReadAtLeast(resp.Body, buf, 1)
+	if err != nil || n == 0 || int64(n) >= resp.ContentLength {
+		t.Fatalf("stalled response: read %d of %d bytes, %v; want the first half", n, resp.ContentLength, err)
+	}
+	_, err = io.ReadAll(resp.Body)
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("stalled response: reading the rest: %v; want the client's timeout (not an early end)", err)
 	}
 }
 

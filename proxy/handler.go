@@ -16,6 +16,7 @@ import (
 
 	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/internal/metrics"
+	"github.com/modmirror/modmirror/internal/via"
 )
 
 // A Source answers GOPROXY requests; mirror.Mirror is one. Paths and
@@ -44,6 +45,13 @@ type Options struct {
 	// minute.
 	ListMaxAge time.Duration
 
+	// Via, if not empty, is the name this mirror gives itself in the Via
+	// header of its upstream requests (upstream.Options.Via). A request
+	// that carries it has come back from the upstream: the upstream leads
+	// to this mirror, and waiting for the answer would wait for ever. It
+	// is answered 508 Loop Detected at once.
+	Via string
+
 	// HidePaths are server paths (the data directory, say) that must
 	// never show in a response: every error body has them replaced. The
 	// packages behind the handler already keep them out of their errors;
@@ -64,6 +72,7 @@ type Handler struct {
 	metrics  *metrics.Metrics
 	compress func(http.Handler) http.HandlerFunc
 	hide     *strings.Replacer // nil if there is nothing to hide
+	via      string
 }
 
 const immutable = "public, max-age=31536000, immutable"
@@ -97,6 +106,7 @@ func New(src Source, opts Options) (*Handler, error) {
 		hide = strings.NewReplacer(pairs...)
 	}
 	return &Handler{
+		via:      opts.Via,
 		hide:     hide,
 		src:      src,
 		base:     base,
@@ -128,6 +138,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) string {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return "other"
 	}
+	if h.via != "" && via.Has(r.Header.Values("Via"), h.via) {
+		h.log.Error("request loop: this mirror's upstream leads back to itself; fix --upstream", "path", r.URL.Path)
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, "modmirror: request loop: the mirror's upstream (--upstream, default $GOPROXY) leads back to the mirror itself", http.StatusLoopDetected)
+		return "loop"
+	}
 	p, ok := strings.CutPrefix(r.URL.Path, h.base+"/")
 	if !ok {
 		http.Error(w, "not found: outside the mirror's base path "+h.base, http.StatusNotFound)
@@ -137,6 +153,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) string {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintf(w, "modmirror: a Go module mirror.\nUse it with GOPROXY=%s://%s%s\n", scheme(r), r.Host, h.base)
 		return "index"
+	}
+	if hops := r.Header.Values("Via"); len(hops) > 0 {
+		// Fills made for this request name its hops upstream.
+		r = r.WithContext(via.With(r.Context(), hops))
 	}
 	if rest, ok := strings.CutPrefix(p, "sumdb/"); ok {
 		h.serveSumDB(w, r, rest)

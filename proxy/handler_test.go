@@ -90,3 +90,27 @@ func TestErrorsHideServerPaths(t *testing.T) {
 		}
 	}
 }
+
+func TestLoopDetected(t *testing.T) {
+	t.Parallel()
+	h, err := New(listSource{}, Options{Via: "modmirror-abc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for via, want := range map[string]int{
+		"":                                   200,
+		"1.1 modmirror-xyz":                  200,
+		"1.1 proxy.corp, 1.1 modmirror-abc":  508,
+		"1.0 modmirror-abc (modmirror/v1.0)": 508,
+	} {
+		r := httptest.NewRequest("GET", "/example.com/m/@v/list", nil)
+		if via != "" {
+			r.Header.Set("Via", via)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != want || want == 508 && !strings.Contains(w.Body.String(), "leads back to the mirror itself") {
+			t.Errorf("Via %q: %d %q, want %d", via, w.Code, w.Body, want)
+		}
+	}
+}

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/url"
 	pathpkg "path"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/modmirror/modmirror"
@@ -322,4 +324,51 @@ func (d direct) SumDB(ctx context.Context, name, path string) ([]byte, error) {
 		return nil, wrap(err)
 	}
 	return newProxy(base, d.opts).readAll(ctx, KindSumDB, path[1:], maxSumDBFile, wrap)
+}
+
+// LeadsTo returns the first proxy of the chain whose URL names the
+// listening address addr of this machine (its port, on a loopback address,
+// the same address, or any address of this machine when addr is
+// unspecified), and whether there is one: a mirror whose upstream is
+// itself. Host names other than localhost are not resolved; a mirror
+// catches those loops when the request comes back (proxy.Options.Via).
+func (c *Chain) LeadsTo(addr *net.TCPAddr) (string, bool) {
+	for _, e := range c.entries {
+		p, ok := e.src.(*Proxy)
+		if !ok || p.fsys != nil {
+			continue
+		}
+		port := p.base.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443"}[p.base.Scheme]
+		}
+		if port != strconv.Itoa(addr.Port) {
+			continue
+		}
+		host := p.base.Hostname()
+		ip := net.ParseIP(host)
+		switch {
+		case host == "localhost" || ip != nil && ip.IsLoopback():
+			return p.String(), true
+		case ip == nil:
+		case ip.Equal(addr.IP), addr.IP.IsUnspecified() && localAddress(ip):
+			return p.String(), true
+		}
+	}
+	return "", false
+}
+
+// localAddress reports whether ip is an address of one of this machine's
+// interfaces.
+func localAddress(ip net.IP) bool {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.Equal(ip) {
+			return true
+		}
+	}
+	return false
 }

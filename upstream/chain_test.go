@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -433,5 +434,33 @@ func TestDirectOrigin(t *testing.T) {
 	}
 	if o.calls != 3 {
 		t.Errorf("origin called %d times, want 3", o.calls)
+	}
+}
+
+func TestLeadsTo(t *testing.T) {
+	for _, tc := range []struct {
+		list, listen string
+		want         bool
+	}{
+		{"http://127.0.0.1:3000", "127.0.0.1:3000", true},
+		{"http://localhost:3000/go", "127.0.0.1:3000", true},
+		{"https://proxy.golang.org,http://[::1]:3000", "[::1]:3000", true},
+		{"http://127.0.0.2:3000", "0.0.0.0:3000", true},
+		{"http://127.0.0.1:3001", "127.0.0.1:3000", false},
+		{"https://proxy.golang.org", "0.0.0.0:443", false},
+		{"http://192.0.2.1:3000", "0.0.0.0:3000", false},
+		{"file:///srv/store,off", "127.0.0.1:3000", false},
+	} {
+		c, err := Parse(tc.list, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr, err := net.ResolveTCPAddr("tcp", tc.listen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, got := c.LeadsTo(addr); got != tc.want {
+			t.Errorf("Parse(%q).LeadsTo(%s) = %v, want %v", tc.list, tc.listen, got, tc.want)
+		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/modmirror/modmirror"
+	"github.com/modmirror/modmirror/internal/via"
 )
 
 // Limits on the error text taken from a failed response, as the go command's
@@ -83,6 +84,9 @@ func (p *Proxy) get(ctx context.Context, b *observedBody, rel string, limit int6
 		return nil, fmt.Errorf("reading %s: %v", b.url, err)
 	}
 	req.Header.Set("User-Agent", p.opts.UserAgent)
+	if p.opts.Via != "" {
+		req.Header.Set("Via", via.Header(ctx, p.opts.Via))
+	}
 	resp, err := p.opts.Client.Do(req)
 	if err != nil {
 		// The *url.Error repeats the URL, with the password but not the

@@ -32,6 +32,13 @@ type Options struct {
 	// answers not-found for modules.
 	Direct modmirror.Upstream
 
+	// Via, if not empty, names this client in a Via header of every HTTP
+	// request, after the hops of the client request that caused it (see
+	// package internal/via), so that a mirror whose upstream leads back to
+	// it, directly or through other mirrors, sees its own name and refuses
+	// the request at once (see proxy.Options.Via).
+	Via string
+
 	// IdleTimeout is the longest an HTTP response body may go without a
 	// byte before the request fails: an upstream that sent its headers
 	// and then stalls would otherwise hold a fill, and the clients

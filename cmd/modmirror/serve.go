@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -188,6 +189,9 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 	if err := c.origin.check(); err != nil {
 		return nil, nil, err
 	}
+	if err := c.checkUpstream(); err != nil {
+		return nil, nil, err
+	}
 	if c.data == "" {
 		return nil, nil, usageError{err: errors.New("no data directory: set --data or $HOME")}
 	}
@@ -231,9 +235,13 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 		}
 		orig = o
 	}
+	// The name this process gives itself in the Via header of its
+	// upstream requests, to catch an upstream that leads back to it.
+	via := "modmirror-" + rand.Text()[:10]
 	chain, err := upstream.Parse(c.upstream, upstream.Options{
 		Direct:      orig,
 		UserAgent:   "modmirror/" + version(),
+		Via:         via,
 		IdleTimeout: c.idleTimeout,
 		Observe: func(f upstream.Fetch) {
 			result := "ok"
@@ -316,6 +324,7 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 	closers = append(closers, mir.Close)
 	ph, err := proxy.New(mir, proxy.Options{
 		HidePaths:  c.serverPaths(dir.Path),
+		Via:        via,
 		BasePath:   c.basePath,
 		SumDB:      sumdbs,
 		ListMaxAge: c.listTTL,
@@ -343,6 +352,21 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 	closers = append(closers, closeTokens)
 	mux.Handle("/", guarded)
 	return mux, closeAll, nil
+}
+
+// checkUpstream checks --upstream before anything is opened: its syntax,
+// and that it does not name the mirror's own listening address.
+func (c *serveCommand) checkUpstream() error {
+	chain, err := upstream.Parse(c.upstream, upstream.Options{})
+	if err != nil {
+		return usagef("--upstream: %v", err)
+	}
+	if addr, err := net.ResolveTCPAddr("tcp", c.listen); err == nil && addr.Port != 0 && !c.offline {
+		if u, ok := chain.LeadsTo(addr); ok {
+			return usagef("--upstream %s is this mirror's own address (--listen %s): every miss would come back to it; the default comes from $GOPROXY, which clients of the mirror set to the mirror", u, c.listen)
+		}
+	}
+	return nil
 }
 
 // serverPaths are the directories whose names must never show in an

@@ -228,22 +228,7 @@ func (h *Handler) modulePath(urlPath string) string {
 		return ""
 	}
 	if rest, ok := strings.CutPrefix(p, "sumdb/"); ok {
-		_, sub, ok := strings.Cut(rest, "/")
-		if !ok {
-			return ""
-		}
-		sub = "/" + sub
-		if req, err := sumdbpath.Parse(sub); err == nil {
-			if req.Kind == sumdbpath.Lookup {
-				return req.Mod.Path
-			}
-			return ""
-		}
-		if esc, ok := strings.CutPrefix(sub, "/lookup/"); ok {
-			esc, _, _ = strings.Cut(esc, "@")
-			return unescape(esc)
-		}
-		return ""
+		return h.lookupPath(rest)
 	}
 	if req, err := proxy.ParseRequest(p); err == nil {
 		return req.Path
@@ -257,6 +242,47 @@ func (h *Handler) modulePath(urlPath string) string {
 		return unescape(esc)
 	}
 	return ""
+}
+
+// lookupPath returns the module path that a checksum database request
+// names, rest being the path after "sumdb/": "<name>/lookup/<module>@...".
+// Database names may have slashes ("corp.example/sumdb"), so every reading
+// of rest as a name and a path is tried, and a private module path, if any
+// reading names one, is what it returns: a request is never let through
+// for reading it the wrong way.
+func (h *Handler) lookupPath(rest string) string {
+	found := ""
+	for i := strings.IndexByte(rest, '/'); i >= 0; i = nextSlash(rest, i) {
+		sub := rest[i:]
+		path := ""
+		if req, err := sumdbpath.Parse(sub); err == nil {
+			if req.Kind == sumdbpath.Lookup {
+				path = req.Mod.Path
+			}
+		} else if esc, ok := strings.CutPrefix(sub, "/lookup/"); ok {
+			esc, _, _ = strings.Cut(esc, "@")
+			path = unescape(esc)
+		}
+		if path == "" {
+			continue
+		}
+		if h.private(path) {
+			return path
+		}
+		if found == "" {
+			found = path
+		}
+	}
+	return found
+}
+
+// nextSlash returns the index of the next '/' in s after i, or -1.
+func nextSlash(s string, i int) int {
+	j := strings.IndexByte(s[i+1:], '/')
+	if j < 0 {
+		return -1
+	}
+	return i + 1 + j
 }
 
 func unescape(esc string) string {

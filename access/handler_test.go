@@ -292,7 +292,12 @@ func (f *handlerFixture) checkCounter(t *testing.T, reason string) {
 func TestHandlerUniformNotFound(t *testing.T) {
 	f := newHandlerFixture(t, Options{})
 	var first *httptest.ResponseRecorder
-	for _, path := range []string{secretZip, secretInfo, secretList, secretLtst, missingMod, secretBad, lookupPriv, lookupBad, "/corp.example/never/@latest"} {
+	for _, path := range []string{secretZip, secretInfo, secretList, secretLtst, missingMod, secretBad, lookupPriv, lookupBad, "/corp.example/never/@latest",
+		// Checksum database names may have slashes, and may look like
+		// the protocol's own words.
+		"/sumdb/sum.corp.example/log/lookup/corp.example/secret@v1.0.0",
+		"/sumdb/x.example/lookup/lookup/corp.example/secret@v1.0.0",
+	} {
 		for _, cred := range []string{"", "basic:other", "bearer:revoked", "Bearer mmt_madeup", "Basic !!"} {
 			w := f.get(path, f.auth(cred))
 			if first == nil {

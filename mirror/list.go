@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,14 +31,14 @@ func (m *Mirror) List(ctx context.Context, path string) ([]string, error) {
 			if err != nil {
 				return nil, err
 			}
-			return mergeVersions(list, stored), nil
+			return listVersions(path, list, stored), nil
 		},
 		func() (any, error) {
 			stored, err := m.storedVersions(ctx, path)
 			if err == nil && len(stored) == 0 {
 				err = modmirror.NotFound("%s: no version stored", path)
 			}
-			return stored, err
+			return listVersions(path, nil, stored), err
 		})
 	if err != nil {
 		return nil, err
@@ -162,9 +163,22 @@ func (m *Mirror) resolve(ctx context.Context, path, query string) (string, error
 	return "", upstreamError(err)
 }
 
-// resolveStored resolves a commit-hash prefix to the one stored
-// pseudo-version whose revision it matches.
+// resolveStored resolves a query without the upstream: a commit-hash
+// prefix to the one stored pseudo-version whose revision it matches, and
+// vN.x.y to a stored vN.x.y+incompatible.
 func (m *Mirror) resolveStored(ctx context.Context, path, query string) (string, bool) {
+	if inc := query + "+incompatible"; semver.Build(query) == "" && module.CanonicalVersion(inc) == inc && module.Check(path, inc) == nil {
+		// A major version above 1 asked for without its +incompatible,
+		// as "go get m@v4.1.2" asks: the stored +incompatible version,
+		// which is what the upstream resolved it to.
+		if key, err := modmirror.VersionKey(path, inc, modmirror.ExtInfo); err == nil {
+			if f, err := m.cfg.Store.Open(ctx, key); err == nil {
+				f.Close()
+				return inc, true
+			}
+		}
+		return "", false
+	}
 	if len(query) < 7 || strings.Trim(query, "0123456789abcdef") != "" {
 		return "", false
 	}
@@ -320,23 +334,24 @@ func (m *Mirror) updateList(ctx context.Context, path string) error {
 	return nil
 }
 
-// mergeVersions returns the union of the upstream's versions and the stored
-// ones. Stored pseudo-versions are left out, as proxy.golang.org leaves them
-// out of its lists.
-func mergeVersions(upstream, stored []string) []string {
+// listVersions returns what /@v/list serves: the union of the upstream's
+// versions and the stored ones, keeping only canonical versions that are
+// valid for the path (module.Check: v4.1.2 is not a version of a path
+// without /v4, v4.1.2+incompatible is), once each, in the go command's
+// order (semver.Sort). Pseudo-versions are left out, as proxy.golang.org
+// leaves them out and the go command ignores them in lists. Whatever else an
+// upstream sends (paths, markup, control characters, NUL bytes) is dropped,
+// never relayed.
+func listVersions(path string, upstream, stored []string) []string {
 	seen := make(map[string]bool, len(upstream)+len(stored))
-	var out []string
-	for _, v := range upstream {
-		if !seen[v] {
-			seen[v] = true
-			out = append(out, v)
+	out := []string{}
+	for _, v := range slices.Concat(upstream, stored) {
+		if seen[v] || module.CanonicalVersion(v) != v || module.IsPseudoVersion(v) || module.Check(path, v) != nil {
+			continue
 		}
+		seen[v] = true
+		out = append(out, v)
 	}
-	for _, v := range stored {
-		if !seen[v] && !module.IsPseudoVersion(v) {
-			seen[v] = true
-			out = append(out, v)
-		}
-	}
+	semver.Sort(out)
 	return out
 }

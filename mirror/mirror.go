@@ -150,9 +150,13 @@ func New(cfg Config) (*Mirror, error) {
 }
 
 // Info returns the .info file for a canonical version or for any query the
-// upstream resolves to one (a branch, a tag, a commit prefix).
+// upstream resolves to one (a branch, a tag, a commit prefix). A version
+// that is canonical but not valid for the path (v4.1.2 of a module without
+// /v4, which the go command asks for as v4.1.2+incompatible, or a
+// pseudo-version of the wrong major version) is a query too: the upstream
+// says what it resolves to, if anything.
 func (m *Mirror) Info(ctx context.Context, path, query string) (modmirror.File, error) {
-	if module.CanonicalVersion(query) != query {
+	if module.CanonicalVersion(query) != query || module.Check(path, query) != nil {
 		v, err := m.resolve(ctx, path, query)
 		if err != nil {
 			return nil, err

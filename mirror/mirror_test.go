@@ -301,13 +301,14 @@ func TestStatusCodes(t *testing.T) {
 		{"/example.com/a/@v/v1.1.0.mod", 502, "500 Internal Server Error"},
 		{"/Example.com/a/@v/list", 400, "invalid"},
 		{"/example.com/a/@v/v1.0.0.tar", 400, "unknown file"},
-		{"/example.com/a/@v/1.0.0.mod", 400, "not a semantic version"},
-		{"/example.com/a/@v/v1.0.mod", 400, "not canonical"},
-		{"/example.com/a/@v/v2.0.0.mod", 400, "invalid version"},
+		{"/example.com/a/@v/1.0.0.mod", 404, "not a canonical version"},
+		{"/example.com/a/@v/v1.0.mod", 404, "not a canonical version"},
+		{"/example.com/a/@v/v2.0.0.mod", 404, "not a canonical version"},
+		{"/example.com/a/@v/v1.0.0:x.mod", 400, "invalid escaped version"},
 		{"/example.com/a/@v/", 400, "unknown file"},
 		{"/example.com/a", 400, "not a GOPROXY request"},
 		{"/example.com/a/@v/v1.0.0.mod/x", 400, ""},
-		{"/sumdb/unknown.example/supported", 404, "not proxied"},
+		{"/sumdb/unknown.example/supported", 404, "no checksum database of that name is proxied here"},
 	} {
 		r := e.get(t, tc.path)
 		if r.code != tc.code || !strings.Contains(r.body, tc.contains) {
@@ -721,4 +722,43 @@ func (e *env) upstreamBytesFrom(t *testing.T, up *testupstream.Server, path stri
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestListSanitized serves the mirror an upstream list full of what a
+// list must not hold: it relays only canonical versions valid for the
+// path, once each, in semver order.
+func TestListSanitized(t *testing.T) {
+	t.Parallel()
+	junk := "v1.10.0\n../../etc/passwd\n<script>alert(1)</script>\nv1.2.0 extra fields\n\x1b[31mv9.9.9\x1b[0m\nv1.2.0\nv1.0.0\x00\n" +
+		"v2.0.0\nv3.1.0+incompatible\nv1.0\n1.0.0\nv1.3.0-0.20240102030405-abcdefabcdef\nv1.1.0-rc.1\nv1.0.0+meta\n\nv1.9.0\r\n"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, junk)
+	}))
+	t.Cleanup(srv.Close)
+	chain, err := upstream.Parse(srv.URL, upstream.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := fsstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := mirror.New(mirror.Config{Store: store, Upstream: chain, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := proxy.New(m, proxy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"/example.com/m/@v/list":    "v1.1.0-rc.1\nv1.2.0\nv1.9.0\nv1.10.0\nv3.1.0+incompatible\n",
+		"/example.com/m/v2/@v/list": "v2.0.0\n",
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		if w.Code != 200 || w.Body.String() != want {
+			t.Errorf("GET %s: %d %q, want %q", path, w.Code, w.Body, want)
+		}
+	}
 }

@@ -8,7 +8,9 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 
 	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/internal/metrics"
+	"github.com/modmirror/modmirror/internal/sumdbpath"
 	"github.com/modmirror/modmirror/internal/via"
 )
 
@@ -64,15 +67,16 @@ type Options struct {
 
 // Handler serves the GOPROXY protocol from a Source.
 type Handler struct {
-	src      Source
-	base     string
-	sumdb    map[string]http.Handler
-	listCC   string
-	log      *slog.Logger
-	metrics  *metrics.Metrics
-	compress func(http.Handler) http.HandlerFunc
-	hide     *strings.Replacer // nil if there is nothing to hide
-	via      string
+	src        Source
+	base       string
+	sumdb      map[string]http.Handler
+	sumdbNames []string
+	listCC     string
+	log        *slog.Logger
+	metrics    *metrics.Metrics
+	compress   func(http.Handler) http.HandlerFunc
+	hide       *strings.Replacer // nil if there is nothing to hide
+	via        string
 }
 
 const immutable = "public, max-age=31536000, immutable"
@@ -106,15 +110,16 @@ func New(src Source, opts Options) (*Handler, error) {
 		hide = strings.NewReplacer(pairs...)
 	}
 	return &Handler{
-		via:      opts.Via,
-		hide:     hide,
-		src:      src,
-		base:     base,
-		sumdb:    opts.SumDB,
-		listCC:   fmt.Sprintf("public, max-age=%d", int(maxAge.Seconds())),
-		log:      log,
-		metrics:  opts.Metrics,
-		compress: compress,
+		via:        opts.Via,
+		hide:       hide,
+		src:        src,
+		base:       base,
+		sumdb:      opts.SumDB,
+		sumdbNames: slices.Collect(maps.Keys(opts.SumDB)),
+		listCC:     fmt.Sprintf("public, max-age=%d", int(maxAge.Seconds())),
+		log:        log,
+		metrics:    opts.Metrics,
+		compress:   compress,
 	}, nil
 }
 
@@ -290,15 +295,16 @@ func (h *Handler) fail(w http.ResponseWriter, err error) {
 	http.Error(w, msg, code)
 }
 
+// serveSumDB routes a request below /sumdb/ to the database it names; rest
+// is the path after "/sumdb/". Names may have slashes.
 func (h *Handler) serveSumDB(w http.ResponseWriter, r *http.Request, rest string) {
-	name, _, _ := strings.Cut(rest, "/")
-	sh := h.sumdb[name]
-	if sh == nil {
+	name, _, ok := sumdbpath.SplitName(rest, h.sumdbNames)
+	if !ok {
 		w.Header().Set("Cache-Control", "no-store")
-		http.Error(w, fmt.Sprintf("not found: checksum database %q is not proxied here", name), http.StatusNotFound)
+		http.Error(w, "not found: no checksum database of that name is proxied here", http.StatusNotFound)
 		return
 	}
-	http.StripPrefix(h.base+"/sumdb/"+name, sh).ServeHTTP(w, r)
+	http.StripPrefix(h.base+"/sumdb/"+name, h.sumdb[name]).ServeHTTP(w, r)
 }
 
 func scheme(r *http.Request) string {

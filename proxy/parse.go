@@ -104,24 +104,18 @@ func ParseRequest(p string) (Request, error) {
 	if err != nil {
 		return Request{}, fmt.Errorf("%w: %s: %w", modmirror.ErrInvalid, path, err)
 	}
-	if kind == KindInfo {
-		// A query the upstream resolves: a version, a branch, a tag, a
-		// commit prefix. Keep it to the characters those use.
-		if strings.IndexFunc(version, func(r rune) bool { return !queryRune(r) }) >= 0 {
-			return Request{}, fmt.Errorf("%w: %s: query %q has characters no version, branch or tag uses here", modmirror.ErrInvalid, path, version)
-		}
-	} else {
-		// .mod and .zip are only ever asked for canonical versions; the
-		// version must also suit the path's major version suffix.
-		if err := module.Check(path, version); err != nil {
-			return Request{}, fmt.Errorf("%w: %w", modmirror.ErrInvalid, err)
-		}
-		if cv := module.CanonicalVersion(version); cv != version {
-			return Request{}, fmt.Errorf("%w: %s@%s: version is not canonical (want %s)", modmirror.ErrInvalid, path, version, cv)
-		}
-		if semver.Build(version) == "+incompatible" && semver.Compare(semver.Major(version), "v2") < 0 {
-			return Request{}, fmt.Errorf("%w: %s@%s: +incompatible is only for major versions v2 and above", modmirror.ErrInvalid, path, version)
-		}
+	// A query the upstream resolves (for .info): a version, a branch, a
+	// tag, a commit prefix. Keep it to the characters those use: anything
+	// else is malformed in every reading.
+	if strings.IndexFunc(version, func(r rune) bool { return !queryRune(r) }) >= 0 {
+		return Request{}, fmt.Errorf("%w: %s: query %q has characters no version, branch or tag uses here", modmirror.ErrInvalid, path, version)
+	}
+	if kind != KindInfo && !validVersion(path, version) {
+		// The go command asks for .mod and .zip only with the canonical
+		// version that the .info of a query named; a GOPROXY=file://
+		// directory has no such file. Not found, so that clients fall
+		// through to their next proxy, as they would there.
+		return Request{}, modmirror.NotFound("%s@%s: not a canonical version of the module (.mod and .zip are served for the version that %s.info resolves to)", path, version, version)
 	}
 	return Request{Kind: kind, Path: path, Version: version}, nil
 }
@@ -145,7 +139,15 @@ func (r Request) Canonical() bool {
 	case KindMod, KindZip:
 		return true
 	case KindInfo:
-		return module.CanonicalVersion(r.Version) == r.Version && module.Check(r.Path, r.Version) == nil
+		return validVersion(r.Path, r.Version)
 	}
 	return false
+}
+
+// validVersion reports whether version is a canonical version of the
+// module path: canonical semver (+incompatible only from v2 on) that suits
+// the path's major version suffix.
+func validVersion(path, version string) bool {
+	return module.CanonicalVersion(version) == version && module.Check(path, version) == nil &&
+		!(semver.Build(version) == "+incompatible" && semver.Compare(semver.Major(version), "v2") < 0)
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"io/fs"
 	"strings"
 	"testing"
 
@@ -48,15 +49,9 @@ func TestParseRequestErrors(t *testing.T) {
 		"golang.org/x/mod/@v/v0.1.0",
 		"golang.org/x/mod/@v/v0.1.0.tgz",
 		"golang.org/x/mod/@v/v0.1.0.zip/x",
-		"golang.org/x/mod/@v/0.1.0.zip",            // not semver
-		"golang.org/x/mod/@v/v0.1.zip",             // not canonical
-		"golang.org/x/mod/@v/v0.1.0+build.zip",     // not canonical
-		"golang.org/x/mod/@v/v2.0.0.mod",           // wrong major version for the path
-		"example.com/m/v2/@v/v1.0.0.mod",           // wrong major version for the path
-		"example.com/m/@v/v1.0.0+incompatible.mod", // +incompatible below v2
-		"Golang.org/x/mod/@v/list",                 // capital in the escaped path
-		"github.com/Azure/a/@v/list",               // unescaped capital
-		"github.com/!azure/a/@v/v1.0.0-RC1.zip",    // unescaped capital in version
+		"Golang.org/x/mod/@v/list",              // capital in the escaped path
+		"github.com/Azure/a/@v/list",            // unescaped capital
+		"github.com/!azure/a/@v/v1.0.0-RC1.zip", // unescaped capital in version
 		"github.com/!!azure/a/@v/list",
 		"../etc/passwd/@v/list",
 		"example.com/../m/@v/list",
@@ -76,6 +71,24 @@ func TestParseRequestErrors(t *testing.T) {
 		}
 		if !errors.Is(err, modmirror.ErrInvalid) {
 			t.Errorf("ParseRequest(%q): error %v does not wrap ErrInvalid", in, err)
+		}
+	}
+
+	// Well-formed .mod and .zip names of versions that are not canonical
+	// versions of the module: a file:// proxy would not have them, so they
+	// are not found, and clients fall through to their next proxy.
+	for _, in := range []string{
+		"golang.org/x/mod/@v/0.1.0.zip",            // not semver
+		"golang.org/x/mod/@v/v0.1.zip",             // not canonical
+		"golang.org/x/mod/@v/v0.1.0+build.zip",     // not canonical
+		"golang.org/x/mod/@v/master.mod",           // a branch
+		"golang.org/x/mod/@v/v2.0.0.mod",           // wrong major version for the path
+		"example.com/m/v2/@v/v1.0.0.mod",           // wrong major version for the path
+		"example.com/m/@v/v1.0.0+incompatible.mod", // +incompatible below v2
+	} {
+		got, err := ParseRequest(in)
+		if !errors.Is(err, fs.ErrNotExist) || errors.Is(err, modmirror.ErrInvalid) {
+			t.Errorf("ParseRequest(%q) = %+v, %v; want not found", in, got, err)
 		}
 	}
 }

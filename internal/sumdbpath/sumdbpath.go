@@ -92,6 +92,23 @@ func Parse(p string) (Request, error) {
 	return r, nil
 }
 
+// SplitName splits rest, a URL path below a proxy's "/sumdb/", into the
+// name of one of the databases names and the path below it ("/latest",
+// ...). A database name may have slashes ("corp.example/sumdb"), so the
+// longest name that rest begins with, followed by a slash, wins. ok is
+// false if rest names none of them.
+func SplitName(rest string, names []string) (name, sub string, ok bool) {
+	for _, n := range names {
+		if len(n) > len(name) && len(rest) > len(n) && rest[len(n)] == '/' && rest[:len(n)] == n {
+			name = n
+		}
+	}
+	if name == "" {
+		return "", "", false
+	}
+	return name, rest[len(name):], true
+}
+
 // Path returns the request's path, as parsed.
 func (r Request) Path() string {
 	switch r.Kind {

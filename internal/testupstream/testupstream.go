@@ -91,7 +91,15 @@ type Server struct {
 // [Server.Add]).
 func New(t testing.TB, mods ...Module) *Server {
 	t.Helper()
-	name, skey, vkey, err := newSumDBKey()
+	return NewWithSumDBPath(t, "", mods...)
+}
+
+// NewWithSumDBPath is New with a checksum database whose name has a path:
+// "sum-<random>.test/<path>", as GOSUMDB names such as
+// "corp.example/sumdb+<key>" have.
+func NewWithSumDBPath(t testing.TB, path string, mods ...Module) *Server {
+	t.Helper()
+	name, skey, vkey, err := newSumDBKey(path)
 	if err != nil {
 		t.Fatalf("testupstream: %v", err)
 	}
@@ -117,12 +125,15 @@ func New(t testing.TB, mods ...Module) *Server {
 // by database name (in $GOPATH/pkg/sumdb and the module cache), so two
 // servers sharing a name but not a key would look like a forked log to a go
 // command whose GOPATH outlives one server.
-func newSumDBKey() (name, skey, vkey string, err error) {
+func newSumDBKey(path string) (name, skey, vkey string, err error) {
 	var b [4]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", "", "", err
 	}
 	name = "sum-" + hex.EncodeToString(b[:]) + ".test"
+	if path != "" {
+		name += "/" + path
+	}
 	skey, vkey, err = note.GenerateKey(rand.Reader, name)
 	return name, skey, vkey, err
 }

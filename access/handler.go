@@ -33,6 +33,12 @@ type Options struct {
 	// module, need; empty means Open.
 	PublicAccess Access
 
+	// AuditSumDBs are the names of checksum databases whose data tiles
+	// list private module paths: the mirror's own. When private paths need
+	// a token, those tiles are served only to tokens with Token.Audit;
+	// every other request for them gets the private not-found answer.
+	AuditSumDBs []string
+
 	// BasePath is the path prefix of the GOPROXY protocol, as in
 	// proxy.Options.
 	BasePath string
@@ -53,6 +59,7 @@ type Handler struct {
 	privAcc  Access
 	pubAcc   Access
 	base     string
+	audited  []string
 	log      *slog.Logger
 	refusals *prometheus.CounterVec
 }
@@ -66,6 +73,7 @@ func New(next http.Handler, opts Options) (*Handler, error) {
 		privAcc: opts.PrivateAccess,
 		pubAcc:  opts.PublicAccess,
 		base:    strings.TrimSuffix(opts.BasePath, "/"),
+		audited: opts.AuditSumDBs,
 		log:     opts.Logger,
 	}
 	if h.private == nil {
@@ -109,10 +117,15 @@ const (
 	reasonUnknownToken = "unknown_token"
 	reasonRevokedToken = "revoked_token"
 	reasonNotAllowed   = "not_allowed"
+	reasonNotAuditor   = "not_auditor"
 )
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.privAcc == WithToken && h.auditOnly(r.URL.Path) {
+		h.serveAudited(w, r)
+		return
+	}
 	modPath := h.modulePath(r.URL.Path)
 	private := modPath != "" && h.private(modPath)
 	need := h.pubAcc
@@ -155,6 +168,44 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// What a token was needed for must not be kept by shared caches for
 	// others, whatever Cache-Control the protocol handler gives it.
 	h.next.ServeHTTP(&privateCaching{ResponseWriter: w}, r)
+}
+
+// serveAudited serves a data tile of an audited checksum database to a
+// valid token with Audit, and the private not-found answer to any other
+// request.
+func (h *Handler) serveAudited(w http.ResponseWriter, r *http.Request) {
+	tok, reason, err := h.authenticate(r)
+	if err != nil {
+		h.log.Error("access: cannot check a token", "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, "access: cannot check the token now; try again later", http.StatusServiceUnavailable)
+		return
+	}
+	if reason == "" && !tok.Audit {
+		reason = reasonNotAuditor
+	}
+	if reason != "" {
+		h.refuse(r, tok, "private", reason, http.StatusNotFound)
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, "not found: "+PrivateNotFound, http.StatusNotFound)
+		return
+	}
+	h.next.ServeHTTP(&privateCaching{ResponseWriter: w}, r)
+}
+
+// auditOnly reports whether a URL path asks for a data tile of an audited
+// checksum database, in any reading of the path (names may have slashes).
+func (h *Handler) auditOnly(urlPath string) bool {
+	rest, ok := strings.CutPrefix(urlPath, h.base+"/sumdb/")
+	if !ok {
+		return false
+	}
+	for _, name := range h.audited {
+		if sub, ok := strings.CutPrefix(rest, name+"/"); ok && strings.HasPrefix(sub, "tile/") && strings.Contains(sub, "/data/") {
+			return true
+		}
+	}
+	return false
 }
 
 // authenticate returns the token a request presents, or why it presents

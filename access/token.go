@@ -32,6 +32,7 @@ type Token struct {
 	ID      string    // random, printable; names the token in logs and commands
 	Name    string    // what the token is for, as its creator said
 	Allow   string    // private module path patterns it may read (GOPRIVATE syntax); empty: none
+	Audit   bool      // it may read the data tiles of the own checksum database, which name every private module version recorded
 	Created time.Time //
 	Revoked time.Time // zero while the token is valid
 }
@@ -74,7 +75,20 @@ func maybeSecret(s string) bool {
 
 // ErrUnknownToken is returned for a secret or id that names no token. It
 // matches fs.ErrNotExist.
-var ErrUnknownToken = fmt.Errorf("access: unknown token: %w", fs.ErrNotExist)
+var ErrUnknownToken error = unknownToken{}
+
+type unknownToken struct{}
+
+func (unknownToken) Error() string        { return "access: unknown token" }
+func (unknownToken) Is(target error) bool { return target == fs.ErrNotExist }
+
+// unknownID reports an id that names no token; it matches ErrUnknownToken.
+type unknownID string
+
+func (e unknownID) Error() string { return fmt.Sprintf("access: no token has the id %q", string(e)) }
+func (e unknownID) Is(target error) bool {
+	return target == ErrUnknownToken || target == fs.ErrNotExist
+}
 
 // Tokens finds tokens by the hash of their secret. TokenDB is one; Cache
 // wraps one with memory.

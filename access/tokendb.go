@@ -28,8 +28,9 @@ type TokenDB struct {
 
 var _ Tokens = (*TokenDB)(nil)
 
-// tokenSchemaVersion is stored in PRAGMA user_version.
-const tokenSchemaVersion = 1
+// tokenSchemaVersion is stored in PRAGMA user_version. Version 2 added
+// audit.
+const tokenSchemaVersion = 2
 
 // Times are stored as RFC 3339 text in UTC, which sorts and reads well in
 // the sqlite3 shell; revoked is NULL while a token is valid.
@@ -40,9 +41,14 @@ CREATE TABLE IF NOT EXISTS tokens (
 	name    TEXT NOT NULL,
 	allow   TEXT NOT NULL,
 	created TEXT NOT NULL,
-	revoked TEXT
+	revoked TEXT,
+	audit   INTEGER NOT NULL DEFAULT 0
 );
 `
+
+var tokenUpgrades = []sqlitedb.Upgrade{
+	{From: 1, SQL: "ALTER TABLE tokens ADD COLUMN audit INTEGER NOT NULL DEFAULT 0"},
+}
 
 // OpenTokenDB opens the token database in file, creating it (readable by
 // its owner only) and its directory if they do not exist.
@@ -50,7 +56,7 @@ func OpenTokenDB(file string) (*TokenDB, error) {
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return nil, fmt.Errorf("access: %w", err)
 	}
-	db, err := sqlitedb.Open(file, 0o600, tokenSchema, tokenSchemaVersion)
+	db, err := sqlitedb.Open(file, 0o600, tokenSchema, tokenSchemaVersion, tokenUpgrades...)
 	if err != nil {
 		return nil, fmt.Errorf("access: %w", err)
 	}
@@ -65,9 +71,10 @@ func (t *TokenDB) Close() error { return t.db.Close() }
 
 // Create makes a new token that may read the private module paths matching
 // allow (comma-separated, GOPRIVATE syntax; empty allows public paths
-// only). It returns the token and its secret, which is stored nowhere: the
-// caller must hand it over now or never.
-func (t *TokenDB) Create(ctx context.Context, name, allow string) (Token, string, error) {
+// only) and, if audit is set, the data tiles of the mirror's own checksum
+// database (see Token.Audit). It returns the token and its secret, which is
+// stored nowhere: the caller must hand it over now or never.
+func (t *TokenDB) Create(ctx context.Context, name, allow string, audit bool) (Token, string, error) {
 	if err := checkName(name); err != nil {
 		return Token{}, "", err
 	}
@@ -75,13 +82,13 @@ func (t *TokenDB) Create(ctx context.Context, name, allow string) (Token, string
 	if err != nil {
 		return Token{}, "", err
 	}
-	tok := Token{Name: name, Allow: allow, Created: time.Now().UTC().Truncate(time.Second)}
+	tok := Token{Name: name, Allow: allow, Audit: audit, Created: time.Now().UTC().Truncate(time.Second)}
 	// A new id could collide with one of the 2^48; try again then.
 	for range 5 {
 		secret, h := newSecret()
 		tok.ID = newID()
-		_, err := t.db.ExecContext(ctx, "INSERT INTO tokens (id, hash, name, allow, created) VALUES (?, ?, ?, ?, ?)",
-			tok.ID, h[:], tok.Name, tok.Allow, formatTime(tok.Created))
+		_, err := t.db.ExecContext(ctx, "INSERT INTO tokens (id, hash, name, allow, created, audit) VALUES (?, ?, ?, ?, ?, ?)",
+			tok.ID, h[:], tok.Name, tok.Allow, formatTime(tok.Created), tok.Audit)
 		if err == nil {
 			return tok, secret, nil
 		}
@@ -95,7 +102,7 @@ func (t *TokenDB) Create(ctx context.Context, name, allow string) (Token, string
 
 // Lookup implements Tokens.
 func (t *TokenDB) Lookup(ctx context.Context, h Hash) (Token, error) {
-	row := t.db.QueryRowContext(ctx, "SELECT id, name, allow, created, revoked FROM tokens WHERE hash = ?", h[:])
+	row := t.db.QueryRowContext(ctx, "SELECT "+tokenColumns+" FROM tokens WHERE hash = ?", h[:])
 	tok, err := scanToken(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Token{}, ErrUnknownToken
@@ -105,7 +112,7 @@ func (t *TokenDB) Lookup(ctx context.Context, h Hash) (Token, error) {
 
 // List returns every token, the oldest first.
 func (t *TokenDB) List(ctx context.Context) ([]Token, error) {
-	rows, err := t.db.QueryContext(ctx, "SELECT id, name, allow, created, revoked FROM tokens ORDER BY rowid")
+	rows, err := t.db.QueryContext(ctx, "SELECT "+tokenColumns+" FROM tokens ORDER BY rowid")
 	if err != nil {
 		return nil, fmt.Errorf("access: %w", err)
 	}
@@ -132,18 +139,21 @@ func (t *TokenDB) Revoke(ctx context.Context, id string) (Token, error) {
 	if _, err := t.db.ExecContext(ctx, "UPDATE tokens SET revoked = ? WHERE id = ? AND revoked IS NULL", now, id); err != nil {
 		return Token{}, fmt.Errorf("access: %w", err)
 	}
-	tok, err := scanToken(t.db.QueryRowContext(ctx, "SELECT id, name, allow, created, revoked FROM tokens WHERE id = ?", id))
+	tok, err := scanToken(t.db.QueryRowContext(ctx, "SELECT "+tokenColumns+" FROM tokens WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Token{}, fmt.Errorf("access: no token has the id %q: %w", id, ErrUnknownToken)
+		return Token{}, unknownID(id)
 	}
 	return tok, err
 }
+
+// tokenColumns are what scanToken reads.
+const tokenColumns = "id, name, allow, created, revoked, audit"
 
 func scanToken(row interface{ Scan(...any) error }) (Token, error) {
 	var tok Token
 	var created string
 	var revoked sql.NullString
-	if err := row.Scan(&tok.ID, &tok.Name, &tok.Allow, &created, &revoked); err != nil {
+	if err := row.Scan(&tok.ID, &tok.Name, &tok.Allow, &created, &revoked, &tok.Audit); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return Token{}, err
 		}

@@ -3,6 +3,7 @@ package access
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"io/fs"
 	"os"
@@ -29,19 +30,22 @@ func TestTokenDB(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "sub", "tokens.db")
 	db := openTestDB(t, file)
 
-	ci, ciSecret, err := db.Create(ctx, "ci", " corp.example/* ,example.com/x")
+	ci, ciSecret, err := db.Create(ctx, "ci", " corp.example/* ,example.com/x", false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ci.Allow != "corp.example/*,example.com/x" || ci.Name != "ci" || !ci.Valid() || ci.Created.IsZero() {
 		t.Errorf("Create returned %+v", ci)
 	}
-	dev, devSecret, err := db.Create(ctx, "dev laptop", "")
+	dev, devSecret, err := db.Create(ctx, "dev laptop", "", true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ci.ID == dev.ID || ciSecret == devSecret {
 		t.Fatalf("two tokens share an id or a secret: %+v %+v", ci, dev)
+	}
+	if got, err := db.Lookup(ctx, HashSecret(devSecret)); err != nil || !got.Audit || got != dev {
+		t.Errorf("Lookup(dev) = %+v, %v; want %+v, an auditor", got, err, dev)
 	}
 
 	got, err := db.Lookup(ctx, HashSecret(ciSecret))
@@ -55,7 +59,7 @@ func TestTokenDB(t *testing.T) {
 	}
 
 	for _, bad := range [][2]string{{"", "corp.example"}, {"x\ny", ""}, {"ok", "corp.example/["}} {
-		if _, _, err := db.Create(ctx, bad[0], bad[1]); err == nil {
+		if _, _, err := db.Create(ctx, bad[0], bad[1], false); err == nil {
 			t.Errorf("Create(%q, %q) succeeded", bad[0], bad[1])
 		}
 	}
@@ -99,7 +103,7 @@ func TestTokenDBHashedAtRest(t *testing.T) {
 	db := openTestDB(t, file)
 	var secrets []string
 	for _, name := range []string{"a", "b", "c"} {
-		_, s, err := db.Create(ctx, name, "corp.example")
+		_, s, err := db.Create(ctx, name, "corp.example", false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -143,7 +147,7 @@ func TestTokenDBTwoProcesses(t *testing.T) {
 	errs := make(chan error, 20)
 	for range 10 {
 		wg.Go(func() {
-			tok, s, err := cli.Create(ctx, "t", "corp.example")
+			tok, s, err := cli.Create(ctx, "t", "corp.example", false)
 			if err != nil {
 				errs <- err
 				return
@@ -165,5 +169,39 @@ func TestTokenDBTwoProcesses(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestTokenDBUpgrade opens a database of schema version 1, from before
+// tokens could audit: its tokens are kept, and audit nothing.
+func TestTokenDBUpgrade(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	file := filepath.Join(t.TempDir(), "tokens.db")
+	old, err := sql.Open("sqlite", "file:"+file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, h := newSecret()
+	for _, q := range []string{
+		"CREATE TABLE tokens (id TEXT PRIMARY KEY, hash BLOB NOT NULL UNIQUE, name TEXT NOT NULL, allow TEXT NOT NULL, created TEXT NOT NULL, revoked TEXT)",
+		"PRAGMA user_version = 1",
+	} {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := old.Exec("INSERT INTO tokens (id, hash, name, allow, created) VALUES ('0123456789ab', ?, 'old', 'corp.example', '2026-01-02T03:04:05Z')", h[:]); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+
+	db := openTestDB(t, file)
+	tok, err := db.Lookup(ctx, HashSecret(secret))
+	if err != nil || tok.Name != "old" || tok.Audit || !tok.Allows("corp.example") {
+		t.Errorf("token of a version 1 database: %+v, %v", tok, err)
+	}
+	if _, _, err := db.Create(ctx, "new", "", true); err != nil {
+		t.Errorf("Create in an upgraded database: %v", err)
 	}
 }

@@ -347,3 +347,75 @@ func TestAccessPublicToken(t *testing.T) {
 	}
 	checkNoSecrets(t, m, secret, revoked)
 }
+
+// TestAuditDataTiles checks that the data tiles of the mirror's own
+// checksum database, which list every private module path, version and
+// hash it recorded, are served only to a token made with --audit, with
+// public access open or not; the go command needs no data tile, and
+// "modmirror sumdb audit" works with hash tiles (and any token).
+func TestAuditDataTiles(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	seedPrivate(t, data, privateModules...)
+	_, corpSecret := createToken(t, data, "ci", "corp.example/*")
+	up := newFixture(t)
+	keyFile, vkey := keygen(t)
+	for _, publicAccess := range []string{"open", "token"} {
+		t.Run(publicAccess, func(t *testing.T) {
+			m, ca := startTLSMirror(t, up, data, "--private", "corp.example", "--sumdb-key", keyFile, "--no-origin", "--public-access", publicAccess)
+			_, plainSecret := createToken(t, data, "plain-"+publicAccess, "")
+			out := tokenCmd(t, "create", "--data", data, "--name", "auditor-"+publicAccess, "--audit")
+			if !strings.Contains(out, "the own checksum database's data tiles") {
+				t.Errorf("token create --audit does not say what it allows:\n%s", out)
+			}
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			auditSecret := lines[len(lines)-1]
+
+			// The go command, as the client of the own database, records
+			// the private module through a lookup.
+			g := tlsGo(t, m, ca, vkey, corpSecret)
+			g.env["GONOSUMDB"] = ""
+			g.OK(t.TempDir(), "mod", "download", secretPath+"@v1.0.0")
+
+			tile := "/sumdb/" + sumdbName + "/tile/8/data/000.p/"
+			// The tree has a few records: find the partial tile's width.
+			code, latest, err := clientGet(m.Client, m.URL+"/sumdb/"+sumdbName+"/latest", "Bearer "+corpSecret)
+			if err != nil || code != 200 {
+				t.Fatalf("latest: %d %v", code, err)
+			}
+			size := strings.Split(latest, "\n")[1]
+			tile += size
+			for _, auth := range []string{"", "Bearer " + corpSecret, "Bearer " + plainSecret, "Bearer mmt_madeup"} {
+				code, body, err := clientGet(m.Client, m.URL+tile, auth)
+				if err != nil || code != http.StatusNotFound || body != uniformNotFound {
+					t.Errorf("GET %s with %.12q: %d %v %q; want the private not-found answer", tile, auth, code, err, body)
+				}
+			}
+			code, body, err := clientGet(m.Client, m.URL+tile, "Bearer "+auditSecret)
+			if err != nil || code != 200 || !strings.Contains(body, secretPath+" v1.0.0 h1:") {
+				t.Errorf("GET %s with an --audit token: %d %v %q; want the records", tile, code, err, body)
+			}
+			// Hash tiles are for everyone who may read public paths.
+			auth := ""
+			if publicAccess == "token" {
+				auth = "Bearer " + corpSecret
+			}
+			if code, _, err := clientGet(m.Client, m.URL+"/sumdb/"+sumdbName+"/tile/8/0/000.p/"+size, auth); err != nil || code != 200 {
+				t.Errorf("hash tile: %d %v", code, err)
+			}
+
+			// modmirror sumdb audit, with the auditor's token in .netrc.
+			home := t.TempDir()
+			u, _ := url.Parse(m.URL)
+			writeModule(t, home, map[string]string{".netrc": "machine " + u.Host + " login x password " + auditSecret + "\n"})
+			for range 2 {
+				cmd := exec.Command(modmirrorBin, "sumdb", "audit", "--sumdb", vkey, "--proxy", m.URL, "--state", filepath.Join(home, "state"))
+				cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "SSL_CERT_FILE=" + ca.CAFile}
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Errorf("modmirror sumdb audit with an --audit token: %v\n%s", err, out)
+				}
+			}
+			m.Stop(t)
+		})
+	}
+}

@@ -145,7 +145,7 @@ func TestPatternsRefused(t *testing.T) {
 		if _, err := c.flags().parse(append([]string{"--upstream", "off", "--sumdb", "off", "--data", t.TempDir()}, args...), noArgs); err != nil {
 			t.Fatal(err)
 		}
-		_, _, err := c.handler(context.Background(), slog.New(slog.DiscardHandler))
+		_, _, _, err := c.handler(context.Background(), slog.New(slog.DiscardHandler))
 		var ue usageError
 		if !errors.As(err, &ue) || !strings.Contains(err.Error(), args[0]) || !strings.Contains(err.Error(), "pattern") {
 			t.Errorf("serve %q: %v; want a usage error naming the flag and the pattern", args, err)
@@ -154,7 +154,7 @@ func TestPatternsRefused(t *testing.T) {
 	t.Setenv("GOPRIVATE", "corp.example/[")
 	c := new(serveCommand)
 	c.flags().parse([]string{"--upstream", "off", "--sumdb", "off", "--data", t.TempDir()}, noArgs)
-	if _, _, err := c.handler(context.Background(), slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "--private") {
+	if _, _, _, err := c.handler(context.Background(), slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "--private") {
 		t.Errorf("serve with a bad $GOPRIVATE: %v; want an error naming --private", err)
 	}
 }

@@ -118,7 +118,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	if err := c.tls.load(); err != nil {
 		return err
 	}
-	handler, closeAll, err := c.handler(ctx, log)
+	handler, metrics, closeAll, err := c.handler(ctx, log)
 	if err != nil {
 		return err
 	}
@@ -126,6 +126,17 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
 		return err
+	}
+	if metrics != nil {
+		mln, err := net.Listen("tcp", c.access.metricsListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--metrics-listen: %w", err)
+		}
+		msrv := &http.Server{Handler: metrics, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		log.Info("serving metrics", "url", "http://"+mln.Addr().String()+"/metrics")
+		go msrv.Serve(mln)
+		defer msrv.Close()
 	}
 	srv := &http.Server{
 		Handler:           handler,
@@ -153,10 +164,12 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	return nil
 }
 
-// handler builds the whole HTTP handler from the flags. closeAll finishes
-// the work left in the background and closes the databases; call it once
-// the server has stopped.
-func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Handler, _ func(), err error) {
+// handler builds the whole HTTP handler from the flags, and, with
+// --metrics-listen, the handler of that address (else metrics is nil and
+// /metrics is part of the main handler). closeAll finishes the work left in
+// the background and closes the databases; call it once the servers have
+// stopped.
+func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_, metricsHandler http.Handler, _ func(), err error) {
 	var closers []func() error
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -171,48 +184,48 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 		}
 	}()
 	if c.memoryCache < 0 {
-		return nil, nil, usageError{err: errors.New("--memory-cache-mb must not be negative")}
+		return nil, nil, nil, usageError{err: errors.New("--memory-cache-mb must not be negative")}
 	}
 	if c.fetchTimeout <= 0 || c.idleTimeout <= 0 || c.listTTL <= 0 {
-		return nil, nil, usagef("--fetch-timeout, --upstream-idle-timeout and --list-ttl must be positive")
+		return nil, nil, nil, usagef("--fetch-timeout, --upstream-idle-timeout and --list-ttl must be positive")
 	}
 	// A pattern that matches nothing could send a private path upstream:
 	// refuse to start rather than leak.
 	private, err := parsePatterns("private", c.private)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	nosumdb, err := parsePatterns("nosumdb", c.nosumdb)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := c.origin.check(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := c.checkUpstream(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if c.data == "" {
-		return nil, nil, usageError{err: errors.New("no data directory: set --data or $HOME")}
+		return nil, nil, nil, usageError{err: errors.New("no data directory: set --data or $HOME")}
 	}
 	perm, err := datadir.ParsePerm(c.dataPerm)
 	if err != nil {
-		return nil, nil, usagef("--data-perm: %v", err)
+		return nil, nil, nil, usagef("--data-perm: %v", err)
 	}
 	// Before anything is written: the data directory's lock, leftovers
 	// and permissions (and so the process's umask).
 	dir, err := datadir.Open(c.data, datadir.Options{Perm: perm, ReadOnly: c.offline, Logger: log})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	closers = append(closers, dir.Close)
 	if dir.ReadOnly && c.sumdbKey != "" {
-		return nil, nil, usagef("the data directory %s cannot be written, and the own checksum database (--sumdb-key) appends to it", dir.Path)
+		return nil, nil, nil, usagef("the data directory %s cannot be written, and the own checksum database (--sumdb-key) appends to it", dir.Path)
 	}
 	storeDir := filepath.Join(dir.Path, "cache", "download")
 	disk, err := fsstore.New(storeDir)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var store modmirror.Store = disk
 	if c.memoryCache > 0 {
@@ -221,7 +234,7 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 	tmpDir := filepath.Join(dir.Path, "tmp")
 	if !dir.ReadOnly {
 		if err := os.MkdirAll(tmpDir, 0o777); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	log.Info("data directory", "dir", c.data, "store", storeDir, "GOPROXY", "file://"+filepath.ToSlash(storeDir))
@@ -231,7 +244,7 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 	if c.origin.needed(private, c.upstream) && !c.offline {
 		o, err := c.origin.open(c.data, log)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		orig = o
 	}
@@ -255,7 +268,7 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 		},
 	})
 	if err != nil {
-		return nil, nil, usageError{err: fmt.Errorf("--upstream: %w", err)}
+		return nil, nil, nil, usageError{err: fmt.Errorf("--upstream: %w", err)}
 	}
 
 	cfg := mirror.Config{
@@ -275,7 +288,7 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 	if c.sumdb != "off" {
 		name, key, err := sumdbKey(c.sumdb)
 		if err != nil {
-			return nil, nil, usageError{err: fmt.Errorf("--sumdb: %w", err)}
+			return nil, nil, nil, usageError{err: fmt.Errorf("--sumdb: %w", err)}
 		}
 		var remote checksum.Remote = chain
 		if c.offline {
@@ -293,7 +306,7 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 			Timeout: c.fetchTimeout / 10,
 		})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		cfg.Checker = verifier
 		sumdbs[name] = checksum.NewProxy(verifier, checksum.ProxyOptions{Private: private.Match})
@@ -302,24 +315,26 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 		log.Warn("checksum database verification is off: modules are stored as the upstream serves them")
 	}
 	var mir *mirror.Mirror
+	ownName := ""
 	if c.sumdbKey != "" {
 		own, closeLog, err := c.openLog(ctx, log, func(ctx context.Context, path, version string) ([]byte, error) {
 			return mir.GoSum(ctx, path, version)
 		})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		registerLogMetrics(m.Registry(), own)
 		closers = append(closers, closeLog)
 		if _, ok := sumdbs[own.Name()]; ok {
-			return nil, nil, usageError{err: fmt.Errorf("--sumdb-key: the mirror's own checksum database must not be named %s, like the one it verifies against", own.Name())}
+			return nil, nil, nil, usageError{err: fmt.Errorf("--sumdb-key: the mirror's own checksum database must not be named %s, like the one it verifies against", own.Name())}
 		}
 		cfg.Recorder = own
 		sumdbs[own.Name()] = own
+		ownName = own.Name()
 	}
 	mir, err = mirror.New(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	closers = append(closers, mir.Close)
 	ph, err := proxy.New(mir, proxy.Options{
@@ -332,10 +347,9 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 		Metrics:    m,
 	})
 	if err != nil {
-		return nil, nil, usageError{err: err}
+		return nil, nil, nil, usageError{err: err}
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", m.Handler())
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
@@ -345,13 +359,17 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_ http.Ha
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	guarded, closeTokens, err := c.guard(ph, private, log, m.Registry())
+	guarded, metricsHandler, closeTokens, err := c.guard(ph, m.Handler(), private, ownName, log, m.Registry())
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	closers = append(closers, closeTokens)
 	mux.Handle("/", guarded)
-	return mux, closeAll, nil
+	if c.access.metricsListen == "" {
+		mux.Handle("/metrics", metricsHandler)
+		return mux, nil, closeAll, nil
+	}
+	return mux, metricsHandler, closeAll, nil
 }
 
 // checkUpstream checks --upstream before anything is opened: its syntax,

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -81,6 +82,7 @@ func openTokens(data string, create bool) (*access.TokenDB, error) {
 // tokenCreateCommand makes a token.
 type tokenCreateCommand struct {
 	data, name, allow string
+	audit             bool
 	out               io.Writer
 }
 
@@ -93,6 +95,7 @@ of a .netrc entry for the mirror's host (with its port, if not 443:
 "Authorization: Bearer <token>".`)
 	dataFlag(fs, &c.data)
 	fs.StringVar(&c.name, "name", "", "`name` of the token: who or what uses it (required)")
+	fs.BoolVar(&c.audit, "audit", false, "the token may also read the data tiles of the mirror's own checksum database, which list every module version it recorded, private ones included (for modmirror sumdb audit and other auditors); no one else may")
 	fs.StringVar(&c.allow, "allow", "", "comma-separated module path `patterns` (GOPRIVATE syntax) of the private modules the token may read, such as 'corp.example/*'; empty: public modules only")
 	return fs
 }
@@ -114,13 +117,16 @@ func (c *tokenCreateCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	tok, secret, err := db.Create(ctx, c.name, allow.String())
+	tok, secret, err := db.Create(ctx, c.name, allow.String(), c.audit)
 	if err != nil {
 		return err
 	}
 	allows := "no private modules, only public ones"
 	if tok.Allow != "" {
 		allows = "the private modules " + tok.Allow
+	}
+	if tok.Audit {
+		allows += ", and the own checksum database's data tiles"
 	}
 	fmt.Fprintf(c.out, "created token %s (%s) in %s: it may read %s\n", tok.ID, tok.Name, db.File(), allows)
 	fmt.Fprintf(c.out, "it is shown only now; clients send it as a .netrc password or a Bearer token:\n%s\n", secret)
@@ -150,7 +156,7 @@ func (c *tokenListCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tALLOW\tCREATED\tSTATUS")
+	fmt.Fprintln(tw, "ID\tNAME\tALLOW\tAUDIT\tCREATED\tSTATUS")
 	for _, t := range toks {
 		status := "valid"
 		if !t.Valid() {
@@ -160,7 +166,11 @@ func (c *tokenListCommand) Run(ctx context.Context, args []string) error {
 		if allow == "" {
 			allow = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, allow, t.Created.Format(time.RFC3339), status)
+		audit := "-"
+		if t.Audit {
+			audit = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, allow, audit, t.Created.Format(time.RFC3339), status)
 	}
 	return tw.Flush()
 }
@@ -205,52 +215,77 @@ them). Running mirrors refuse them within %v.`, access.DefaultCacheTTL))
 type accessFlags struct {
 	publicAccess  string
 	privateAccess string
+	metricsAccess string
+	metricsListen string
 }
 
 func (a *accessFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.publicAccess, "public-access", "open", "who may read public modules: `open` (anyone) or token (clients with any valid token, from \"modmirror token create\")")
+	fs.StringVar(&a.metricsAccess, "metrics-access", "", "who may read /metrics: open, or `token` (any valid token); default: as --public-access")
+	fs.StringVar(&a.metricsListen, "metrics-listen", "", "serve /metrics on this `address` instead, such as 127.0.0.1:9100 (plain HTTP), and not on --listen")
 	fs.StringVar(&a.privateAccess, "private-access", "token", "who may read modules matching --private: `token` (clients with a token whose --allow patterns match) or open (as public modules: only for a mirror that nobody else can reach)")
 }
 
 // guard puts access control in front of h, the GOPROXY and checksum
-// database handler, when some paths need a token; then it opens
-// <data>/tokens.db, which closeDB closes.
-func (c *serveCommand) guard(h http.Handler, private modmirror.Patterns, log *slog.Logger, reg prometheus.Registerer) (_ http.Handler, closeDB func() error, _ error) {
+// database handler, and metrics, the /metrics handler, where they need a
+// token; then it opens <data>/tokens.db, which closeDB closes. Data tiles
+// of the own checksum database (named own, if any) list private module
+// paths, so they need a token with --audit.
+func (c *serveCommand) guard(h, metrics http.Handler, private modmirror.Patterns, own string, log *slog.Logger, reg prometheus.Registerer) (_, _ http.Handler, closeDB func() error, _ error) {
 	pub, err := access.ParseAccess(c.access.publicAccess)
 	if err != nil {
-		return nil, nil, usageError{err: fmt.Errorf("--public-access: %w", err)}
+		return nil, nil, nil, usagef("--public-access: %v", err)
 	}
 	priv, err := access.ParseAccess(c.access.privateAccess)
 	if err != nil {
-		return nil, nil, usageError{err: fmt.Errorf("--private-access: %w", err)}
+		return nil, nil, nil, usagef("--private-access: %v", err)
 	}
-	if pub == access.Open && (priv == access.Open || private.Empty()) {
-		if !private.Empty() {
-			log.Warn("private modules are served to every client (--private-access open)", "private", private.String())
+	met := pub
+	if c.access.metricsAccess != "" {
+		if met, err = access.ParseAccess(c.access.metricsAccess); err != nil {
+			return nil, nil, nil, usagef("--metrics-access: %v", err)
 		}
-		return h, func() error { return nil }, nil
+	}
+	protocolOpen := pub == access.Open && (priv == access.Open || private.Empty())
+	if protocolOpen && !private.Empty() {
+		log.Warn("private modules are served to every client (--private-access open)", "private", private.String())
+	}
+	if protocolOpen && met == access.Open {
+		return h, metrics, func() error { return nil }, nil
 	}
 	db, err := access.OpenTokenDB(tokenFile(c.data))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	tokens := access.NewCache(db, access.DefaultCacheTTL)
+	if met == access.WithToken {
+		if metrics, err = access.New(metrics, access.Options{Tokens: tokens, PublicAccess: access.WithToken, Logger: log.WithGroup("access")}); err != nil {
+			db.Close()
+			return nil, nil, nil, err
+		}
+	}
+	if protocolOpen {
+		log.Info("access control", "metrics", met, "tokens", db.File())
+		return h, metrics, db.Close, nil
 	}
 	guarded, err := access.New(h, access.Options{
-		Tokens:        access.NewCache(db, access.DefaultCacheTTL),
+		Tokens:        tokens,
 		Private:       private.Match,
 		PrivateAccess: priv,
 		PublicAccess:  pub,
 		BasePath:      c.basePath,
+		AuditSumDBs:   slices.DeleteFunc([]string{own}, func(s string) bool { return s == "" }),
 		Logger:        log.WithGroup("access"),
 		Registerer:    reg,
 	})
 	if err != nil {
 		db.Close()
-		return nil, nil, usageError{err: err}
+		return nil, nil, nil, usageError{err: err}
 	}
 	toks, err := db.List(context.Background())
 	if err != nil {
 		db.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	valid := 0
 	for _, t := range toks {
@@ -258,9 +293,9 @@ func (c *serveCommand) guard(h http.Handler, private modmirror.Patterns, log *sl
 			valid++
 		}
 	}
-	log.Info("access control", "public", pub, "private", priv, "tokens", db.File(), "valid_tokens", valid)
+	log.Info("access control", "public", pub, "private", priv, "metrics", met, "tokens", db.File(), "valid_tokens", valid)
 	if c.tls.config == nil {
 		log.Warn("tokens are checked but the mirror serves plain HTTP: the go command sends tokens only over HTTPS (--tls-cert, or a proxy in front that serves HTTPS)")
 	}
-	return guarded, db.Close, nil
+	return guarded, metrics, db.Close, nil
 }

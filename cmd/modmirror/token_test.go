@@ -148,7 +148,7 @@ func serveHandler(t *testing.T, args ...string) (h http.Handler, log *bytes.Buff
 		t.Fatal(err)
 	}
 	log = new(bytes.Buffer)
-	h, closeAll, err := c.handler(context.Background(), slog.New(slog.NewJSONHandler(log, nil)))
+	h, _, closeAll, err := c.handler(context.Background(), slog.New(slog.NewJSONHandler(log, nil)))
 	if err != nil {
 		return nil, log, nil, err
 	}
@@ -204,7 +204,7 @@ func TestServeAccess(t *testing.T) {
 	}
 
 	stop()
-	h, _, _, err = serveHandler(t, "--data", data, "--public-access", "token")
+	h, _, stop, err = serveHandler(t, "--data", data, "--public-access", "token")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,6 +214,39 @@ func TestServeAccess(t *testing.T) {
 	if w := get(h, "/example.com/lib/@v/list", public); w.Code != 404 {
 		t.Errorf("public module, public access token, a token: %d %q, want the mirror's 404", w.Code, w.Body)
 	}
+	// /metrics follows --public-access unless --metrics-access says
+	// otherwise.
+	if w := get(h, "/metrics", ""); w.Code != 401 {
+		t.Errorf("/metrics with public access token, no token: %d, want 401", w.Code)
+	}
+	if w := get(h, "/metrics", public); w.Code != 200 || !strings.Contains(w.Body.String(), "modmirror_http_requests_total") {
+		t.Errorf("/metrics with public access token, a token: %d", w.Code)
+	}
+	stop()
+	h, _, stop, err = serveHandler(t, "--data", data, "--metrics-access", "token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := get(h, "/metrics", ""); w.Code != 401 {
+		t.Errorf("/metrics with --metrics-access token, no token: %d, want 401", w.Code)
+	}
+	if w := get(h, "/example.com/lib/@v/list", ""); w.Code != 404 {
+		t.Errorf("public module with --metrics-access token only: %d, want the mirror's 404", w.Code)
+	}
+	stop()
+	c := new(serveCommand)
+	c.flags().parse([]string{"--upstream", "off", "--sumdb", "off", "--data", data, "--metrics-listen", "127.0.0.1:0"}, noArgs)
+	main, metrics, closeAll, err := c.handler(context.Background(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := get(main, "/metrics", ""); w.Code == 200 {
+		t.Errorf("/metrics on the main address with --metrics-listen: %d", w.Code)
+	}
+	if w := get(metrics, "/metrics", ""); w.Code != 200 {
+		t.Errorf("/metrics on --metrics-listen: %d", w.Code)
+	}
+	closeAll()
 
 	// Nothing needs a token: no token database is made.
 	empty := t.TempDir()

@@ -18,10 +18,18 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" driver
 )
 
+// An Upgrade changes a database of schema version From to From+1.
+type Upgrade struct {
+	From int
+	SQL  string
+}
+
 // Open opens (creating it if needed, with mode perm and its directory)
 // the database in file, refuses one whose schema is newer than version,
-// and runs schema, which must be idempotent (CREATE ... IF NOT EXISTS).
-func Open(file string, perm fs.FileMode, schema string, version int) (*sql.DB, error) {
+// runs the upgrades from the database's version on (none for a new
+// database), and runs schema, which must be idempotent (CREATE ... IF NOT
+// EXISTS) and create the tables of the latest version.
+func Open(file string, perm fs.FileMode, schema string, version int, upgrades ...Upgrade) (*sql.DB, error) {
 	if err := os.MkdirAll(filepath.Dir(file), 0o777); err != nil {
 		return nil, err
 	}
@@ -40,14 +48,14 @@ func Open(file string, perm fs.FileMode, schema string, version int) (*sql.DB, e
 	if err != nil {
 		return nil, err
 	}
-	if err := initSchema(db, file, schema, version); err != nil {
+	if err := initSchema(db, file, schema, version, upgrades); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return db, nil
 }
 
-func initSchema(db *sql.DB, file, schema string, version int) error {
+func initSchema(db *sql.DB, file, schema string, version int, upgrades []Upgrade) error {
 	ctx := context.Background()
 	var have int
 	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&have); err != nil {
@@ -55,6 +63,14 @@ func initSchema(db *sql.DB, file, schema string, version int) error {
 	}
 	if have > version {
 		return fmt.Errorf("%s has schema version %d; this modmirror knows up to %d", file, have, version)
+	}
+	for _, u := range upgrades {
+		if have == 0 || u.From < have {
+			continue // a new database gets the latest tables from schema
+		}
+		if _, err := db.ExecContext(ctx, u.SQL); err != nil {
+			return fmt.Errorf("%s: upgrading the schema from version %d: %w", file, u.From, err)
+		}
 	}
 	if _, err := db.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("%s: creating tables: %w", file, err)

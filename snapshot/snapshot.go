@@ -59,8 +59,9 @@ type Options struct {
 	Expect string
 
 	// Manifest, if not empty, is the file that the Manifest of the snapshot
-	// is written to, normally ManifestFile(Out). The manifest found there
-	// from an earlier run explains a hash that is not Expect.
+	// is written to, normally ManifestFile(Out), unless the hash is not
+	// Expect: the manifest found there from an earlier run then explains
+	// the difference, and is left as it is for the next run.
 	Manifest string
 
 	// Progress, if not nil, receives a progress line every
@@ -245,11 +246,16 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	var prev *Manifest
 	if opts.Manifest != "" {
 		prev = readPreviousManifest(opts.Manifest)
+	}
+	mismatch := opts.Expect != "" && opts.Expect != hash
+	if opts.Manifest != "" && !mismatch {
+		// On a mismatch the manifest stays the expected snapshot's, so
+		// that the next failing run can still say what changed.
 		if err := writeManifest(opts.Manifest, res.Manifest); err != nil {
 			return nil, err
 		}
 	}
-	if opts.Expect != "" && opts.Expect != hash {
+	if mismatch {
 		merr := &HashMismatchError{Expected: opts.Expect, Got: hash}
 		if prev != nil {
 			merr.Previous = prev.Hash

@@ -597,6 +597,12 @@ func TestExpect(t *testing.T) {
 	if !strings.Contains(diff, "- example.com/b v1.2.0 h1:") || !strings.Contains(diff, "+ example.com/d v1.1.0 h1:") || strings.Contains(diff, "example.com/a") {
 		t.Errorf("diff:\n%s", diff)
 	}
+	// The failing run left the expected snapshot's manifest, so a second
+	// failing run still says what changed.
+	_, err = e.run(t, snapshot.Options{Dirs: []string{dir}, Out: out, Expect: first.Hash})
+	if !errors.As(err, &merr) || strings.Join(merr.Diff, "\n") != diff {
+		t.Errorf("second failing run: %v, diff %q; want the same diff", err, merr.Diff)
+	}
 }
 
 func TestInfoFallback(t *testing.T) {

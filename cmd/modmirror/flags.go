@@ -326,9 +326,22 @@ func runSubcommand(ctx context.Context, cmd string, args []string, usage string,
 	}
 	err := newCmd().Run(ctx, args[1:])
 	var ue usageError
-	if errors.As(err, &ue) && ue.cmd == "" {
+	switch {
+	case errors.As(err, &ue) && ue.cmd == "":
 		ue.cmd = cmd + " " + args[0]
 		return ue
+	case err != nil && !errors.As(err, &ue) && !errors.Is(err, flag.ErrHelp):
+		return commandError{cmd: cmd + " " + args[0], err: err}
 	}
 	return err
 }
+
+// A commandError is the error of a subcommand, such as "token revoke",
+// which main names in its message.
+type commandError struct {
+	cmd string
+	err error
+}
+
+func (e commandError) Error() string { return e.err.Error() }
+func (e commandError) Unwrap() error { return e.err }

@@ -162,6 +162,7 @@ func TestPatternsRefused(t *testing.T) {
 // TestRunErrors checks what a user sees for a mistyped command line: the
 // error first, on one line, with the flag as typed and where help is.
 func TestRunErrors(t *testing.T) {
+	empty := t.TempDir()
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -171,6 +172,7 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"token", "revoke", "-bogus"}, 2, "modmirror token revoke: unknown flag -bogus (run 'modmirror token revoke --help')\n"},
 		{[]string{"sumdb"}, 2, "modmirror sumdb: missing subcommand (run 'modmirror sumdb --help')\n"},
 		{[]string{"snapshot", "hash"}, 2, "modmirror snapshot hash: want the snapshot's directory (run 'modmirror snapshot hash --help')\n"},
+		{[]string{"token", "revoke", "--data", empty, "x"}, 1, "modmirror token revoke: no token database in " + empty + " (made by the first 'modmirror token create --data " + empty + "')\n"},
 		{[]string{"frobnicate"}, 2, "modmirror: unknown command \"frobnicate\" (run 'modmirror --help' for the list)\n"},
 	} {
 		var stdout, stderr bytes.Buffer

@@ -79,16 +79,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "modmirror %s: %s (run 'modmirror %s --help')\n", cmd, errorText(args[0], ue.err), cmd)
 		return 2
 	default:
-		fmt.Fprintf(stderr, "modmirror %s: %s\n", args[0], errorText(args[0], err))
+		cmd := args[0]
+		var ce commandError
+		if errors.As(err, &ce) {
+			cmd = ce.cmd
+		}
+		fmt.Fprintf(stderr, "modmirror %s: %s\n", cmd, errorText(args[0], err))
 		return 1
 	}
 }
 
-// errorText is an error's message without a leading "<cmd>: ", which the
-// packages named for a command (snapshot, say) begin their errors with and
-// which main prints already.
+// packagePrefixes are the prefixes that errors of modmirror's packages
+// begin with. A message printed after "modmirror <command>: " needs only
+// one prefix, so the package's is dropped there.
+var packagePrefixes = []string{"access: ", "checksum: ", "fsstore: ", "mirror: ", "origin: ", "snapshot: ", "sumlog: ", "upstream: "}
+
+// errorText is an error's message without a leading package name, such as
+// "snapshot: ", which main's "modmirror <command>: " makes redundant.
 func errorText(cmd string, err error) string {
-	return strings.TrimPrefix(err.Error(), cmd+": ")
+	msg := err.Error()
+	for _, p := range packagePrefixes {
+		if m, ok := strings.CutPrefix(msg, p); ok {
+			return m
+		}
+	}
+	return msg
 }
 
 func usage(w io.Writer) {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -72,8 +73,10 @@ func openTokens(data string, create bool) (*access.TokenDB, error) {
 	}
 	file := tokenFile(data)
 	if !create {
-		if _, err := os.Stat(file); err != nil {
-			return nil, fmt.Errorf("no token database: %w", err)
+		if _, err := os.Stat(file); errors.Is(err, iofs.ErrNotExist) {
+			return nil, fmt.Errorf("no token database in %s (made by the first 'modmirror token create --data %s')", data, data)
+		} else if err != nil {
+			return nil, err
 		}
 	}
 	return access.OpenTokenDB(file)

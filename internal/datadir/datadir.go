@@ -121,7 +121,7 @@ func Open(path string, opts Options) (*Dir, error) {
 	umask.Set(opts.Perm.mask())
 	d := &Dir{Path: abs}
 	if err := os.MkdirAll(abs, 0o777); err != nil && !(opts.ReadOnly && readOnly(err)) {
-		return nil, fmt.Errorf("data directory %s: %w", abs, err)
+		return nil, fmt.Errorf("data directory %s: %w", abs, pathless(err))
 	}
 	d.lock, err = lock(filepath.Join(abs, lockName))
 	switch {
@@ -157,6 +157,16 @@ func (d *Dir) Close() error {
 	}
 	err := d.lock.Close() // closing the file releases the flock
 	d.lock = nil
+	return err
+}
+
+// pathless returns the reason of a *fs.PathError, whose path the caller
+// names already, or err.
+func pathless(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
 	return err
 }
 

@@ -67,6 +67,29 @@ var ErrStorage = errors.New("storage failure")
 // private one, belongs in a mirror's nosumdb or private patterns.
 var ErrNotInSumDB = errors.New("not in the checksum database")
 
+// A MismatchError reports a hash that differs from the one a checksum
+// database lists for a module version. It matches ErrSecurity. Its text is
+// the go command's, so that users recognise it and its advice.
+type MismatchError struct {
+	DB      string // the checksum database's name
+	Path    string // module path
+	Version string // version, with "/go.mod" for the hash of a go.mod file
+	Got     string // the hash computed (or found in a go.sum file)
+	Want    string // the database's
+}
+
+func (e *MismatchError) Error() string {
+	// No blank line: the go command prints a server's error text only up
+	// to the first one.
+	return fmt.Sprintf("checksum mismatch\n\tdownloaded: %s\n\t%s: %s\n%s\n%s", e.Got, e.DB, e.Want, ErrSecurity, mismatchAdvice)
+}
+
+func (e *MismatchError) Is(target error) bool { return target == ErrSecurity }
+
+const mismatchAdvice = `This download does NOT match the one reported by the checksum server.
+The bits may have been replaced on the origin server, or an attacker may
+have intercepted the download attempt.`
+
 // StorageError returns err, from an operation op on the store key (or
 // other name that is not a server path) name, as an error matching
 // ErrStorage whose text keeps only the reason of any *fs.PathError in err,

@@ -164,12 +164,7 @@ func (v *Verifier) Check(ctx context.Context, path, version, hash string) error 
 		}
 		want, ok := strings.CutPrefix(line, path+" "+version+" ")
 		if ok && strings.HasPrefix(want, alg+":") {
-			// The go command's wording, so that users recognise the
-			// message and its advice.
-			// No blank line: the go command prints a server's error
-			// text only up to the first one.
-			return q.errorf("checksum mismatch\n\tdownloaded: %s\n\t%s: %s\n%w\n%s",
-				hash, v.name, want, modmirror.ErrSecurity, mismatchAdvice)
+			return q.errorf("%w", &modmirror.MismatchError{DB: v.name, Path: path, Version: version, Got: hash, Want: want})
 		}
 	}
 	// An authenticated record without a hash of this kind: nothing to
@@ -288,10 +283,6 @@ func (q query) errorf(format string, args ...any) error {
 	return fmt.Errorf("checksum: %s@%s: verifying %s: "+format,
 		append([]any{q.mod.Path, q.mod.Version, q.noun}, args...)...)
 }
-
-const mismatchAdvice = `This download does NOT match the one reported by the checksum server.
-The bits may have been replaced on the origin server, or an attacker may
-have intercepted the download attempt.`
 
 // session returns the session lookups go to now.
 func (v *Verifier) session() *session {

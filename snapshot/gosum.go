@@ -1,8 +1,6 @@
 package snapshot
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,8 +9,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/modmirror/modmirror/gosum"
 	"golang.org/x/mod/modfile"
-	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 )
 
@@ -121,33 +119,20 @@ func readGoSum(s *sumSet, file string) error {
 	return parseGoSum(s, file, data)
 }
 
-// parseGoSum parses the content of a go.sum file named file into s.
+// parseGoSum parses the content of a go.sum file named file into s. A
+// malformed line is an error; lines with hashes other than h1: are
+// ignored, as the go command ignores hash algorithms it does not know.
 func parseGoSum(s *sumSet, file string, data []byte) error {
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		f := strings.Fields(sc.Text())
-		if len(f) == 0 {
+	for _, l := range gosum.Parse(file, data) {
+		if l.Err != nil {
+			return fmt.Errorf("snapshot: %s: malformed go.sum line: %w", l.Pos(), l.Err)
+		}
+		if l.Alg() != "h1" {
 			continue
 		}
-		if len(f) != 3 {
-			return fmt.Errorf("snapshot: %s:%d: malformed go.sum line", file, n)
-		}
-		path, version, hash := f[0], f[1], f[2]
-		if !strings.HasPrefix(hash, "h1:") {
-			continue
-		}
-		k := sumKey{Path: path}
-		k.Version, k.GoMod = strings.CutSuffix(version, "/go.mod")
-		if err := module.Check(k.Path, k.Version); err != nil {
-			return fmt.Errorf("snapshot: %s:%d: %w", file, n, err)
-		}
-		if err := s.add(k, hash, fmt.Sprintf("%s:%d", file, n)); err != nil {
+		if err := s.add(sumKey{Path: l.Path, Version: l.Version, GoMod: l.GoMod}, l.Hash, l.Pos()); err != nil {
 			return err
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("snapshot: %s: %w", file, err)
 	}
 	return nil
 }

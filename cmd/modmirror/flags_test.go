@@ -12,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/modmirror/modmirror/checksum"
+	"github.com/modmirror/modmirror/internal/testsumdb"
 )
 
 func TestParseFlagsEnvironment(t *testing.T) {
@@ -112,21 +115,23 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-func TestSumDBKey(t *testing.T) {
+func TestProxiedSumDB(t *testing.T) {
+	key := testsumdb.NewKey(t, "sum.example/db").Verifier
 	for _, tc := range []struct {
 		in, name, key string
 		ok            bool
 	}{
-		{"sum.golang.org", "sum.golang.org", sumGolangOrgKey, true},
-		{sumGolangOrgKey, "sum.golang.org", sumGolangOrgKey, true},
-		{"sum.example+01234567+AbCd", "sum.example", "sum.example+01234567+AbCd", true},
-		{"sum.example+01234567+AbCd https://sum.example", "", "", false},
+		{"sum.golang.org", "sum.golang.org", checksum.SumGolangOrgKey, true},
+		{checksum.SumGolangOrgKey, "sum.golang.org", checksum.SumGolangOrgKey, true},
+		{key, "sum.example/db", key, true},
+		{key + " https://sum.example", "", "", false}, // reached through the upstream only
+		{"sum.golang.google.cn", "", "", false},
 		{"sum.example", "", "", false},
 		{"", "", "", false},
 	} {
-		name, key, err := sumdbKey(tc.in)
-		if (err == nil) != tc.ok || name != tc.name || key != tc.key {
-			t.Errorf("sumdbKey(%q) = %q, %q, %v; want %q, %q, ok=%v", tc.in, name, key, err, tc.name, tc.key, tc.ok)
+		db, err := proxiedSumDB(tc.in)
+		if (err == nil) != tc.ok || tc.ok && (db.Name != tc.name || db.Key != tc.key) {
+			t.Errorf("proxiedSumDB(%q) = %q, %q, %v; want %q, %q, ok=%v", tc.in, db.Name, db.Key, err, tc.name, tc.key, tc.ok)
 		}
 	}
 }

@@ -28,10 +28,6 @@ import (
 	"github.com/modmirror/modmirror/upstream"
 )
 
-// sumGolangOrgKey is the verifier key of sum.golang.org, as built into the
-// go command.
-const sumGolangOrgKey = "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8"
-
 type serveCommand struct {
 	listen       string
 	data         string
@@ -286,17 +282,18 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_, metric
 	}
 	sumdbs := map[string]http.Handler{}
 	if c.sumdb != "off" {
-		name, key, err := sumdbKey(c.sumdb)
+		db, err := proxiedSumDB(c.sumdb)
 		if err != nil {
-			return nil, nil, nil, usageError{err: fmt.Errorf("--sumdb: %w", err)}
+			return nil, nil, nil, usagef("--sumdb: %v", err)
 		}
+		name := db.Name
 		var remote checksum.Remote = chain
 		if c.offline {
 			remote = offlineRemote{}
 		}
 		verifier, err := checksum.NewVerifier(checksum.Config{
 			Name:     name,
-			Key:      key,
+			Key:      db.Key,
 			Remote:   remote,
 			Store:    store,
 			StateDir: filepath.Join(c.data, "sumdb"),
@@ -456,29 +453,18 @@ func (offlineRemote) ReadSumDB(ctx context.Context, name, path string) ([]byte, 
 	return nil, modmirror.NotFound("checksum database %s%s: not stored, and the mirror is offline", name, path)
 }
 
-// sumdbKey returns the name and verifier key of a GOSUMDB-style setting:
-// a known name, or a verifier key, optionally followed by a URL, which is
-// not supported: the database is always reached through the upstream.
-func sumdbKey(setting string) (name, key string, err error) {
-	fields := strings.Fields(setting)
-	if len(fields) == 0 {
-		return "", "", errors.New("empty setting")
+// proxiedSumDB parses --sumdb, a GOSUMDB-style setting, for a database
+// that the mirror reaches through its upstream's /sumdb/<name>/ endpoint:
+// a URL after the key is not supported.
+func proxiedSumDB(setting string) (checksum.Setting, error) {
+	s, err := checksum.ParseSetting(setting)
+	if err != nil {
+		return s, err
 	}
-	if len(fields) > 1 {
-		return "", "", fmt.Errorf("%q: a checksum database URL is not supported; it is reached through the upstream's /sumdb/ endpoint", setting)
+	if s.URL != nil {
+		return s, fmt.Errorf("%q: a checksum database URL is not supported; the database is reached through the upstream's /sumdb/ endpoint", setting)
 	}
-	key = fields[0]
-	if key == "sum.golang.org" || key == "sum.golang.google.cn" {
-		key = sumGolangOrgKey
-	}
-	name, _, ok := strings.Cut(key, "+")
-	if !ok {
-		return "", "", fmt.Errorf("%q: unknown checksum database; give its verifier key (name+hash+key)", setting)
-	}
-	if name == "sum.golang.google.cn" {
-		return "", "", errors.New("use sum.golang.org")
-	}
-	return name, key, nil
+	return s, nil
 }
 
 // parsePatterns parses the module path patterns of a flag. An invalid

@@ -143,9 +143,9 @@ func (c *snapshotCommand) toolchainChecker(up *upstream.Chain) (modmirror.Checke
 		fmt.Fprintln(c.stderr, "snapshot: --sumdb off: toolchain modules are not verified")
 		return nil, func() {}, nil
 	}
-	name, key, err := sumdbKey(c.sumdb)
+	db, err := proxiedSumDB(c.sumdb)
 	if err != nil {
-		return nil, nil, usageError{err: fmt.Errorf("--sumdb: %w", err)}
+		return nil, nil, usagef("--sumdb: %v", err)
 	}
 	dir, err := os.MkdirTemp("", "modmirror-snapshot-sumdb-")
 	if err != nil {
@@ -157,7 +157,7 @@ func (c *snapshotCommand) toolchainChecker(up *upstream.Chain) (modmirror.Checke
 		cleanup()
 		return nil, nil, err
 	}
-	v, err := checksum.NewVerifier(checksum.Config{Name: name, Key: key, Remote: up, Store: store, StateDir: filepath.Join(dir, "state")})
+	v, err := checksum.NewVerifier(checksum.Config{Name: db.Name, Key: db.Key, Remote: up, Store: store, StateDir: filepath.Join(dir, "state")})
 	if err != nil {
 		cleanup()
 		return nil, nil, err

@@ -294,34 +294,3 @@ func TestVerifyUsage(t *testing.T) {
 		t.Errorf("verify of a missing file: %v, want a plain error", err)
 	}
 }
-
-func TestParseSumDB(t *testing.T) {
-	key := testsumdb.NewKey(t, testDBName).Verifier
-	for _, tc := range []struct {
-		in, name, url string
-		ok            bool
-	}{
-		{"sum.golang.org", "sum.golang.org", "", true},
-		{sumGolangOrgKey, "sum.golang.org", "", true},
-		{"sum.golang.google.cn", "sum.golang.org", "https://sum.golang.google.cn", true},
-		{"sum.golang.org https://sum.example/db/", "sum.golang.org", "https://sum.example/db", true},
-		{key + " http://127.0.0.1:1", testDBName, "http://127.0.0.1:1", true},
-		{" " + key + " ", testDBName, "", true},
-		{key + " https://x/?q=1", "", "", false},
-		{key + " file:///db", "", "", false},
-		{key + " https://", "", "", false},
-		{key + " https://a b", "", "", false},
-		{"sum.example+01234567+AbCd", "", "", false}, // not a key
-		{"off", "", "", false},
-		{"", "", "", false},
-	} {
-		s, err := parseSumDB(tc.in)
-		gotURL := ""
-		if s.url != nil {
-			gotURL = s.url.String()
-		}
-		if (err == nil) != tc.ok || s.name != tc.name || gotURL != tc.url {
-			t.Errorf("parseSumDB(%q) = %q, %q, %v; want %q, %q, ok=%v", tc.in, s.name, gotURL, err, tc.name, tc.url, tc.ok)
-		}
-	}
-}

@@ -3,7 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
+
+	"github.com/modmirror/modmirror/bench/internal/benchutil"
 )
 
 // A breakdownRow is one server's figures for the small files: requests per
@@ -64,29 +65,5 @@ func writeBreakdown(w io.Writer, rows []breakdownRow, markdown bool) {
 			fmt.Sprintf("%.0f", r.rps[0]), fmt.Sprintf("%.2fx", r.rps[0]/base.rps[0]), calls(r.calls[0]),
 			fmt.Sprintf("%.0f", r.rps[1]), fmt.Sprintf("%.2fx", r.rps[1]/base.rps[1]), calls(r.calls[1])})
 	}
-	if markdown {
-		for i, c := range cells {
-			fmt.Fprintf(w, "| %s |\n", strings.Join(c, " | "))
-			if i == 0 {
-				fmt.Fprintf(w, "|%s\n", strings.Repeat(" --- |", len(c)))
-			}
-		}
-		return
-	}
-	widths := make([]int, len(cells[0]))
-	for _, c := range cells {
-		for i, s := range c {
-			widths[i] = max(widths[i], len(s))
-		}
-	}
-	for _, c := range cells {
-		for i, s := range c {
-			if i == 0 {
-				fmt.Fprintf(w, "%-*s", widths[i], s)
-			} else {
-				fmt.Fprintf(w, "  %*s", widths[i], s)
-			}
-		}
-		fmt.Fprintln(w)
-	}
+	benchutil.WriteCells(w, cells, markdown)
 }

@@ -3,9 +3,9 @@ package main
 import (
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/modmirror/modmirror/bench/internal/benchutil"
 )
 
 // This machine may be shared: other work running during a measurement makes
@@ -15,7 +15,6 @@ import (
 const (
 	maxForeign  = 0.10
 	maxAttempts = 3
-	userHZ      = 100 // clock ticks per second in /proc (USER_HZ)
 )
 
 // A cpuSample is the CPU time, in clock ticks, used so far by the whole
@@ -28,20 +27,12 @@ type cpuSample struct {
 
 func (b *bench) sampleCPU(srv *server) cpuSample {
 	var s cpuSample
-	if data, err := os.ReadFile("/proc/stat"); err == nil {
-		f := strings.Fields(firstLine(string(data)))
-		for i, v := range f[1:] {
-			x, _ := strconv.ParseFloat(v, 64)
-			s.total += x
-			if i <= 2 { // user, nice, system
-				s.busy += x
-			}
-		}
-	}
-	s.ours = procTicks(os.Getpid())
+	s.busy, s.total = benchutil.MachineCPU()
+	s.ours, _ = benchutil.ProcTicks(os.Getpid())
 	if srv != nil {
 		for _, pid := range srv.pids() {
-			s.ours += procTicks(pid)
+			t, _ := benchutil.ProcTicks(pid)
+			s.ours += t
 		}
 	}
 	return s
@@ -55,42 +46,14 @@ func foreign(s, t cpuSample, gone time.Duration) float64 {
 	if total <= 0 {
 		return 0
 	}
-	other := (t.busy - s.busy) - (t.ours - s.ours) - gone.Seconds()*userHZ
+	other := (t.busy - s.busy) - (t.ours - s.ours) - gone.Seconds()*benchutil.UserHZ
 	return max(0, other/total)
-}
-
-// procTicks returns the user and system time of a process, in clock ticks.
-func procTicks(pid int) float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The fields after the command name, which is in parentheses and may
-	// hold spaces: state is the first, utime the 12th, stime the 13th.
-	s := string(data)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseFloat(f[11], 64)
-	stime, _ := strconv.ParseFloat(f[12], 64)
-	return utime + stime
 }
 
 // pids returns the process ids of the server: its own and its children's
 // (nginx's workers).
 func (s *server) pids() []int {
-	pids := []int{s.pid()}
-	kids, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", s.pid(), s.pid()))
-	if err != nil {
-		return pids
-	}
-	for _, k := range strings.Fields(string(kids)) {
-		if pid, err := strconv.Atoi(k); err == nil {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+	return append([]int{s.pid()}, benchutil.Children(s.pid())...)
 }
 
 // measure runs one measured load, again while other work took more than

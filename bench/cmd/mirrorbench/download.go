@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/modmirror/modmirror/bench/internal/benchutil"
 )
 
 // newClient returns an HTTP client with its own connection pool that asks
@@ -85,7 +87,7 @@ type memory struct {
 func concurrentDownloads(url string, want int64, clients, pid int) (memory, error) {
 	var mem memory
 	var err error
-	if mem.idle, err = procStatus(pid, "VmRSS"); err != nil {
+	if mem.idle, err = benchutil.ProcStatus(pid, "VmRSS"); err != nil {
 		return mem, err
 	}
 	stop := make(chan struct{})
@@ -96,7 +98,7 @@ func concurrentDownloads(url string, want int64, clients, pid int) (memory, erro
 		tick := time.NewTicker(10 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			if rss, err := procStatus(pid, "VmRSS"); err == nil {
+			if rss, err := benchutil.ProcStatus(pid, "VmRSS"); err == nil {
 				mem.maxSampled = max(mem.maxSampled, rss)
 				sum += rss
 				mem.samples++
@@ -132,6 +134,6 @@ func concurrentDownloads(url string, want int64, clients, pid int) (memory, erro
 			return mem, err
 		}
 	}
-	mem.peak, err = procStatus(pid, "VmHWM")
+	mem.peak, err = benchutil.ProcStatus(pid, "VmHWM")
 	return mem, err
 }

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/modmirror/modmirror/bench/internal/benchutil"
 )
 
 const (
@@ -51,7 +53,7 @@ func (b *bench) graphDir() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer removeAll(tmp)
+	defer benchutil.RemoveAll(tmp)
 	env := goEnv(realProxy, tmp)
 	for _, args := range [][]string{{"mod", "tidy"}, {"mod", "download", "all"}} {
 		cmd := exec.Command(b.goBin, args...)
@@ -94,7 +96,7 @@ func (b *bench) goModDownload(graphDir, proxy string) (downloadRun, error) {
 	if err != nil {
 		return downloadRun{}, err
 	}
-	defer removeAll(dir)
+	defer benchutil.RemoveAll(dir)
 	proj := filepath.Join(dir, "proj")
 	if err := os.MkdirAll(proj, 0o755); err != nil {
 		return downloadRun{}, err
@@ -220,18 +222,6 @@ func tailBytes(b []byte, n int) []byte {
 		return b[len(b)-n:]
 	}
 	return b
-}
-
-// removeAll removes a tree, first making it writable: module caches are
-// read-only unless -modcacherw was in effect.
-func removeAll(dir string) {
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			os.Chmod(p, 0o755)
-		}
-		return nil
-	})
-	os.RemoveAll(dir)
 }
 
 // k8s measures "go mod download all" of the graph of k8s.io/client-go: cold

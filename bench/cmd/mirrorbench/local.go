@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/modmirror/modmirror/bench/internal/benchutil"
 	"golang.org/x/mod/module"
 )
 
@@ -193,12 +194,12 @@ func (b *bench) local(tb *programTB) error {
 	if err != nil {
 		return err
 	}
-	listRPS := median(rps(res[0]))
+	listRPS := benchutil.Median(rps(res[0]))
 	b.rows = append(b.rows, row{
 		metric:   fmt.Sprintf("/@v/list req/s within the list TTL (%d versions, %d B)", strings.Count(string(list), "\n"), len(list)),
 		mirror:   fmt.Sprintf("%.0f", listRPS),
-		baseline: fmt.Sprintf("%.0f", median(rps(res[1]))),
-		ratio:    fmt.Sprintf("%.2fx", listRPS/median(rps(res[1]))),
+		baseline: fmt.Sprintf("%.0f", benchutil.Median(rps(res[1]))),
+		ratio:    fmt.Sprintf("%.2fx", listRPS/benchutil.Median(rps(res[1]))),
 		target:   ">= 20000 req/s",
 		verdict:  verdict(listRPS >= 20000),
 		detail: fmt.Sprintf("modmirror [%s]; baseline (for scale only): nginx serving the stored list file (%d B) [%s]; modmirror %s",
@@ -279,7 +280,7 @@ func (b *bench) local(tb *programTB) error {
 				b.notes = append(b.notes, "system calls not counted: "+err.Error())
 				calls = -1
 			}
-			b.addBreakdown(ep.name, f.breakdownColumn, median(perSecond[i]), calls)
+			b.addBreakdown(ep.name, f.breakdownColumn, benchutil.Median(perSecond[i]), calls)
 		}
 	}
 

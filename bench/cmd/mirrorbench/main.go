@@ -27,13 +27,13 @@ import (
 	"log"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/modmirror/modmirror/bench/internal/benchutil"
 )
 
 type bench struct {
@@ -93,26 +93,21 @@ func run() int {
 	if err := b.setup(*workDir); err != nil {
 		log.Print(err)
 		if b.work != "" && !*keep {
-			removeAll(b.work)
+			benchutil.RemoveAll(b.work)
 		}
 		return 1
 	}
 	if !*keep {
-		defer removeAll(b.work)
+		defer benchutil.RemoveAll(b.work)
 	}
 	// On an interrupt (or a closed output pipe), stop the servers started
 	// so far and clean up before exiting.
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
-	go func() {
-		<-sig
-		log.Print("interrupted; stopping the servers")
+	benchutil.OnInterrupt(func() {
 		stopAll()
 		if !*keep {
-			removeAll(b.work)
+			benchutil.RemoveAll(b.work)
 		}
-		os.Exit(130)
-	}()
+	})
 	fmt.Printf("mirrorbench: %s\n", strings.Join(os.Args[1:], " "))
 	b.printMachine()
 	start := time.Now()

@@ -3,18 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/modmirror/modmirror/bench/internal/benchutil"
 )
 
 // A server is a process the benchmark started and stops: modmirror or
@@ -55,7 +55,7 @@ func start(name, url, logPath string, cmd *exec.Cmd, ready func() error) (*serve
 	for {
 		select {
 		case <-s.exited:
-			return nil, fmt.Errorf("%s exited at start-up (%v); log %s:\n%s", name, s.waitErr, logPath, tail(logPath, 20))
+			return nil, fmt.Errorf("%s exited at start-up (%v); log %s:\n%s", name, s.waitErr, logPath, benchutil.Tail(logPath, 20))
 		default:
 		}
 		err := ready()
@@ -64,7 +64,7 @@ func start(name, url, logPath string, cmd *exec.Cmd, ready func() error) (*serve
 		}
 		if time.Now().After(deadline) {
 			s.stop()
-			return nil, fmt.Errorf("%s not ready after 30s: %v; log %s:\n%s", name, err, logPath, tail(logPath, 20))
+			return nil, fmt.Errorf("%s not ready after 30s: %v; log %s:\n%s", name, err, logPath, benchutil.Tail(logPath, 20))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -253,19 +253,6 @@ func firstLine(s string) string {
 	return line
 }
 
-// tail returns the last n lines of a file.
-func tail(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
 // cleanEnv returns the environment without the variables that would change
 // how modmirror or the go command behave behind the benchmark's back.
 func cleanEnv(extra ...string) []string {
@@ -284,24 +271,4 @@ func cleanEnv(extra ...string) []string {
 		env = append(env, kv)
 	}
 	return append(env, extra...)
-}
-
-// procStatus returns a field of /proc/<pid>/status in bytes, such as
-// VmRSS or VmHWM.
-func procStatus(pid int, field string) (int64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			f := strings.Fields(v)
-			if len(f) != 2 || f[1] != "kB" {
-				return 0, fmt.Errorf("/proc/%d/status: odd %s line %q", pid, field, line)
-			}
-			kb, err := strconv.ParseInt(f[0], 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, errors.New("no " + field + " in /proc/" + strconv.Itoa(pid) + "/status")
 }

@@ -2,19 +2,16 @@ package main
 
 import (
 	"crypto/sha256"
-	"fmt"
 	"os"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/modmirror/modmirror/bench/internal/benchutil"
 )
 
 // The machine may be shared: other work running during a download makes it
 // slow. Each timed run measures the CPU time that neither this program nor
 // the processes it started used, and reports it with the figures.
-
-const userHZ = 100 // clock ticks per second in /proc (USER_HZ)
 
 // A cpuSample is CPU time in clock ticks: the machine's busy (user, nice,
 // system) and total time, and ours: this process, its finished children
@@ -26,26 +23,13 @@ type cpuSample struct {
 
 func sampleCPU(mirrors ...*mirror) cpuSample {
 	var s cpuSample
-	if data, err := os.ReadFile("/proc/stat"); err == nil {
-		line, _, _ := strings.Cut(string(data), "\n")
-		for i, v := range strings.Fields(line)[1:] {
-			x, _ := strconv.ParseFloat(v, 64)
-			s.total += x
-			if i <= 2 {
-				s.busy += x
-			}
-		}
-	}
-	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
-		var ru syscall.Rusage
-		if syscall.Getrusage(who, &ru) == nil {
-			t := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-			s.ours += t.Seconds() * userHZ
-		}
-	}
+	s.busy, s.total = benchutil.MachineCPU()
+	self, children := benchutil.ProcTicks(os.Getpid())
+	s.ours = self + children
 	for _, m := range mirrors {
 		if m != nil {
-			s.ours += procTicks(m.cmd.Process.Pid)
+			self, children := benchutil.ProcTicks(m.cmd.Process.Pid)
+			s.ours += self + children
 		}
 	}
 	return s
@@ -59,28 +43,6 @@ func foreign(s, t cpuSample) float64 {
 		return 0
 	}
 	return max(0, ((t.busy-s.busy)-(t.ours-s.ours))/total)
-}
-
-// procTicks returns the user and system time of a running process and of
-// its finished children, in clock ticks.
-func procTicks(pid int) float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// After the command name, in parentheses: state is the first field,
-	// utime, stime, cutime and cstime the 12th to the 15th.
-	s := string(data)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 15 {
-		return 0
-	}
-	var n float64
-	for _, v := range f[11:15] {
-		x, _ := strconv.ParseFloat(v, 64)
-		n += x
-	}
-	return n
 }
 
 // busyOver returns the share of all CPUs' time that was not idle over d.
@@ -104,15 +66,6 @@ func waitQuiet(budget *time.Duration) float64 {
 		}
 		*budget -= 500 * time.Millisecond
 	}
-}
-
-// loadAvg returns the load averages of /proc/loadavg.
-func loadAvg() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	return strings.Join(strings.Fields(string(data))[:3], " ")
 }
 
 // probeBuf is what cpuProbe hashes.

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/modmirror/modmirror/bench/internal/benchutil"
 )
 
 // cleanEnv returns the environment without the variables that would change
@@ -91,7 +93,7 @@ func goModDownload(goBin, work, proxy, query string, gs *gitServer, goCache stri
 	if err != nil {
 		return goRun{}, err
 	}
-	defer removeAll(dir)
+	defer benchutil.RemoveAll(dir)
 	for _, d := range []string{"home", "empty"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return goRun{}, err
@@ -192,16 +194,4 @@ func gitCommands(output string) []string {
 		}
 	}
 	return lines
-}
-
-// removeAll removes a tree, first making it writable (module caches are
-// read-only without -modcacherw).
-func removeAll(dir string) {
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			os.Chmod(p, 0o755)
-		}
-		return nil
-	})
-	os.RemoveAll(dir)
 }

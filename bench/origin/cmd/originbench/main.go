@@ -33,13 +33,13 @@ import (
 	"log"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/modmirror/modmirror/bench/internal/benchutil"
 )
 
 type bench struct {
@@ -106,19 +106,14 @@ func run() int {
 		return 1
 	}
 	if !*keep {
-		defer removeAll(b.work)
+		defer benchutil.RemoveAll(b.work)
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
-	go func() {
-		<-sig
-		log.Print("interrupted; stopping the mirrors")
+	benchutil.OnInterrupt(func() {
 		stopAll()
 		if !*keep {
-			removeAll(b.work)
+			benchutil.RemoveAll(b.work)
 		}
-		os.Exit(130)
-	}()
+	})
 	defer stopAll()
 
 	start := time.Now()
@@ -147,7 +142,7 @@ func run() int {
 			return 1
 		}
 	}
-	fmt.Printf("\nload average at the end: %s; CPU probe %s\n", loadAvg(), probe())
+	fmt.Printf("\nload average at the end: %s; CPU probe %s\n", benchutil.LoadAvg(), probe())
 	if *mdOut != "" {
 		var buf bytes.Buffer
 		b.writeTable(&buf, true)
@@ -265,7 +260,7 @@ func (b *bench) measure() error {
 	}
 	for i := range b.n {
 		busy := waitQuiet(&b.quiet)
-		fmt.Printf("\n== run %d of %d (CPUs %.0f%% busy before it; load average %s; CPU probe %s%s)\n", i+1, b.n, busy*100, loadAvg(), probe(), pressure())
+		fmt.Printf("\n== run %d of %d (CPUs %.0f%% busy before it; load average %s; CPU probe %s%s)\n", i+1, b.n, busy*100, benchutil.LoadAvg(), probe(), pressure())
 		steps := []func() error{
 			func() error { return b.mirrorRuns(i) },
 			func() error { return b.directRuns(i) },
@@ -333,7 +328,7 @@ func (b *bench) mirrorRuns(i int) error {
 // removeData removes a mirror's data directory, unless -keep.
 func (b *bench) removeData(dir string) {
 	if !b.keep {
-		removeAll(dir)
+		benchutil.RemoveAll(dir)
 	}
 }
 

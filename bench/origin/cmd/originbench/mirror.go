@@ -9,10 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/modmirror/modmirror/bench/internal/benchutil"
 )
 
 // buildMirror builds ./cmd/modmirror into dir, from the module root or,
@@ -107,14 +108,14 @@ func startMirror(c mirrorConfig, data, logPath string) (*mirror, error) {
 	for {
 		select {
 		case <-m.exited:
-			return nil, fmt.Errorf("modmirror exited at start-up (%v):\n%s", m.waitErr, tail(logPath, 20))
+			return nil, fmt.Errorf("modmirror exited at start-up (%v):\n%s", m.waitErr, benchutil.Tail(logPath, 20))
 		default:
 		}
 		if err := getOK(m.url + "/"); err == nil {
 			return m, nil
 		} else if time.Now().After(deadline) {
 			m.stop()
-			return nil, fmt.Errorf("modmirror not ready after 30s: %v\n%s", err, tail(logPath, 20))
+			return nil, fmt.Errorf("modmirror not ready after 30s: %v\n%s", err, benchutil.Tail(logPath, 20))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -163,17 +164,4 @@ func getOK(url string) error {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return nil
-}
-
-// tail returns the last n lines of a file.
-func tail(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"time"
+
+	"github.com/modmirror/modmirror/bench/internal/benchutil"
 )
 
 // A tableRow compares a mirror case with its GOPROXY=direct baseline.
@@ -35,21 +36,7 @@ func stats(runs []goRun) (median, lo, hi time.Duration) {
 	for i, r := range runs {
 		d[i] = r.elapsed
 	}
-	return medianOf(d), slices.Min(d), slices.Max(d)
-}
-
-// medianOf returns the median, the mean of the middle two for an even
-// count.
-func medianOf(d []time.Duration) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	return benchutil.Median(d), slices.Min(d), slices.Max(d)
 }
 
 func medianBytes(runs []goRun) float64 {
@@ -57,7 +44,7 @@ func medianBytes(runs []goRun) float64 {
 	for i, r := range runs {
 		d[i] = time.Duration(r.gitBytes)
 	}
-	return float64(medianOf(d))
+	return float64(benchutil.Median(d))
 }
 
 func maxOther(runs ...[]goRun) float64 {
@@ -100,7 +87,7 @@ func (b *bench) writeTable(w io.Writer, markdown bool) {
 			fmt.Sprintf("%.0f%%", 100*maxOther(b.results[row.mirror], b.results[row.direct])),
 		})
 	}
-	writeCells(w, cells, markdown)
+	benchutil.WriteCells(w, cells, markdown)
 }
 
 // writeBreakdown prints, for each mirror case, the medians of what the
@@ -130,41 +117,12 @@ func (b *bench) writeBreakdown(w io.Writer) {
 		if len(wall) == 0 {
 			continue
 		}
-		cells = append(cells, []string{name, ms(medianOf(wall)), ms(medianOf(clone)),
-			fmt.Sprintf("%dx %s", fetches, ms(medianOf(fetch))),
-			ms(medianOf(info)), ms(medianOf(mod)), ms(medianOf(zip)), ms(medianOf(answers)), ms(medianOf(rest))})
+		cells = append(cells, []string{name, ms(benchutil.Median(wall)), ms(benchutil.Median(clone)),
+			fmt.Sprintf("%dx %s", fetches, ms(benchutil.Median(fetch))),
+			ms(benchutil.Median(info)), ms(benchutil.Median(mod)), ms(benchutil.Median(zip)), ms(benchutil.Median(answers)), ms(benchutil.Median(rest))})
 	}
-	writeCells(w, cells, false)
+	benchutil.WriteCells(w, cells, false)
 	fmt.Fprintln(w, "(fill .info includes the clone when the .info comes first; in the @latest cases the list request clones.")
 	fmt.Fprintln(w, "*ls-remote: the origin's checks of the repository's refs, with those of the background recheck that a hit")
 	fmt.Fprintln(w, "of a stored private .info starts (at most once per --list-ttl); only the warm @latest list waits for one.)")
-}
-
-func writeCells(w io.Writer, cells [][]string, markdown bool) {
-	if markdown {
-		for i, c := range cells {
-			fmt.Fprintf(w, "| %s |\n", strings.Join(c, " | "))
-			if i == 0 {
-				fmt.Fprintf(w, "|%s\n", strings.Repeat(" --- |", len(c)))
-			}
-		}
-		return
-	}
-	widths := make([]int, len(cells[0]))
-	for _, c := range cells {
-		for i, s := range c {
-			widths[i] = max(widths[i], len([]rune(s)))
-		}
-	}
-	for _, c := range cells {
-		for i, s := range c {
-			pad := widths[i] - len([]rune(s))
-			if i == 0 {
-				fmt.Fprint(w, s+strings.Repeat(" ", pad))
-			} else {
-				fmt.Fprint(w, "  "+strings.Repeat(" ", pad)+s)
-			}
-		}
-		fmt.Fprintln(w)
-	}
 }

@@ -34,11 +34,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
+
+	"github.com/modmirror/modmirror/bench/internal/benchutil"
 )
 
 type bench struct {
@@ -187,10 +188,10 @@ func (b *bench) run() error {
 	if err != nil {
 		return err
 	}
-	snapW := median(snapWarm)
+	snapW := benchutil.Median(snapWarm)
 	per100 := time.Duration(float64(snapW) * 100 / float64(mods.versions))
 	rows = append(rows, row{
-		name: "warm", base: median(baseWarm), snap: snapW,
+		name: "warm", base: benchutil.Median(baseWarm), snap: snapW,
 		target:   fmt.Sprintf("100 modules <= 2s: %.2fs scaled", per100.Seconds()),
 		snapNote: fmt.Sprintf("%d upstream req in all warm runs", warmReq),
 	})
@@ -222,7 +223,7 @@ func (b *bench) run() error {
 		}
 		emptyWall = append(emptyWall, d)
 	}
-	hashT, emptyT, cpuT := median(hashWall), median(emptyWall), median(hashCPU)
+	hashT, emptyT, cpuT := benchutil.Median(hashWall), benchutil.Median(emptyWall), benchutil.Median(hashCPU)
 
 	cfiles, csize, err := treeSize(filepath.Join(cache, "cache", "download"))
 	if err != nil {
@@ -285,7 +286,7 @@ func (b *bench) cold(proj, upstream string, after func(snapshot bool)) (base, sn
 			after(true)
 		}
 	}
-	return median(bs), median(ss), nil
+	return benchutil.Median(bs), benchutil.Median(ss), nil
 }
 
 func (b *bench) snapshot(proj, out, upstream string) (time.Duration, error) {
@@ -494,12 +495,6 @@ func cleanEnv(kv ...string) []string {
 		}
 	}
 	return append(env, kv...)
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
 }
 
 func mb(n int64) float64 { return float64(n) / 1e6 }

@@ -42,6 +42,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/modmirror/modmirror/bench/internal/benchutil"
 	sumlogbench "github.com/modmirror/modmirror/bench/sumlog"
 	"github.com/modmirror/modmirror/sumlog"
 )
@@ -170,13 +171,13 @@ func run(dir string, o options) error {
 		return fmt.Errorf("%s holds a log of %d records, not -n %d", dir, size, n)
 	} else if size == 0 {
 		fmt.Printf("buildlog: %d records from %d goroutines into %s; GOMAXPROCS %d, %s, load average %s\n",
-			n, o.goroutines, dir, runtime.GOMAXPROCS(0), runtime.Version(), loadAvg())
+			n, o.goroutines, dir, runtime.GOMAXPROCS(0), runtime.Version(), benchutil.LoadAvg())
 		if err := build(ctx, f, o); err != nil {
 			return err
 		}
 	} else {
 		fmt.Printf("buildlog: the log of %d records in %s; GOMAXPROCS %d, %s, load average %s\n",
-			n, dir, runtime.GOMAXPROCS(0), runtime.Version(), loadAvg())
+			n, dir, runtime.GOMAXPROCS(0), runtime.Version(), benchutil.LoadAvg())
 		peakSoFar = procStatus("VmHWM")
 	}
 
@@ -482,12 +483,4 @@ func mb(n int64) string {
 		return "?"
 	}
 	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
-}
-
-func loadAvg() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	return strings.Join(strings.Fields(string(data))[:3], " ")
 }

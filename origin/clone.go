@@ -160,10 +160,9 @@ func (o *Origin) clone(ctx context.Context, r *repo) error {
 			return err
 		}
 	}
-	// As the go command does (codehost.ensureGitAttributes): no
-	// export-subst or export-ignore in git archive, whatever the
-	// repository's .gitattributes say, so that zips are the same as the go
-	// command's.
+	// No export-subst or export-ignore in git archive, whatever the
+	// repository's .gitattributes say: a module zip holds the files as
+	// committed, and so has the hash the go command computes.
 	if err := os.MkdirAll(filepath.Join(tmp, "info"), 0o700); err != nil {
 		return err
 	}

@@ -1,97 +1,105 @@
 package origin
 
+// Finding a module's repository from its path, as the Go Modules Reference
+// ("Finding a repository for a module path") describes it: the page at
+// https://<module path>?go-get=1 names the repository in a meta tag,
+//
+//	<meta name="go-import" content="<root path> <vcs> <repository URL> [<subdirectory>]">
+//
+// whose root path is a prefix of the module path; when the root path is a
+// shorter prefix, the root path's own page must say the same, so that a
+// page cannot claim a part of another site's namespace.
+
 import (
 	"context"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 )
 
 // maxMetaPage is how much of a go-import page is read.
 const maxMetaPage = 1 << 20
 
-// A metaImport is one <meta name="go-import" content="prefix vcs repo [subdir]">.
-type metaImport struct {
-	Prefix, VCS, RepoRoot, SubDir string
+// A goImport is one go-import meta tag.
+type goImport struct {
+	root, vcs, repo, subdir string
 }
 
-// discover finds the repository of a module path by go-import discovery, as
-// the go command does (cmd/go/internal/vcs.repoRootForImportDynamic): it
-// fetches https://<path>?go-get=1 (falling back to http for an insecure
-// host), picks the one tag whose prefix is a path prefix of the module path
-// and, if that prefix is not the module path itself, checks that the
-// prefix's own page agrees.
+// discover finds the repository of a module path by go-import discovery.
 func (o *Origin) discover(ctx context.Context, modPath string) (location, error) {
-	imports, page, err := o.metaImports(ctx, modPath)
+	tags, page, err := o.goImports(ctx, modPath)
 	if err != nil {
 		return location{}, err
 	}
-	mi, err := matchGoImport(imports, modPath)
+	gi, err := chooseGoImport(tags, modPath)
 	if err != nil {
 		return location{}, notFoundf("go-import discovery: %s: %v", page, err)
 	}
-	if mi.Prefix != modPath {
-		imports2, page2, err := o.metaImports(ctx, mi.Prefix)
+	if gi.root != modPath {
+		rootTags, rootPage, err := o.goImports(ctx, gi.root)
 		if err != nil {
 			return location{}, err
 		}
-		mi2, err := matchGoImport(imports2, modPath)
-		if err != nil || mi != mi2 {
-			return location{}, fmt.Errorf("go-import discovery: %s and %s disagree about go-import for %s", page, page2, mi.Prefix)
+		if confirmed, err := chooseGoImport(rootTags, modPath); err != nil || confirmed != gi {
+			return location{}, fmt.Errorf("go-import discovery: %s names %s for %s, and %s does not say the same", page, gi.repo, gi.root, rootPage)
 		}
 	}
-	if mi.SubDir != "" && (mi.SubDir[0] == '/' || mi.SubDir[0] == '-' || strings.Contains(mi.SubDir, "..")) {
-		return location{}, fmt.Errorf("go-import discovery: %s: invalid subdirectory %q", page, mi.SubDir)
+	if gi.subdir != "" && (strings.HasPrefix(gi.subdir, "/") || strings.HasPrefix(gi.subdir, "-") || slices.Contains(strings.Split(gi.subdir, "/"), "..")) {
+		return location{}, fmt.Errorf("go-import discovery: %s: subdirectory %q is not a relative path in the repository", page, gi.subdir)
 	}
-	switch mi.VCS {
+	switch gi.vcs {
 	case "git":
 	case "mod":
-		return location{}, notFoundf("go-import discovery: %s: %s is served by the module proxy %s, not from a repository", page, mi.Prefix, mi.RepoRoot)
+		return location{}, notFoundf("go-import discovery: %s: %s is served by the module proxy %s, not from a repository", page, gi.root, gi.repo)
 	default:
-		return location{}, notFoundf("go-import discovery: %s: version control system %q is not supported, only git", page, mi.VCS)
+		return location{}, notFoundf("go-import discovery: %s: %s is kept in %s, and only git is supported", page, gi.root, gi.vcs)
 	}
-	u, err := o.checkRepoURL(mi.RepoRoot)
+	u, err := o.checkRepoURL(gi.repo)
 	if err != nil {
 		return location{}, fmt.Errorf("go-import discovery: %s: %w", page, err)
 	}
-	return location{url: u, root: mi.Prefix, subdir: mi.SubDir, source: "go-import at " + page}, nil
+	return location{url: u, root: gi.root, subdir: gi.subdir, source: "go-import at " + page}, nil
 }
 
-// metaImports fetches and parses the go-import page for importPath. It
-// returns the page's URL (redacted) for messages.
-func (o *Origin) metaImports(ctx context.Context, importPath string) ([]metaImport, string, error) {
+// goImports fetches the go-import page of a path and returns its tags and
+// the page's redacted URL, for messages. A page that does not exist, or has
+// no tag, is a not-found.
+func (o *Origin) goImports(ctx context.Context, importPath string) ([]goImport, string, error) {
 	host, rest, _ := strings.Cut(importPath, "/")
 	if !strings.Contains(host, ".") {
-		return nil, "", notFoundf("go-import discovery: import path %s does not begin with a host name", importPath)
+		return nil, "", notFoundf("go-import discovery: %s does not begin with a host name", importPath)
 	}
 	u := &url.URL{Scheme: "https", Host: host, Path: "/" + rest, RawQuery: "go-get=1"}
-	imports, status, err := o.getMeta(ctx, u)
+	tags, status, err := o.fetchGoImports(ctx, u)
 	if err != nil && ctx.Err() == nil && o.insecure(host) {
-		// As the go command does under GOINSECURE: plain http only after
-		// https failed.
+		// For a host allowed plain http, only once https failed.
 		u.Scheme = "http"
-		imports, status, err = o.getMeta(ctx, u)
+		tags, status, err = o.fetchGoImports(ctx, u)
 	}
 	page := u.Redacted()
 	switch {
 	case err != nil:
 		return nil, page, fmt.Errorf("go-import discovery: %w", err)
-	case len(imports) == 0 && (status == http.StatusNotFound || status == http.StatusGone):
+	case len(tags) > 0:
+		return tags, page, nil
+	case status == http.StatusNotFound || status == http.StatusGone:
 		return nil, page, notFoundf("go-import discovery: %s: %d %s", page, status, http.StatusText(status))
-	case len(imports) == 0 && status != http.StatusOK:
+	case status != http.StatusOK:
 		return nil, page, fmt.Errorf("go-import discovery: %s: %d %s", page, status, http.StatusText(status))
-	case len(imports) == 0:
-		return nil, page, notFoundf("go-import discovery: no go-import meta tag in %s", page)
 	}
-	return imports, page, nil
+	return nil, page, notFoundf("go-import discovery: %s has no go-import meta tag", page)
 }
 
-// getMeta sends one go-import request.
-func (o *Origin) getMeta(ctx context.Context, u *url.URL) ([]metaImport, int, error) {
+// fetchGoImports sends one go-import request and reads the tags of its
+// answer, whatever the status: some servers send the tags with a 404.
+func (o *Origin) fetchGoImports(ctx context.Context, u *url.URL) ([]goImport, int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, 0, err
@@ -101,116 +109,107 @@ func (o *Origin) getMeta(ctx context.Context, u *url.URL) ([]metaImport, int, er
 		return nil, 0, errors.New(o.creds.redact(err.Error()))
 	}
 	defer resp.Body.Close()
-	imports, err := parseMetaGoImports(io.LimitReader(resp.Body, maxMetaPage))
-	if err != nil && len(imports) == 0 && resp.StatusCode == http.StatusOK {
-		return nil, resp.StatusCode, fmt.Errorf("parsing %s: %v", u.Redacted(), err)
-	}
-	return imports, resp.StatusCode, nil
+	return readGoImports(io.LimitReader(resp.Body, maxMetaPage)), resp.StatusCode, nil
 }
 
-// checkRedirect is the go command's redirect policy
-// (cmd/go/internal/web): at most 10 redirects, and never from https to
-// anything else.
-func checkRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) > 0 && via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
-		return fmt.Errorf("redirected from secure URL %s to insecure URL %s", via[len(via)-1].URL.Redacted(), req.URL.Redacted())
-	}
-	if len(via) >= 10 {
-		return errors.New("stopped after 10 redirects")
-	}
-	return nil
-}
-
-// parseMetaGoImports returns the go-import tags of the HTML in r, as the
-// go command reads them (cmd/go/internal/vcs/discovery.go): parsing ends at
-// the end of <head> or the start of <body>, and "mod" entries come first and
-// hide other entries with the same prefix.
-func parseMetaGoImports(r io.Reader) ([]metaImport, error) {
-	d := xml.NewDecoder(r)
-	d.CharsetReader = charsetReader
-	d.Strict = false
-	var imports []metaImport
-	var err error
+// readGoImports returns the go-import meta tags of an HTML page's head:
+// reading stops at the end of the head or the start of the body. Tags with
+// other than three or four fields are ignored. When the vcs "mod" (a module
+// proxy) and another are given for the same root path, the mod tag stands
+// for both.
+func readGoImports(r io.Reader) []goImport {
+	var tags []goImport
+	z := html.NewTokenizer(r)
 	for {
-		var t xml.Token
-		t, err = d.RawToken()
-		if err != nil {
-			if err == io.EOF || len(imports) > 0 {
-				err = nil
+		switch z.Next() {
+		case html.ErrorToken:
+			return preferProxies(tags)
+		case html.EndTagToken:
+			if name, _ := z.TagName(); atom.Lookup(name) == atom.Head {
+				return preferProxies(tags)
 			}
-			break
-		}
-		if e, ok := t.(xml.StartElement); ok && strings.EqualFold(e.Name.Local, "body") {
-			break
-		}
-		if e, ok := t.(xml.EndElement); ok && strings.EqualFold(e.Name.Local, "head") {
-			break
-		}
-		e, ok := t.(xml.StartElement)
-		if !ok || !strings.EqualFold(e.Name.Local, "meta") || attrValue(e.Attr, "name") != "go-import" {
-			continue
-		}
-		if f := strings.Fields(attrValue(e.Attr, "content")); len(f) == 3 || len(f) == 4 {
-			mi := metaImport{Prefix: f[0], VCS: f[1], RepoRoot: f[2]}
-			if len(f) == 4 {
-				mi.SubDir = f[3]
+		case html.StartTagToken, html.SelfClosingTagToken:
+			name, hasAttr := z.TagName()
+			switch atom.Lookup(name) {
+			case atom.Body:
+				return preferProxies(tags)
+			case atom.Meta:
+				if gi, ok := metaGoImport(z, hasAttr); ok {
+					tags = append(tags, gi)
+				}
 			}
-			imports = append(imports, mi)
 		}
 	}
-	var list []metaImport
-	have := make(map[string]bool)
-	for _, m := range imports {
-		if m.VCS == "mod" {
-			have[m.Prefix] = true
-			list = append(list, m)
-		}
-	}
-	for _, m := range imports {
-		if m.VCS != "mod" && !have[m.Prefix] {
-			list = append(list, m)
-		}
-	}
-	return list, err
 }
 
-func charsetReader(charset string, input io.Reader) (io.Reader, error) {
-	switch strings.ToLower(charset) {
-	case "utf-8", "ascii":
-		return input, nil
-	}
-	return nil, fmt.Errorf("can't decode XML document using charset %q", charset)
-}
-
-func attrValue(attrs []xml.Attr, name string) string {
-	for _, a := range attrs {
-		if strings.EqualFold(a.Name.Local, name) {
-			return a.Value
+// metaGoImport reads the attributes of a meta element and returns its
+// go-import tag, if it is one.
+func metaGoImport(z *html.Tokenizer, hasAttr bool) (goImport, bool) {
+	var name, content string
+	for hasAttr {
+		var key, val []byte
+		key, val, hasAttr = z.TagAttr()
+		switch strings.ToLower(string(key)) {
+		case "name":
+			name = string(val)
+		case "content":
+			content = string(val)
 		}
 	}
-	return ""
+	f := strings.Fields(content)
+	if name != "go-import" || len(f) != 3 && len(f) != 4 {
+		return goImport{}, false
+	}
+	gi := goImport{root: f[0], vcs: f[1], repo: f[2]}
+	if len(f) == 4 {
+		gi.subdir = f[3]
+	}
+	return gi, true
 }
 
-// matchGoImport returns the one tag whose prefix is a path prefix of
-// importPath, as cmd/go/internal/vcs.matchGoImport does.
-func matchGoImport(imports []metaImport, importPath string) (metaImport, error) {
-	match := -1
-	var mismatches []string
-	for i, im := range imports {
-		if !hasPathPrefix(importPath, im.Prefix) {
-			mismatches = append(mismatches, im.Prefix)
-			continue
+// preferProxies returns the tags with every tag dropped whose root path
+// also has a "mod" tag, the mod tags first.
+func preferProxies(tags []goImport) []goImport {
+	var mods, others []goImport
+	proxied := map[string]bool{}
+	for _, t := range tags {
+		if t.vcs == "mod" {
+			mods = append(mods, t)
+			proxied[t.root] = true
 		}
-		if match >= 0 {
-			if imports[match].VCS == "mod" && im.VCS != "mod" {
-				break
+	}
+	for _, t := range tags {
+		if t.vcs != "mod" && !proxied[t.root] {
+			others = append(others, t)
+		}
+	}
+	return append(mods, others...)
+}
+
+// chooseGoImport returns the tag whose root path is a path prefix of
+// modPath: the only mod tag that is, else the only tag that is.
+func chooseGoImport(tags []goImport, modPath string) (goImport, error) {
+	var mods, matches []goImport
+	for _, t := range tags {
+		if pathHasPrefix(modPath, t.root) {
+			matches = append(matches, t)
+			if t.vcs == "mod" {
+				mods = append(mods, t)
 			}
-			return metaImport{}, fmt.Errorf("multiple meta tags match import path %q", importPath)
 		}
-		match = i
 	}
-	if match == -1 {
-		return metaImport{}, fmt.Errorf("no go-import meta tag matches %s (tags for: %s)", importPath, strings.Join(mismatches, ", "))
+	if len(mods) > 0 {
+		matches = mods
 	}
-	return imports[match], nil
+	switch len(matches) {
+	case 1:
+		return matches[0], nil
+	case 0:
+		var roots []string
+		for _, t := range tags {
+			roots = append(roots, t.root)
+		}
+		return goImport{}, fmt.Errorf("no go-import meta tag is for %s (they are for %s)", modPath, strings.Join(roots, ", "))
+	}
+	return goImport{}, fmt.Errorf("%d go-import meta tags are for %s; there must be one", len(matches), modPath)
 }

@@ -28,6 +28,15 @@ import (
 //	corp.example/major    major.git: v1.0.0; then go.mod says /v2: v2.0.0, v2.1.0
 //	corp.example/nomod    nomod.git: no go.mod; v1.0.0, v2.0.0, v3.0.0-rc.1
 //	corp.example/notags   notags.git: two commits, no tags
+//	corp.example/retract  retract.git: v1.0.0, v1.1.0; branch fix after v1.1.0;
+//	                      v1.2.0 retracts v1.1.0
+//	corp.example/tagged   tagged.git: v1.0.0, v1.1.0+build, v1.2.0-beta.1, then a
+//	                      commit tagged both v1.3.0 and v1.3.1
+//	corp.example/v2dir    v2dir.git: no go.mod at the root; v1.0.0, then v2/go.mod
+//	                      and a tag v2.0.0 (for corp.example/v2dir/v2, not +incompatible)
+//	corp.example/mono     mono.git, in its subdirectory go/ (a go-import subdirectory):
+//	                      go/v1.0.0; corp.example/mono/sub in sub/go (as the go
+//	                      command looks for it): sub/go/v0.1.0
 //
 // Every main branch ends with an untagged commit.
 type fixture struct {
@@ -43,6 +52,10 @@ func newFixture(t testing.TB) *fixture {
 	fx.major()
 	fx.nomod()
 	fx.notags()
+	fx.retract()
+	fx.tagged()
+	fx.v2dir()
+	fx.mono()
 	return fx
 }
 
@@ -122,6 +135,52 @@ func (fx *fixture) notags() {
 	r := fx.add("notags", "corp.example/notags")
 	fx.hash["notags/first"] = r.Commit("first", map[string]string{"go.mod": "module corp.example/notags\n", "t.go": "package notags\n"})
 	fx.hash["notags/main"] = r.Commit("second", map[string]string{"t.go": "package notags // 2\n"})
+}
+
+func (fx *fixture) retract() {
+	r := fx.add("retract", "corp.example/retract")
+	r.Tag("v1.0.0", r.Commit("v1.0.0", map[string]string{"go.mod": "module corp.example/retract\n", "r.go": "package retract\n"}))
+	c2 := r.Commit("v1.1.0, broken", map[string]string{"r.go": "package retract // broken\n"})
+	r.Tag("v1.1.0", c2)
+	r.Checkout("fix")
+	r.Git("reset", "-q", "--hard", c2)
+	fx.hash["retract/fix"] = r.Commit("a fix of v1.1.0, untagged", map[string]string{"r.go": "package retract // fixed\n"})
+	r.Checkout("main")
+	r.Tag("v1.2.0", r.Commit("v1.2.0", map[string]string{"go.mod": "module corp.example/retract\n\nretract v1.1.0 // broken\n"}))
+	fx.hash["retract/main"] = r.Commit("untagged", map[string]string{"r.go": "package retract // next\n"})
+}
+
+func (fx *fixture) tagged() {
+	r := fx.add("tagged", "corp.example/tagged")
+	r.Tag("v1.0.0", r.Commit("v1.0.0", map[string]string{"go.mod": "module corp.example/tagged\n", "t.go": "package tagged\n"}))
+	fx.hash["tagged/build"] = r.Commit("v1.1.0+build", map[string]string{"t.go": "package tagged // 1.1\n"})
+	r.Tag("v1.1.0+build", fx.hash["tagged/build"])
+	fx.hash["tagged/beta"] = r.Commit("v1.2.0-beta.1", map[string]string{"t.go": "package tagged // 1.2 beta\n"})
+	r.Tag("v1.2.0-beta.1", fx.hash["tagged/beta"])
+	fx.hash["tagged/afterbeta"] = r.Commit("after the beta", map[string]string{"t.go": "package tagged // after beta\n"})
+	fx.hash["tagged/two"] = r.Commit("two tags", map[string]string{"t.go": "package tagged // 1.3\n"})
+	r.Tag("v1.3.0", fx.hash["tagged/two"])
+	r.AnnotatedTag("v1.3.1", fx.hash["tagged/two"], "v1.3.1")
+	fx.hash["tagged/main"] = r.Commit("untagged", map[string]string{"t.go": "package tagged // next\n"})
+}
+
+func (fx *fixture) v2dir() {
+	r := fx.add("v2dir", "corp.example/v2dir")
+	r.Tag("v1.0.0", r.Commit("v1.0.0", map[string]string{"d.go": "package v2dir\n"}))
+	r.Tag("v2.0.0", r.Commit("v2 in its directory", map[string]string{
+		"v2/go.mod": "module corp.example/v2dir/v2\n",
+		"v2/d.go":   "package v2dir // v2\n",
+	}))
+}
+
+func (fx *fixture) mono() {
+	r := fx.srv.Repo("mono.git")
+	fx.repo["mono"] = r
+	fx.srv.GoImportSubdir("corp.example/mono", "git", fx.srv.RepoURL("mono.git"), "go")
+	r.Commit("outside the module", map[string]string{"README": "not Go\n", "LICENSE": "mono license\n"})
+	r.Tag("go/v1.0.0", r.Commit("go/v1.0.0", map[string]string{"go/go.mod": "module corp.example/mono\n", "go/m.go": "package mono\n"}))
+	r.Tag("sub/go/v0.1.0", r.Commit("sub/go/v0.1.0", map[string]string{"sub/go/go.mod": "module corp.example/mono/sub\n", "sub/go/s.go": "package sub\n"}))
+	fx.hash["mono/main"] = r.Commit("untagged", map[string]string{"go/m.go": "package mono // next\n"})
 }
 
 // testConfig returns a Config that reaches the fixture: discovery through

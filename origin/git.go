@@ -63,8 +63,8 @@ func gitEnv(extra []string) []string {
 		"SSH_ASKPASS=",
 	)
 	if lookupEnv(env, "GIT_SSH") == "" && lookupEnv(env, "GIT_SSH_COMMAND") == "" {
-		// As the go command does (cmd/go/internal/modload): no connection
-		// sharing, and no password prompts.
+		// No connection sharing, and no password prompts: a mirror has
+		// no terminal, and as for the go command, ssh must not ask.
 		env = append(env, "GIT_SSH_COMMAND=ssh -o ControlMaster=no -o BatchMode=yes")
 	}
 	return env

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"io/fs"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,21 +13,23 @@ import (
 	"golang.org/x/mod/semver"
 )
 
-// A revInfo describes a commit, as the go command's codehost.RevInfo does.
-type revInfo struct {
-	Name    string    // full commit hash
-	Short   string    // the hash shortened to 12 digits, as in pseudo-versions
-	Version string    // the tag asked for if it is on the commit, else Name
-	Time    time.Time // committer time
-	Tags    []string  // tags on the commit, sorted
-	Ref     string    // the ref the revision was found through, or ""
+// A commitInfo describes the commit a revision names.
+type commitInfo struct {
+	Hash  string    // full commit hash
+	Short string    // the hash cut to 12 digits, as pseudo-versions have it
+	Time  time.Time // committer time
+	Tags  []string  // every tag on the commit, sorted
+	Ref   string    // the ref the revision was found through ("refs/tags/v1.0.0", "HEAD"), or ""
+
+	// askedTag is the revision asked for, if it is one of Tags.
+	askedTag string
 }
 
 // A tag is a tag name and its commit.
 type tag struct{ Name, Hash string }
 
 // minHashDigits is the shortest hexadecimal revision taken as a commit hash
-// prefix, as in the go command.
+// prefix; shorter ones are tried as tags and branches only.
 const minHashDigits = 7
 
 func allHex(s string) bool {
@@ -78,11 +81,12 @@ func (g *gitView) lookupHash(ctx context.Context, rev string) (hash string, t ti
 	return f[0], time.Unix(sec, 0).UTC(), true, nil
 }
 
-// stat resolves rev (a commit hash or prefix, a tag, a branch or "HEAD") in
-// the clone, in the go command's order (codehost.gitRepo.stat): a hash the
-// clone has, then tags, then branches, then HEAD. Arbitrary strings never
-// reach git: only hexadecimal revisions and hashes found in refs do.
-func (g *gitView) stat(ctx context.Context, rev string) (*revInfo, error) {
+// stat finds the commit that rev names: a commit hash or a prefix of one
+// the clone has, else a tag, else a branch, else (for "HEAD") the remote's
+// default branch. A hexadecimal name is a hash first, whatever refs have
+// the same name, as for the go command. Arbitrary strings never reach git:
+// only hexadecimal revisions and hashes found in refs do.
+func (g *gitView) stat(ctx context.Context, rev string) (*commitInfo, error) {
 	var hash, ref string
 	var t time.Time
 	if isHashPrefix(rev) {
@@ -114,20 +118,11 @@ func (g *gitView) stat(ctx context.Context, rev string) (*revInfo, error) {
 		}
 		hash, t = h, tm
 	}
-	info := &revInfo{
-		Name:    hash,
-		Short:   hash[:12],
-		Version: hash,
-		Time:    t,
-		Tags:    g.tagsAt[hash],
-		Ref:     ref,
+	c := &commitInfo{Hash: hash, Short: hash[:12], Time: t, Tags: g.tagsAt[hash], Ref: ref}
+	if slices.Contains(c.Tags, rev) {
+		c.askedTag = rev
 	}
-	for _, tag := range info.Tags {
-		if tag == rev {
-			info.Version = rev
-		}
-	}
-	return info, nil
+	return c, nil
 }
 
 // resolve returns the full commit hash for rev, as stat does, without the
@@ -141,18 +136,17 @@ func (g *gitView) resolve(ctx context.Context, rev string) (string, error) {
 			return h, nil
 		}
 	}
-	info, err := g.stat(ctx, rev)
+	c, err := g.stat(ctx, rev)
 	if err != nil {
 		return "", err
 	}
-	return info.Name, nil
+	return c.Hash, nil
 }
 
-// readFile returns the content of file at rev, as codehost.gitRepo.ReadFile
-// does: an unknown revision is an error of its own (a not-found, but not
-// fs.ErrNotExist itself), and any failure to read the file at a known
-// commit is fs.ErrNotExist itself. Callers test the latter with
-// isNotExist, as the go command tests it with os.IsNotExist.
+// readFile returns the content of file at rev. An unknown revision is an
+// error of its own (a not-found, but not fs.ErrNotExist itself); a file
+// that git cannot show at a known commit (missing, a directory) is
+// fs.ErrNotExist itself, which isNotExist tells apart.
 func (g *gitView) readFile(ctx context.Context, rev, file string, maxSize int64) ([]byte, error) {
 	hash, err := g.resolve(ctx, rev)
 	if err != nil {
@@ -176,10 +170,10 @@ func (g *gitView) readFile(ctx context.Context, rev, file string, maxSize int64)
 // exist at a known commit.
 func isNotExist(err error) bool { return err == fs.ErrNotExist }
 
-// recentTag returns the highest tag with the given prefix that is an
-// ancestor of rev (or on it) and for which allowed reports true, or "", as
-// codehost.gitRepo.RecentTag does. The clone has every commit reachable from
-// the remote's branches and tags, so there is never more to fetch.
+// recentTag returns the highest tag (by the semantic version after prefix)
+// with the given prefix that is on rev or one of its ancestors and for which
+// allowed reports true, or "". The clone has every commit reachable from the
+// remote's branches and tags, so there is never more to fetch.
 func (g *gitView) recentTag(ctx context.Context, rev, prefix string, allowed func(tag string) bool) (string, error) {
 	hash, err := g.resolve(ctx, rev)
 	if err != nil {
@@ -227,11 +221,11 @@ func (g *gitView) descendsFrom(ctx context.Context, rev, tag string) (bool, erro
 }
 
 // archive writes git archive's zip of the commit hash (limited to subdir,
-// if not empty) to w, as codehost.gitRepo.ReadZip makes it: every file
-// under "prefix/", with no line-ending conversion, and export-subst and
-// export-ignore disabled by the clone's info/attributes.
+// if not empty) to w: every file under "prefix/", with no line-ending
+// conversion, and export-subst and export-ignore disabled by the clone's
+// info/attributes, so that the files are the commit's as they are.
 func (g *gitView) archive(ctx context.Context, hash, subdir string, w io.Writer) error {
-	args := []string{"archive", "--format=zip", "--prefix=prefix/", hash}
+	args := []string{"archive", "--format=zip", "--prefix=" + archivePrefix, hash}
 	if subdir != "" {
 		args = append(args, "--", subdir)
 	}

@@ -70,8 +70,8 @@ func TestGoCommandAgreement(t *testing.T) {
 	o := newOrigin(t, cfg)
 	defer func() {
 		// lib, lib/sub and lib/v2 share a clone, as major and major/v2 do.
-		if clones, _ := filepath.Glob(filepath.Join(cfg.CacheDir, "*", "objects")); len(clones) != 4 {
-			t.Errorf("%d clones for 4 repositories", len(clones))
+		if clones, _ := filepath.Glob(filepath.Join(cfg.CacheDir, "*", "objects")); len(clones) != 8 {
+			t.Errorf("%d clones for 8 repositories", len(clones))
 		}
 	}()
 
@@ -104,6 +104,24 @@ func TestGoCommandAgreement(t *testing.T) {
 		{"corp.example/notags", "latest"}, // v0.0.0- pseudo-version
 		{"corp.example/notags", "main"},
 		{"corp.example/notags", fx.hash["notags/first"]},
+		{"corp.example/retract", "fix"},    // pseudo-version: the retracted v1.1.0 is no base
+		{"corp.example/retract", "v1.1.0"}, // a retracted version asked for by name
+		{"corp.example/retract", "main"},
+		{"corp.example/retract", "latest"},
+		{"corp.example/tagged", fx.hash["tagged/build"]},     // v1.1.0+build: a base, not a version
+		{"corp.example/tagged", fx.hash["tagged/afterbeta"]}, // based on a pre-release
+		{"corp.example/tagged", fx.hash["tagged/two"][:10]},  // two tags: the higher
+		{"corp.example/tagged", "v1.3.0"},                    // the lower, by name
+		{"corp.example/tagged", "main"},
+		{"corp.example/tagged", "v1.1.0"},
+		{"corp.example/v2dir", "v2.0.0"}, // v2/go.mod: not +incompatible
+		{"corp.example/v2dir", "v2.0.0+incompatible"},
+		{"corp.example/v2dir/v2", "v2.0.0"},
+		{"corp.example/v2dir", "latest"},
+		{"corp.example/mono", "v1.0.0"}, // in the go-import subdirectory
+		{"corp.example/mono", "main"},
+		{"corp.example/mono/sub", "v0.1.0"},
+		{"corp.example/mono/sub", "latest"},
 
 		// Queries both must refuse.
 		{"corp.example/lib", "v9.9.9"},
@@ -114,6 +132,8 @@ func TestGoCommandAgreement(t *testing.T) {
 		{"corp.example/lib/v3", "main"},
 		{"corp.example/lib/nosuchdir", "v1.0.0"},
 		{"corp.example/nosuchrepo", "v1.0.0"},
+		{"corp.example/lib", "v1.1.1-0.20200101000000-" + fx.hash["lib/main"][:12]}, // a pseudo-version with the wrong time
+		{"corp.example/tagged", "v1.0.1-0.20000101000000-" + fx.hash["tagged/main"][:12]},
 	}
 	var args []string
 	for _, q := range queries {
@@ -209,7 +229,8 @@ func TestGoCommandAgreement(t *testing.T) {
 
 	// Version lists, as go list -m -versions prints them.
 	mods := []string{"corp.example/lib", "corp.example/lib/sub", "corp.example/lib/v2",
-		"corp.example/major", "corp.example/major/v2", "corp.example/nomod", "corp.example/notags"}
+		"corp.example/major", "corp.example/major/v2", "corp.example/nomod", "corp.example/notags",
+		"corp.example/tagged", "corp.example/v2dir", "corp.example/v2dir/v2", "corp.example/mono", "corp.example/mono/sub"}
 	args = nil
 	for _, m := range mods {
 		args = append(args, m+"@latest")

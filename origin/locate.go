@@ -187,8 +187,8 @@ func (o *Origin) locate(ctx context.Context, modPath string) (location, error) {
 	return v.(location), nil
 }
 
-// vcsPaths are the go command's static patterns (cmd/go/internal/vcs) for
-// git: GitHub, and any path with an element ending in ".git", whose
+// vcsPaths are the paths whose repository is known without discovery, as
+// for the go command: GitHub, and any path with an element ending in ".git", whose
 // repository is that path without the suffix. The root is the "root"
 // submatch.
 var (
@@ -198,7 +198,7 @@ var (
 )
 
 func (o *Origin) vcsPathLocation(modPath string) (location, bool, error) {
-	if hasPathPrefix(modPath, "github.com") {
+	if pathHasPrefix(modPath, "github.com") {
 		m := githubPath.FindStringSubmatch(modPath)
 		if m == nil {
 			return location{}, true, notExist{fmt.Errorf("%w %q", errNotGitHub, modPath)}

@@ -23,16 +23,19 @@
 //
 // # Versions
 //
-// Versions are computed by the go command's own rules, adapted from
-// cmd/go/internal/modfetch: /@v/list holds the repository's canonical semver
-// tags for the module (and +incompatible ones where the go command allows
-// them); a branch, a commit hash or prefix and "latest" (the default
-// branch) resolve to the tag on the commit or to a pseudo-version based on
-// the highest ancestor tag; go.mod is synthesised as "module <path>" when
-// the version has none; zips are built from git archive so that their h1:
-// hashes are the ones GOPROXY=direct go mod download computes. Tags that
-// move are reported as they are now: keeping the first copy is the
-// mirror's job.
+// Versions are computed by the rules of the Go Modules Reference (see
+// resolve.go), so that they are the ones the go command computes with
+// GOPROXY=direct, which TestGoCommandAgreement checks version by version
+// and hash by hash: /@v/list holds the repository's canonical semver tags
+// for the module (prefixed with its directory for a module in a
+// subdirectory, and +incompatible ones where a module without go.mod is
+// at a major version above 1); a branch, a commit hash or prefix and
+// "latest" (the default branch) resolve to the tag on the commit or to a
+// pseudo-version based on the highest version tag among its ancestors;
+// go.mod is made up as "module <path>" when the version has none; zips
+// are built from git archive so that their h1: hashes are the go
+// command's. Tags that move are reported as they are now: keeping the
+// first copy is the mirror's job.
 //
 // # The clone cache
 //
@@ -89,6 +92,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/modmirror/modmirror"
+	"github.com/modmirror/modmirror/internal/redirect"
 )
 
 var _ modmirror.Upstream = (*Origin)(nil)
@@ -230,7 +234,7 @@ func New(cfg Config) (*Origin, error) {
 	client.Transport = &authTransport{base: base, creds: creds, insecure: insecure}
 	userRedirect := client.CheckRedirect
 	client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if err := checkRedirect(req, via); err != nil {
+		if err := redirect.Check(req, via); err != nil {
 			return err
 		}
 		if userRedirect != nil {
@@ -263,8 +267,8 @@ func (o *Origin) String() string { return "origin" }
 // semver order, with +incompatible versions last.
 func (o *Origin) List(ctx context.Context, path string) ([]string, error) {
 	var list []string
-	err := o.do(ctx, path, true, func(r *codeRepo) (err error) {
-		list, err = r.versions(ctx, "")
+	err := o.do(ctx, path, true, func(r *versionResolver) (err error) {
+		list, err = r.list(ctx)
 		return err
 	})
 	if err != nil {
@@ -277,10 +281,10 @@ func (o *Origin) List(ctx context.Context, path string) ([]string, error) {
 // default branch): what /@latest answers for a module without tags.
 func (o *Origin) Latest(ctx context.Context, path string) ([]byte, error) {
 	var data []byte
-	err := o.do(ctx, path, true, func(r *codeRepo) error {
-		info, err := r.latest(ctx)
+	err := o.do(ctx, path, true, func(r *versionResolver) error {
+		v, err := r.resolve(ctx, "latest")
 		if err == nil {
-			data, err = r.infoJSON(info)
+			data, err = r.infoJSON(v)
 		}
 		return err
 	})
@@ -294,10 +298,10 @@ func (o *Origin) Latest(ctx context.Context, path string) ([]byte, error) {
 // version, a tag, a branch, a commit hash or prefix, or "latest".
 func (o *Origin) Info(ctx context.Context, path, query string) ([]byte, error) {
 	var data []byte
-	err := o.do(ctx, path, !immutable(query), func(r *codeRepo) error {
-		info, err := r.stat(ctx, query)
+	err := o.do(ctx, path, !immutable(query), func(r *versionResolver) error {
+		v, err := r.resolve(ctx, query)
 		if err == nil {
-			data, err = r.infoJSON(info)
+			data, err = r.infoJSON(v)
 		}
 		return err
 	})
@@ -313,7 +317,7 @@ func (o *Origin) Mod(ctx context.Context, path, version string) ([]byte, error) 
 		return nil, err
 	}
 	var data []byte
-	err := o.do(ctx, path, false, func(r *codeRepo) (err error) {
+	err := o.do(ctx, path, false, func(r *versionResolver) (err error) {
 		data, err = r.goMod(ctx, version)
 		return err
 	})
@@ -332,7 +336,7 @@ func (o *Origin) Zip(ctx context.Context, path, version string) (io.ReadCloser, 
 		return nil, err
 	}
 	var rc io.ReadCloser
-	err := o.do(ctx, path, false, func(r *codeRepo) (err error) {
+	err := o.do(ctx, path, false, func(r *versionResolver) (err error) {
 		rc, err = r.zip(ctx, version)
 		return err
 	})
@@ -364,7 +368,7 @@ func checkCanonical(path, version string) error {
 // interval. If f reports not found and nothing was fetched, it fetches (if
 // the interval allows) and tries once more: what the clone lacks may have
 // appeared since.
-func (o *Origin) do(ctx context.Context, path string, fresh bool, f func(*codeRepo) error) error {
+func (o *Origin) do(ctx context.Context, path string, fresh bool, f func(*versionResolver) error) error {
 	if err := module.CheckPath(path); err != nil {
 		return fmt.Errorf("%w: %w", modmirror.ErrInvalid, err)
 	}
@@ -372,7 +376,7 @@ func (o *Origin) do(ctx context.Context, path string, fresh bool, f func(*codeRe
 	if err != nil {
 		return err
 	}
-	lay, err := newLayout(loc.root, loc.subdir, path)
+	place, err := newPlace(loc.root, loc.subdir, path)
 	if err != nil {
 		return notExist{fmt.Errorf("%s (found by %s): %w", loc.url.Redacted(), loc.source, err)}
 	}
@@ -381,24 +385,24 @@ func (o *Origin) do(ctx context.Context, path string, fresh bool, f func(*codeRe
 	if err != nil {
 		return err
 	}
-	err = o.try(ctx, r, lay, f)
+	err = o.try(ctx, r, place, f)
 	if err == nil || fetched || !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	if fetched, ferr := o.ensure(ctx, r, true); ferr != nil {
 		return ferr
 	} else if fetched {
-		err = o.try(ctx, r, lay, f)
+		err = o.try(ctx, r, place, f)
 	}
 	return err
 }
 
-func (o *Origin) try(ctx context.Context, r *repo, lay *layout, f func(*codeRepo) error) error {
+func (o *Origin) try(ctx context.Context, r *repo, place *modulePlace, f func(*versionResolver) error) error {
 	g, err := o.view(ctx, r)
 	if err != nil {
 		return err
 	}
-	return versionError(f(&codeRepo{layout: lay, code: g}))
+	return versionError(f(newResolver(place, g)))
 }
 
 // infoJSON is the .info file the go command writes for a version fetched
@@ -417,16 +421,16 @@ type originJSON struct {
 	Ref    string `json:",omitempty"`
 }
 
-func (r *codeRepo) infoJSON(info *versionInfo) ([]byte, error) {
+func (r *versionResolver) infoJSON(v *resolvedVersion) ([]byte, error) {
 	return json.Marshal(infoJSON{
-		Version: info.Version,
-		Time:    info.Time.UTC(),
+		Version: v.Version,
+		Time:    v.Time.UTC(),
 		Origin: &originJSON{
 			VCS:    "git",
-			URL:    r.code.r.remote.Redacted(),
-			Subdir: r.codeDir,
-			Hash:   info.Name,
-			Ref:    info.Ref,
+			URL:    r.repo.r.remote.Redacted(),
+			Subdir: r.dir,
+			Hash:   v.Hash,
+			Ref:    v.Ref,
 		},
 	})
 }

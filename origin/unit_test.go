@@ -103,11 +103,11 @@ func TestVCSPathLocation(t *testing.T) {
 	}
 }
 
-func TestParseMetaGoImports(t *testing.T) {
+func TestReadGoImports(t *testing.T) {
 	t.Parallel()
 	page := `<!DOCTYPE html><html><head>
 <meta name="go-import" content="corp.example/lib git https://git.corp.example/lib.git">
-<meta name="go-import" content="corp.example/mono git https://git.corp.example/mono.git go">
+<META NAME="go-import" CONTENT="corp.example/mono git https://git.corp.example/mono.git go"/>
 <meta name="go-import" content="corp.example/p git https://git.corp.example/p.git">
 <meta name="go-import" content="corp.example/p mod https://proxy.corp.example">
 <meta name="go-source" content="ignored">
@@ -115,28 +115,47 @@ func TestParseMetaGoImports(t *testing.T) {
 </head><body>
 <meta name="go-import" content="corp.example/late git https://late">
 </body></html>`
-	got, err := parseMetaGoImports(strings.NewReader(page))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []metaImport{
+	got := readGoImports(strings.NewReader(page))
+	want := []goImport{
 		{"corp.example/p", "mod", "https://proxy.corp.example", ""},
 		{"corp.example/lib", "git", "https://git.corp.example/lib.git", ""},
 		{"corp.example/mono", "git", "https://git.corp.example/mono.git", "go"},
 	}
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("parseMetaGoImports =\n%v\nwant\n%v", got, want)
+		t.Errorf("readGoImports =\n%v\nwant\n%v", got, want)
 	}
-	if mi, err := matchGoImport(got, "corp.example/lib/sub"); err != nil || mi.Prefix != "corp.example/lib" {
-		t.Errorf("matchGoImport(corp.example/lib/sub) = %v, %v", mi, err)
+	// A page without a head: tags before the body count.
+	if got := readGoImports(strings.NewReader(`<meta name="go-import" content="a.example git https://a"><p>x</p>`)); len(got) != 1 {
+		t.Errorf("readGoImports of a page without head: %v", got)
 	}
-	if _, err := matchGoImport(got, "corp.example/library"); err == nil {
-		t.Errorf("matchGoImport matched a prefix that is not a path prefix")
+	if gi, err := chooseGoImport(got, "corp.example/lib/sub"); err != nil || gi.root != "corp.example/lib" {
+		t.Errorf("chooseGoImport(corp.example/lib/sub) = %v, %v", gi, err)
 	}
-	dup := append(got, metaImport{"corp.example/lib", "git", "https://elsewhere", ""})
-	if _, err := matchGoImport(dup, "corp.example/lib"); err == nil {
-		t.Errorf("matchGoImport accepted two tags for one path")
+	if _, err := chooseGoImport(got, "corp.example/library"); err == nil {
+		t.Errorf("chooseGoImport matched a prefix that is not a path prefix")
 	}
+	dup := append(got, goImport{"corp.example/lib", "git", "https://elsewhere", ""})
+	if _, err := chooseGoImport(dup, "corp.example/lib"); err == nil {
+		t.Errorf("chooseGoImport accepted two tags for one path")
+	}
+	proxied := append(got, goImport{"corp.example", "mod", "https://proxy2", ""})
+	if _, err := chooseGoImport(proxied, "corp.example/p/x"); err == nil {
+		t.Errorf("chooseGoImport accepted two proxies for one path")
+	}
+}
+
+// FuzzReadGoImports checks that any page gives tags with three or four
+// fields' worth of content and never panics.
+func FuzzReadGoImports(f *testing.F) {
+	f.Add(`<head><meta name="go-import" content="a.example git https://a"></head>`)
+	f.Add(`<meta name=go-import content='a b c d'><body>`)
+	f.Fuzz(func(t *testing.T, page string) {
+		for _, gi := range readGoImports(strings.NewReader(page)) {
+			if gi.root == "" || gi.vcs == "" || gi.repo == "" || strings.ContainsAny(gi.root+gi.vcs+gi.repo+gi.subdir, " \t\n") {
+				t.Fatalf("tag %+v from %q", gi, page)
+			}
+		}
+	})
 }
 
 func TestCredentialsLookup(t *testing.T) {

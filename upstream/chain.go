@@ -80,8 +80,7 @@ func Parse(list string, opts Options) (*Chain, error) {
 		case "direct":
 			src = direct{opts: opts}
 		default:
-			// As in the go command (cmd/go/internal/modfetch.proxyList),
-			// single words are reserved, and anything with ":/" or an
+			// As for the go command's GOPROXY, single words are reserved, and anything with ":/" or an
 			// absolute file path must be a complete URL; other names get
 			// "https://".
 			if strings.ContainsAny(raw, ".:/") && !strings.Contains(raw, ":/") &&
@@ -135,7 +134,7 @@ func (c *Chain) Entries() []Entry {
 
 // try calls f with the sources of the chain in order until f succeeds, or
 // fails with an error that should not fall through, and returns the most
-// useful error, as cmd/go/internal/modfetch.TryProxies does: the error from
+// useful error, as the go command reports it: the error from
 // "direct", else the last error that is not a not-found, else the last
 // not-found.
 func (c *Chain) try(f func(src source) error) error {

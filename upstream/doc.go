@@ -34,7 +34,7 @@
 // not hold. Not-found errors match [fs.ErrNotExist] under errors.Is.
 //
 // When every entry tried fails, the error returned is the most useful one, as
-// in the go command's TryProxies (cmd/go/internal/modfetch/proxy.go): the
+// for the go command with the same list: the
 // error from "direct" if it was reached, else the last error that is not a
 // not-found, else the last not-found.
 //

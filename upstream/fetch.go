@@ -21,8 +21,8 @@ import (
 	"github.com/modmirror/modmirror/internal/via"
 )
 
-// Limits on the error text taken from a failed response, as the go command's
-// (cmd/go/internal/web): a few lines of plain text.
+// Limits on the error text taken from a failed response, like the go
+// command's: a few lines of plain text.
 const (
 	maxErrorBody        = 4 << 10
 	maxErrorDetailLines = 8

@@ -2,9 +2,8 @@ package upstream
 
 import (
 	"github.com/modmirror/modmirror"
+	"github.com/modmirror/modmirror/internal/redirect"
 
-	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"time"
@@ -113,21 +112,7 @@ func NewClient() *http.Client {
 		MaxIdleConns:          256,
 		MaxIdleConnsPerHost:   64,
 	}
-	return &http.Client{Transport: transport, CheckRedirect: checkRedirect}
-}
-
-// checkRedirect is the go command's redirect policy
-// (cmd/go/internal/web.securityPreservingHTTPClient): at most 10 redirects,
-// and never from https to anything else.
-func checkRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) > 0 && via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
-		return fmt.Errorf("redirected from secure URL %s to insecure URL %s",
-			via[len(via)-1].URL.Redacted(), req.URL.Redacted())
-	}
-	if len(via) >= 10 {
-		return errors.New("stopped after 10 redirects")
-	}
-	return nil
+	return &http.Client{Transport: transport, CheckRedirect: redirect.Check}
 }
 
 // withDefaults returns opts with its zero fields set.

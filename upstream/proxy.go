@@ -279,9 +279,8 @@ func versionFile(path, version, ext string) (string, error) {
 	return epath + "/@v/" + evers + ext, nil
 }
 
-// checkSumDB checks a checksum database name and file path, as the go
-// command checks names (cmd/go/internal/modfetch/sumdb.go): a host with an
-// optional path.
+// checkSumDB checks a checksum database name and file path: the name is a
+// host with an optional path, as the go command requires.
 func checkSumDB(name, path string) error {
 	u, err := url.Parse("https://" + name)
 	if err != nil || u.Host == "" || strings.HasSuffix(name, "/") || !fs.ValidPath(name) ||

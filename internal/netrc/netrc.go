@@ -1,5 +1,5 @@
-// Package netrc reads .netrc files, as the go command does
-// (cmd/go/internal/auth): machine, login and password entries; "default"
+// Package netrc reads .netrc files as the go command uses them: machine,
+// login and password entries; "default"
 // and what follows it are ignored, since it would send a password to every
 // host, and so are macro definitions.
 package netrc

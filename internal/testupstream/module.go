@@ -159,7 +159,7 @@ func buildVersion(m Module) (*fixtureVersion, error) {
 	mod, ok := m.Files["go.mod"]
 	if !ok {
 		// What the go command synthesizes, and proxy.golang.org serves,
-		// for a version without a go.mod (modfetch.LegacyGoMod).
+		// for a version without a go.mod.
 		mod = fmt.Sprintf("module %s\n", modfile.AutoQuote(m.Path))
 	}
 

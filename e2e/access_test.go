@@ -337,13 +337,17 @@ func TestAccessPublicToken(t *testing.T) {
 	if mods := decodeDownloads(t, out); len(mods) != 1 || mods[0].Error != "" || libPath+" v1.0.0 "+mods[0].Sum != want[0] {
 		t.Errorf("go mod download with a token: %s", out)
 	}
-	// /healthz and /metrics stay open.
+	// /healthz stays open; /metrics, like every other answer, needs a
+	// token (--metrics-access follows --public-access).
 	if code, _, err := clientGet(m.Client, m.Root+"/healthz", ""); err != nil || code != 200 {
 		t.Errorf("/healthz: %d %v", code, err)
 	}
-	code, body, err := clientGet(m.Client, m.Root+"/metrics", "")
+	if code, _, err := clientGet(m.Client, m.Root+"/metrics", ""); err != nil || code != http.StatusUnauthorized {
+		t.Errorf("/metrics without a token: %d %v, want 401", code, err)
+	}
+	code, body, err := clientGet(m.Client, m.Root+"/metrics", "Bearer "+secret)
 	if err != nil || code != 200 || !strings.Contains(body, `modmirror_access_refusals_total{access="public",reason="no_token"}`) {
-		t.Errorf("/metrics: %d %v, want the refusal counter", code, err)
+		t.Errorf("/metrics with a token: %d %v, want the refusal counter", code, err)
 	}
 	checkNoSecrets(t, m, secret, revoked)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -167,7 +168,10 @@ func TestPatternsRefused(t *testing.T) {
 // TestRunErrors checks what a user sees for a mistyped command line: the
 // error first, on one line, with the flag as typed and where help is.
 func TestRunErrors(t *testing.T) {
-	empty := t.TempDir()
+	empty, withDB := t.TempDir(), t.TempDir()
+	if code := run(context.Background(), []string{"token", "create", "--data", withDB, "--name", "x"}, io.Discard, io.Discard); code != 0 {
+		t.Fatalf("token create: exit %d", code)
+	}
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -178,6 +182,7 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"sumdb"}, 2, "modmirror sumdb: missing subcommand (run 'modmirror sumdb --help')\n"},
 		{[]string{"snapshot", "hash"}, 2, "modmirror snapshot hash: want the snapshot's directory (run 'modmirror snapshot hash --help')\n"},
 		{[]string{"token", "revoke", "--data", empty, "x"}, 1, "modmirror token revoke: no token database in " + empty + " (made by the first 'modmirror token create --data " + empty + "')\n"},
+		{[]string{"token", "revoke", "--data", withDB, "nope"}, 1, "modmirror token revoke: no token has the id \"nope\"\n"},
 		{[]string{"frobnicate"}, 2, "modmirror: unknown command \"frobnicate\" (run 'modmirror --help' for the list)\n"},
 	} {
 		var stdout, stderr bytes.Buffer

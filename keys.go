@@ -43,14 +43,39 @@ func ModuleDir(path string) (string, error) {
 	return epath + "/@v", nil
 }
 
+// CheckPath checks a module path as module.CheckPath does (an error
+// wrapping ErrInvalid) and that a store can hold it (an error matching
+// fs.ErrNotExist), as ModuleDir does, without building the key.
+func CheckPath(path string) error {
+	if err := module.CheckPath(path); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	for elem := range strings.SplitSeq(path, "/") {
+		n := len(elem) // escaped: an upper-case letter becomes two bytes
+		for i := 0; i < len(elem); i++ {
+			if 'A' <= elem[i] && elem[i] <= 'Z' {
+				n++
+			}
+		}
+		if n > MaxKeyElem {
+			return tooLong(path)
+		}
+	}
+	return nil
+}
+
 // checkElems refuses a key with an element longer than MaxKeyElem.
 func checkElems(key string) error {
 	for elem := range strings.SplitSeq(key, "/") {
 		if len(elem) > MaxKeyElem {
-			return NotFound("%.40s...: a path element is longer than %d bytes, which the mirror cannot store", key, MaxKeyElem)
+			return tooLong(key)
 		}
 	}
 	return nil
+}
+
+func tooLong(name string) error {
+	return NotFound("%.40s...: a path element is longer than %d bytes, which the mirror cannot store", name, MaxKeyElem)
 }
 
 // ListKey returns the store name of a module's version list.
@@ -79,8 +104,8 @@ func VersionKey(path, version, ext string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	if err := checkElems(evers + ext); err != nil {
-		return "", err
+	if len(evers)+len(ext) > MaxKeyElem {
+		return "", tooLong(evers)
 	}
 	return dir + "/" + evers + ext, nil
 }

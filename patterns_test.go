@@ -91,3 +91,21 @@ func FuzzParsePatterns(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckPath(t *testing.T) {
+	for path, want := range map[string]string{
+		"example.com/m": "",
+		"example.com/" + strings.Repeat("a", 255): "",
+		"example.com/" + strings.Repeat("a", 256): "longer than 255 bytes",
+		"example.com/" + strings.Repeat("aB", 86): "longer than 255 bytes", // 172 bytes, 258 escaped
+		"Example.com/m": "invalid request",
+	} {
+		err := CheckPath(path)
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("CheckPath(%.30q) = %v, want %q", path, err, want)
+		}
+		if _, derr := ModuleDir(path); (derr == nil) != (err == nil) {
+			t.Errorf("CheckPath(%.30q) = %v, but ModuleDir says %v", path, err, derr)
+		}
+	}
+}

@@ -76,7 +76,7 @@ func (m *Mirror) Latest(ctx context.Context, path string) ([]byte, error) {
 func (m *Mirror) upstreamOrStored(ctx context.Context, kind, path string, fetch func(context.Context) (any, error), fromStore func() (any, error)) (any, error) {
 	// Checks the path, and that the store can hold it, before the
 	// upstream is asked.
-	if _, err := modmirror.ModuleDir(path); err != nil {
+	if err := modmirror.CheckPath(path); err != nil {
 		return nil, err
 	}
 	key := kind + "\x00" + path
@@ -125,7 +125,7 @@ func (m *Mirror) fallbackTTL() time.Duration {
 // answers. Offline, or when the upstream fails, only commit prefixes of
 // stored pseudo-versions can be resolved.
 func (m *Mirror) resolve(ctx context.Context, path, query string) (string, error) {
-	if _, err := modmirror.ModuleDir(path); err != nil {
+	if err := modmirror.CheckPath(path); err != nil {
 		return "", err
 	}
 	key := "query\x00" + path + "\x00" + query

@@ -156,8 +156,8 @@ func New(cfg Config) (*Mirror, error) {
 // pseudo-version of the wrong major version) is a query too: the upstream
 // says what it resolves to, if anything.
 func (m *Mirror) Info(ctx context.Context, path, query string) (modmirror.File, error) {
-	if module.CanonicalVersion(query) != query || module.Check(path, query) != nil {
-		v, err := m.resolve(ctx, path, query)
+	if checkVersion(path, query) != nil {
+		v, err := m.resolve(ctx, path, query) // checks what it answers
 		if err != nil {
 			return nil, err
 		}
@@ -168,20 +168,23 @@ func (m *Mirror) Info(ctx context.Context, path, query string) (modmirror.File, 
 
 // Mod returns the go.mod file of a canonical version.
 func (m *Mirror) Mod(ctx context.Context, path, version string) (modmirror.File, error) {
+	if err := checkVersion(path, version); err != nil {
+		return nil, err
+	}
 	return m.file(ctx, path, version, modmirror.ExtMod)
 }
 
 // Zip returns the module zip of a canonical version.
 func (m *Mirror) Zip(ctx context.Context, path, version string) (modmirror.File, error) {
-	return m.file(ctx, path, version, modmirror.ExtZip)
-}
-
-// file serves one file of a canonical version from the store, filling it
-// first on a miss.
-func (m *Mirror) file(ctx context.Context, path, version, ext string) (modmirror.File, error) {
 	if err := checkVersion(path, version); err != nil {
 		return nil, err
 	}
+	return m.file(ctx, path, version, modmirror.ExtZip)
+}
+
+// file serves one file of a canonical version of path, both checked, from
+// the store, filling it first on a miss.
+func (m *Mirror) file(ctx context.Context, path, version, ext string) (modmirror.File, error) {
 	key, err := modmirror.VersionKey(path, version, ext)
 	if err != nil {
 		return nil, err

@@ -131,7 +131,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.metrics.Request(endpoint, sw.status(), time.Since(start))
 	if sw.status() >= 500 {
 		h.log.Warn("request failed", "method", r.Method, "path", r.URL.Path, "status", sw.status(), "duration", time.Since(start))
-	} else {
+	} else if h.log.Enabled(r.Context(), slog.LevelDebug) {
+		// Checked first: the arguments alone cost allocations on every
+		// hit.
 		h.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.status(), "duration", time.Since(start))
 	}
 }

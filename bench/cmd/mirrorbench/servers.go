@@ -126,6 +126,10 @@ func (b *bench) startMirror(name string, o mirrorOptions) (*server, error) {
 	if o.offline {
 		args = append(args, "--offline")
 	}
+	if b.mirrorHasFlag("data-perm") {
+		// nginx's workers, another user, serve the same store.
+		args = append(args, "--data-perm", "world")
+	}
 	args = append(args, o.extra...)
 	cmd := b.serverCommand(b.mirrorBin, args...)
 	cmd.Env = cleanEnv()

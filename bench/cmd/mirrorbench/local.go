@@ -130,6 +130,9 @@ func (b *bench) local(tb *programTB) error {
 	if b.mirrorHasFlag("memory-cache-mb") {
 		o := opts
 		o.extra = []string{"--memory-cache-mb=0"}
+		if o.data, err = b.copyData(data, "data-nocache"); err != nil {
+			return err
+		}
 		if nocache, err = b.startMirror("mirror-nocache", o); err != nil {
 			return err
 		}
@@ -205,7 +208,11 @@ func (b *bench) local(tb *programTB) error {
 		detail: fmt.Sprintf("modmirror [%s]; baseline (for scale only): nginx serving the stored list file (%d B) [%s]; modmirror %s",
 			formatAll(rps(res[0]), "%.0f"), len(storedList), formatAll(rps(res[1]), "%.0f"), latency(res[0])),
 	})
-	off, err := b.startMirror("mirror-offline", mirrorOptions{data: data, upstream: up.URL, sumdb: up.VerifierKey(), offline: true})
+	offData, err := b.copyData(data, "data-offline")
+	if err != nil {
+		return err
+	}
+	off, err := b.startMirror("mirror-offline", mirrorOptions{data: offData, upstream: up.URL, sumdb: up.VerifierKey(), offline: true})
 	if err != nil {
 		return err
 	}

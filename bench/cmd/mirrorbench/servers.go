@@ -198,6 +198,18 @@ http {
 	})
 }
 
+// copyData copies a mirror's data directory to the work directory's name,
+// for a second mirror that serves the same files: a data directory has
+// one mirror process at a time.
+func (b *bench) copyData(data, name string) (string, error) {
+	dst := filepath.Join(b.work, name)
+	if out, err := exec.Command("cp", "-a", data, dst).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("copying %s: %v: %s", data, err, out)
+	}
+	os.Remove(filepath.Join(dst, "serve.lock"))
+	return dst, nil
+}
+
 // mirrorHasFlag reports whether the modmirror binary knows a serve flag,
 // so that the benchmark can measure an option where it exists.
 func (b *bench) mirrorHasFlag(name string) bool {

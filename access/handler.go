@@ -101,7 +101,7 @@ func New(next http.Handler, opts Options) (*Handler, error) {
 	}
 	h.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "modmirror_access_refusals_total",
-		Help: "Requests refused by access control, by access (private: answered 404, public: 401) and reason (no_token, unknown_token, revoked_token, not_allowed).",
+		Help: "Requests refused by access control, by access (private: answered 404, public: 401) and reason (no_token, unknown_token, revoked_token, not_allowed, not_auditor).",
 	}, []string{"access", "reason"})
 	if opts.Registerer != nil {
 		if err := opts.Registerer.Register(h.refusals); err != nil {
@@ -122,12 +122,14 @@ const (
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.privAcc == WithToken && h.auditOnly(r.URL.Path) {
-		h.serveAudited(w, r)
-		return
+	// A data tile of the own checksum database names private modules:
+	// it is private to auditors.
+	audited := h.privAcc == WithToken && h.auditOnly(r.URL.Path)
+	modPath := ""
+	if !audited {
+		modPath = h.modulePath(r.URL.Path)
 	}
-	modPath := h.modulePath(r.URL.Path)
-	private := modPath != "" && h.private(modPath)
+	private := audited || modPath != "" && h.private(modPath)
 	need := h.pubAcc
 	if private && h.privAcc == WithToken {
 		need = WithToken
@@ -144,7 +146,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if private && h.privAcc == WithToken {
-		if reason == "" && !tok.Allows(modPath) {
+		switch {
+		case reason != "":
+		case audited && !tok.Audit:
+			reason = reasonNotAuditor
+		case !audited && !tok.Allows(modPath):
 			reason = reasonNotAllowed
 		}
 		if reason != "" {
@@ -167,29 +173,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.log.Debug("access granted", "path", r.URL.Path, "token", tok.ID)
 	// What a token was needed for must not be kept by shared caches for
 	// others, whatever Cache-Control the protocol handler gives it.
-	h.next.ServeHTTP(&privateCaching{ResponseWriter: w}, r)
-}
-
-// serveAudited serves a data tile of an audited checksum database to a
-// valid token with Audit, and the private not-found answer to any other
-// request.
-func (h *Handler) serveAudited(w http.ResponseWriter, r *http.Request) {
-	tok, reason, err := h.authenticate(r)
-	if err != nil {
-		h.log.Error("access: cannot check a token", "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
-		w.Header().Set("Cache-Control", "no-store")
-		http.Error(w, "access: cannot check the token now; try again later", http.StatusServiceUnavailable)
-		return
-	}
-	if reason == "" && !tok.Audit {
-		reason = reasonNotAuditor
-	}
-	if reason != "" {
-		h.refuse(r, tok, "private", reason, http.StatusNotFound)
-		w.Header().Set("Cache-Control", "no-store")
-		http.Error(w, "not found: "+PrivateNotFound, http.StatusNotFound)
-		return
-	}
 	h.next.ServeHTTP(&privateCaching{ResponseWriter: w}, r)
 }
 

@@ -2,6 +2,7 @@ package modmirror
 
 import (
 	"fmt"
+	"io/fs"
 	"strings"
 
 	"golang.org/x/mod/module"
@@ -108,6 +109,24 @@ func VersionKey(path, version, ext string) (string, error) {
 		return "", tooLong(evers)
 	}
 	return dir + "/" + evers + ext, nil
+}
+
+// CheckKey checks a name given to a Store: a slash-separated relative
+// path whose elements are not empty, ".", ".." or anything else beginning
+// with a dot (no module path or version element does; stores keep their
+// temporary files under such names), and not longer than MaxKeyElem bytes.
+// Its errors wrap ErrInvalid. "." alone, the store's root, is for List
+// only, and refused here.
+func CheckKey(name string) error {
+	if !fs.ValidPath(name) || name == "." {
+		return fmt.Errorf("%w: bad store name %q", ErrInvalid, name)
+	}
+	for elem := range strings.SplitSeq(name, "/") {
+		if strings.HasPrefix(elem, ".") || len(elem) > MaxKeyElem {
+			return fmt.Errorf("%w: bad store name %q", ErrInvalid, name)
+		}
+	}
+	return nil
 }
 
 // SumDBKey returns the store name of a checksum database file, such as a

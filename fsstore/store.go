@@ -75,15 +75,10 @@ func (s *Store) String() string { return "file://" + filepath.ToSlash(s.root) }
 // filename maps a store name to a path under the root, refusing names that
 // could escape it or that name a temporary file.
 func (s *Store) filename(name string) (string, error) {
-	if !fs.ValidPath(name) || name == "." {
-		return "", fmt.Errorf("fsstore: %w: bad name %q", modmirror.ErrInvalid, name)
-	}
-	for _, elem := range strings.Split(name, "/") {
-		// No module path or version element starts with a dot; the
-		// staging directory does.
-		if strings.HasPrefix(elem, ".") {
-			return "", fmt.Errorf("fsstore: %w: bad name %q", modmirror.ErrInvalid, name)
-		}
+	// No valid name starts an element with a dot; the staging directory
+	// does.
+	if err := modmirror.CheckKey(name); err != nil {
+		return "", fmt.Errorf("fsstore: %w", err)
 	}
 	return filepath.Join(s.root, filepath.FromSlash(name)), nil
 }

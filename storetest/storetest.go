@@ -162,6 +162,58 @@ func Run(t *testing.T, s modmirror.Store) {
 		}
 	})
 
+	t.Run("LargeCreate", func(t *testing.T) {
+		// Large enough for a multipart upload in an object store (at
+		// least two parts of 5 MiB), read from a stream of unknown size.
+		name := "example.com/large/@v/v1.0.0.zip"
+		content := bytes.Repeat([]byte("0123456789abcdef"), 12<<20/16)
+		if err := s.Create(ctx, name, struct{ io.Reader }{bytes.NewReader(content)}); err != nil {
+			t.Fatal(err)
+		}
+		if got := read(t, s, name); !bytes.Equal(got, content) {
+			t.Fatalf("read back %d bytes, not the %d written", len(got), len(content))
+		}
+		err := s.Create(ctx, name, bytes.NewReader(bytes.Repeat([]byte("x"), 11<<20)))
+		if !errors.Is(err, fs.ErrExist) {
+			t.Fatalf("second large Create: got %v, want an error matching fs.ErrExist", err)
+		}
+		if got := read(t, s, name); !bytes.Equal(got, content) {
+			t.Fatalf("after a second large Create, the content changed")
+		}
+	})
+
+	t.Run("ConcurrentCreateLarge", func(t *testing.T) {
+		// Writers of large contents race, some with the same bytes: one
+		// wins, the others see fs.ErrExist, nothing is mixed.
+		name := "example.com/racelarge/@v/v1.0.0.zip"
+		const n = 4
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() {
+				content := bytes.Repeat([]byte(fmt.Sprintf("writer %02d ", i%2)), 11<<20/10)
+				errs[i] = s.Create(ctx, name, bytes.NewReader(content))
+			})
+		}
+		wg.Wait()
+		wins := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				wins++
+			case !errors.Is(err, fs.ErrExist):
+				t.Errorf("Create: %v", err)
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("%d Creates succeeded, want exactly 1", wins)
+		}
+		got := read(t, s, name)
+		if len(got) != 11<<20/10*10 || !bytes.Equal(got, bytes.Repeat(got[:10], len(got)/10)) {
+			t.Fatalf("stored content is not one writer's whole content")
+		}
+	})
+
 	t.Run("ConcurrentCreate", func(t *testing.T) {
 		// Many writers race for one name: exactly one wins, the others see
 		// fs.ErrExist, and the stored content is the winner's, whole.

@@ -61,6 +61,37 @@ var ErrUpstream = errors.New("upstream failure")
 // path.
 var ErrStorage = errors.New("storage failure")
 
+// ErrUnavailable is wrapped by errors that report a service the mirror
+// needs that cannot be reached at the moment: an object store or a database
+// that is down. The HTTP layer answers 503, with Retry-After: the request
+// may succeed later, and clients should not fall through to another proxy
+// as for a module that does not exist.
+var ErrUnavailable = errors.New("service unavailable")
+
+// Unavailable returns err as an error matching ErrUnavailable (and, for
+// storage, ErrStorage), with the text "<what> unavailable: <err>".
+func Unavailable(what string, err error) error {
+	return &unavailableError{what: what, err: err}
+}
+
+type unavailableError struct {
+	what string
+	err  error
+}
+
+func (e *unavailableError) Error() string { return e.what + " unavailable: " + e.err.Error() }
+func (e *unavailableError) Unwrap() error { return e.err }
+func (e *unavailableError) Is(target error) bool {
+	return target == ErrUnavailable || target == ErrStorage && e.what == "storage"
+}
+
+// A Pinger says whether a service a mirror depends on (a store, a
+// database) can be reached now, for readiness checks. Ping returns nil or
+// why not.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
 // ErrNotInSumDB is wrapped by errors that report a module version that a
 // checksum database says it does not know (as opposed to one it could not
 // be asked about): a module that the database cannot know, such as a

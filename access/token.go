@@ -100,6 +100,55 @@ type Tokens interface {
 	Lookup(ctx context.Context, h Hash) (Token, error)
 }
 
+// A TokenStore keeps tokens: it makes, lists and revokes them, and finds
+// them by the hash of their secret. TokenDB keeps them in an SQLite file,
+// pgstate.Tokens in PostgreSQL, which replicas share; tokentest.Run is the
+// conformance suite. Implementations must be safe for concurrent use, and
+// a change made by one process must be seen by every other that shares the
+// store.
+type TokenStore interface {
+	Tokens
+
+	// Create makes a new token that may read the private module paths
+	// matching allow (comma-separated, GOPRIVATE syntax; empty allows
+	// public paths only) and, if audit is set, the data tiles of the
+	// mirror's own checksum database (see Token.Audit). It returns the
+	// token and its secret, which is stored nowhere.
+	Create(ctx context.Context, name, allow string, audit bool) (Token, string, error)
+
+	// List returns every token, the oldest first.
+	List(ctx context.Context) ([]Token, error)
+
+	// Revoke revokes the token with the given id and returns it.
+	// Revoking a revoked token changes nothing. An unknown id is an error
+	// matching ErrUnknownToken.
+	Revoke(ctx context.Context, id string) (Token, error)
+
+	// String says where the tokens are, for messages: a file, or a
+	// database URL without its password.
+	String() string
+
+	Close() error
+}
+
+// NewToken checks a new token's name and patterns and returns it, with a
+// new id, its secret and the secret's hash, for a TokenStore's Create to
+// store.
+func NewToken(name, allow string, audit bool) (tok Token, secret string, h Hash, err error) {
+	if err := checkName(name); err != nil {
+		return Token{}, "", Hash{}, err
+	}
+	allow, err = CleanPatterns(allow)
+	if err != nil {
+		return Token{}, "", Hash{}, err
+	}
+	secret, h = newSecret()
+	return Token{ID: newID(), Name: name, Allow: allow, Audit: audit, Created: time.Now().UTC().Truncate(time.Second)}, secret, h, nil
+}
+
+// UnknownID returns the error of Revoke for an id that names no token.
+func UnknownID(id string) error { return unknownID(id) }
+
 // CleanPatterns checks a comma-separated list of module path patterns in
 // GOPRIVATE syntax and returns it in the form that is stored: spaces, empty
 // entries and trailing slashes removed.

@@ -12,6 +12,7 @@ import (
 	msqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/internal/sqlitedb"
 )
 
@@ -26,7 +27,7 @@ type TokenDB struct {
 	file string
 }
 
-var _ Tokens = (*TokenDB)(nil)
+var _ TokenStore = (*TokenDB)(nil)
 
 // tokenSchemaVersion is stored in PRAGMA user_version. Version 2 added
 // audit.
@@ -66,28 +67,29 @@ func OpenTokenDB(file string) (*TokenDB, error) {
 // File returns the database's file name.
 func (t *TokenDB) File() string { return t.file }
 
+// String implements TokenStore.
+func (t *TokenDB) String() string { return t.file }
+
+// Ping implements modmirror.Pinger.
+func (t *TokenDB) Ping(ctx context.Context) error {
+	if err := t.db.PingContext(ctx); err != nil {
+		return modmirror.Unavailable("tokens", err)
+	}
+	return nil
+}
+
 // Close closes the database.
 func (t *TokenDB) Close() error { return t.db.Close() }
 
-// Create makes a new token that may read the private module paths matching
-// allow (comma-separated, GOPRIVATE syntax; empty allows public paths
-// only) and, if audit is set, the data tiles of the mirror's own checksum
-// database (see Token.Audit). It returns the token and its secret, which is
-// stored nowhere: the caller must hand it over now or never.
+// Create implements TokenStore.
 func (t *TokenDB) Create(ctx context.Context, name, allow string, audit bool) (Token, string, error) {
-	if err := checkName(name); err != nil {
-		return Token{}, "", err
-	}
-	allow, err := CleanPatterns(allow)
-	if err != nil {
-		return Token{}, "", err
-	}
-	tok := Token{Name: name, Allow: allow, Audit: audit, Created: time.Now().UTC().Truncate(time.Second)}
 	// A new id could collide with one of the 2^48; try again then.
 	for range 5 {
-		secret, h := newSecret()
-		tok.ID = newID()
-		_, err := t.db.ExecContext(ctx, "INSERT INTO tokens (id, hash, name, allow, created, audit) VALUES (?, ?, ?, ?, ?, ?)",
+		tok, secret, h, err := NewToken(name, allow, audit)
+		if err != nil {
+			return Token{}, "", err
+		}
+		_, err = t.db.ExecContext(ctx, "INSERT INTO tokens (id, hash, name, allow, created, audit) VALUES (?, ?, ?, ?, ?, ?)",
 			tok.ID, h[:], tok.Name, tok.Allow, formatTime(tok.Created), tok.Audit)
 		if err == nil {
 			return tok, secret, nil
@@ -110,7 +112,7 @@ func (t *TokenDB) Lookup(ctx context.Context, h Hash) (Token, error) {
 	return tok, err
 }
 
-// List returns every token, the oldest first.
+// List implements TokenStore.
 func (t *TokenDB) List(ctx context.Context) ([]Token, error) {
 	rows, err := t.db.QueryContext(ctx, "SELECT "+tokenColumns+" FROM tokens ORDER BY rowid")
 	if err != nil {
@@ -131,9 +133,7 @@ func (t *TokenDB) List(ctx context.Context) ([]Token, error) {
 	return out, nil
 }
 
-// Revoke revokes the token with the given id and returns it. Revoking a
-// revoked token changes nothing. An unknown id is an error matching
-// ErrUnknownToken.
+// Revoke implements TokenStore.
 func (t *TokenDB) Revoke(ctx context.Context, id string) (Token, error) {
 	now := formatTime(time.Now().UTC().Truncate(time.Second))
 	if _, err := t.db.ExecContext(ctx, "UPDATE tokens SET revoked = ? WHERE id = ? AND revoked IS NULL", now, id); err != nil {

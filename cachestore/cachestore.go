@@ -154,3 +154,12 @@ func (fi fileInfo) Mode() fs.FileMode  { return 0o444 }
 func (fi fileInfo) ModTime() time.Time { return fi.e.modTime }
 func (fi fileInfo) IsDir() bool        { return false }
 func (fi fileInfo) Sys() any           { return nil }
+
+// Ping implements modmirror.Pinger for the store behind the cache, if it
+// is one.
+func (s *Store) Ping(ctx context.Context) error {
+	if p, ok := s.Store.(modmirror.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}

@@ -20,10 +20,12 @@
 //
 // # What is cached where
 //
-//   - The latest verified signed tree head is kept in a file,
-//     <StateDir>/<name>/latest, updated by compare-and-swap with atomic,
-//     synced writes. It outlives the process, so a database that forks its
-//     log or rolls it back is caught after a restart too.
+//   - The latest verified signed tree head is kept in a [HeadStore]: a
+//     file, <StateDir>/<name>/latest, updated by compare-and-swap with
+//     atomic, synced writes, or a PostgreSQL table that replicas share
+//     (package pgstate). It outlives the process, so a database that
+//     forks its log or rolls it back is caught after a restart too, and,
+//     shared, by every replica once any of them has seen it.
 //   - Verified tiles and lookup records go to the [modmirror.Store] under
 //     sumdb/<name>/, the go command's own module-cache layout. Whatever is
 //     there is trusted without further checks, so only verified data is

@@ -203,7 +203,7 @@ func (p *Proxy) serveShort(w http.ResponseWriter, r *http.Request, req sumdbpath
 func (p *Proxy) stored(ctx context.Context, req sumdbpath.Request) ([]byte, error) {
 	switch req.Kind {
 	case sumdbpath.Latest:
-		data, err := readState(p.v.stateFile)
+		data, err := p.v.heads.ReadHead(ctx, p.v.name)
 		if err == nil && len(data) == 0 {
 			err = fs.ErrNotExist
 		}

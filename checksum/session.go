@@ -114,7 +114,9 @@ func (s *session) ReadConfig(file string) ([]byte, error) {
 	case "key":
 		return []byte(s.v.key), nil
 	case s.v.name + "/latest":
-		data, err := readState(s.v.stateFile)
+		ctx, cancel := s.opContext()
+		defer cancel()
+		data, err := s.v.heads.ReadHead(ctx, s.v.name)
 		if err != nil {
 			return nil, s.noteLocal(modmirror.StorageError("reading the verified tree head of", s.v.name, err))
 		}
@@ -129,7 +131,9 @@ func (s *session) WriteConfig(file string, old, new []byte) error {
 	if file != s.v.name+"/latest" {
 		return fmt.Errorf("checksum: cannot write config file %q", file)
 	}
-	err := swapState(s.v.stateFile, old, new)
+	ctx, cancel := s.opContext()
+	defer cancel()
+	err := s.v.heads.SwapHead(ctx, s.v.name, old, new)
 	if err != nil && !errors.Is(err, sumdb.ErrWriteConflict) {
 		return s.noteLocal(modmirror.StorageError("writing the verified tree head of", s.v.name, err))
 	}

@@ -2,16 +2,53 @@ package checksum
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"golang.org/x/mod/sumdb"
 
 	"github.com/modmirror/modmirror/internal/atomicfile"
 )
+
+// A HeadStore keeps the latest verified signed tree head of each checksum
+// database. Every verifier that shares one (the replicas of a mirror)
+// replaces a head only with a verified successor, so all of them refuse a
+// fork or a rollback that any of them has seen. FileHeads keeps the heads
+// in files, for one process; pgstate.Heads in PostgreSQL, for replicas.
+type HeadStore interface {
+	// ReadHead returns the head of the database name, or nil if there is
+	// none yet.
+	ReadHead(ctx context.Context, name string) ([]byte, error)
+
+	// SwapHead replaces the head of name by new if it is still old (nil:
+	// none), and returns sumdb.ErrWriteConflict if it is not.
+	SwapHead(ctx context.Context, name string, old, new []byte) error
+}
+
+// FileHeads is a HeadStore in a directory: the head of database name is
+// the file <dir>/<name>/latest, replaced atomically (temporary file,
+// sync, rename, sync of the directory), so a crash leaves the old head or
+// the new one. It must not be shared between processes.
+type FileHeads string
+
+// ReadHead implements HeadStore.
+func (d FileHeads) ReadHead(ctx context.Context, name string) ([]byte, error) {
+	return readState(d.file(name))
+}
+
+// SwapHead implements HeadStore.
+func (d FileHeads) SwapHead(ctx context.Context, name string, old, new []byte) error {
+	return swapState(d.file(name), old, new)
+}
+
+func (d FileHeads) file(name string) string {
+	return filepath.Join(string(d), filepath.FromSlash(name), "latest")
+}
 
 // stateMu serializes compare-and-swap updates of state files. One lock for
 // the whole process is enough: tree heads change a few times a minute at

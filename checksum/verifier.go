@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -45,8 +44,13 @@ type Config struct {
 	// modmirror.SumDBKey(Name, file).
 	Store modmirror.Store
 
+	// Heads keeps the latest verified signed tree head; replicas share
+	// one. If nil, it is FileHeads(StateDir).
+	Heads HeadStore
+
 	// StateDir holds the latest verified signed tree head, in the file
-	// <StateDir>/<Name>/latest. It must not be shared between processes.
+	// <StateDir>/<Name>/latest, when Heads is nil. It must not be shared
+	// between processes.
 	StateDir string
 
 	// Logger receives security errors (at error level) and cache write
@@ -73,7 +77,7 @@ type Verifier struct {
 	verifiers note.Verifiers
 	remote    Remote
 	store     modmirror.Store
-	stateFile string
+	heads     HeadStore
 	log       *slog.Logger
 	timeout   time.Duration
 
@@ -103,8 +107,8 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		return nil, fmt.Errorf("checksum: unusable database name %q", name)
 	case cfg.Remote == nil || cfg.Store == nil:
 		return nil, errors.New("checksum: Remote and Store are required")
-	case cfg.StateDir == "":
-		return nil, errors.New("checksum: StateDir is required")
+	case cfg.StateDir == "" && cfg.Heads == nil:
+		return nil, errors.New("checksum: Heads or StateDir is required")
 	}
 	v := &Verifier{
 		name:      name,
@@ -112,7 +116,7 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		verifiers: note.VerifierList(nv),
 		remote:    cfg.Remote,
 		store:     cfg.Store,
-		stateFile: filepath.Join(cfg.StateDir, filepath.FromSlash(name), "latest"),
+		heads:     cfg.Heads,
 		log:       cfg.Logger,
 		timeout:   cfg.Timeout,
 	}
@@ -122,6 +126,9 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	v.log = v.log.With("sumdb", name)
 	if v.timeout <= 0 {
 		v.timeout = 30 * time.Second
+	}
+	if v.heads == nil {
+		v.heads = FileHeads(cfg.StateDir)
 	}
 	return v, nil
 }
@@ -310,7 +317,9 @@ func (v *Verifier) discard(s *session) {
 // signature and its consistency with the previous one; the signature is
 // checked again here because the file is read back from disk.
 func (v *Verifier) verifiedTree() (tlog.Tree, error) {
-	msg, err := readState(v.stateFile)
+	ctx, cancel := context.WithTimeout(context.Background(), v.timeout)
+	defer cancel()
+	msg, err := v.heads.ReadHead(ctx, v.name)
 	if err != nil || len(msg) == 0 {
 		return tlog.Tree{}, err
 	}

@@ -262,3 +262,11 @@ func (s *Store) cleanStaging() error {
 	}
 	return nil
 }
+
+// Ping implements modmirror.Pinger: the store's directory can be read.
+func (s *Store) Ping(ctx context.Context) error {
+	if _, err := os.Stat(s.root); err != nil {
+		return modmirror.StorageError("reading", ".", err)
+	}
+	return nil
+}

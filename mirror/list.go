@@ -308,6 +308,16 @@ func (m *Mirror) updateList(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
+	if m.cfg.Locker != nil {
+		// Replicas too write the list one at a time, each from the
+		// listing it makes under the lock, so none writes an older one
+		// over a newer.
+		unlockShared, err := m.cfg.Locker.Lock(ctx, dir+"/list")
+		if err != nil {
+			return modmirror.Unavailable("fill lock", err)
+		}
+		defer unlockShared()
+	}
 	names, err := m.cfg.Store.List(ctx, dir)
 	if err != nil {
 		return err

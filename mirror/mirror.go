@@ -76,6 +76,12 @@ type Config struct {
 	// other once its .zip is stored, with the hashes of the stored files.
 	Recorder Recorder
 
+	// Locker, if not nil, makes one process at a time fill a file, of
+	// the replicas that share the store: the others wait, then find the
+	// file stored. With no Locker, each process fills on its own (and the
+	// store's Create keeps the first copy).
+	Locker Locker
+
 	// Offline makes the mirror serve from its store only.
 	Offline bool
 
@@ -99,6 +105,14 @@ type Config struct {
 
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
+}
+
+// A Locker makes one holder of a key at a time, across the processes that
+// share it. Lock waits until the key is free or ctx ends, and returns the
+// function that frees it. A process that dies holding a lock loses it, at
+// once or within a bounded time. pgstate.Locks is one.
+type Locker interface {
+	Lock(ctx context.Context, key string) (unlock func(), err error)
 }
 
 // Mirror answers module requests from its store, filling misses from its
@@ -221,6 +235,11 @@ func (m *Mirror) file(ctx context.Context, path, version, ext string) (modmirror
 		fctx, cancel := detach(ctx, timeout)
 		defer cancel()
 		start := time.Now()
+		if unlock, filled, err := m.lockFill(fctx, key); err != nil || filled {
+			return nil, err
+		} else if unlock != nil {
+			defer unlock()
+		}
 		var err error
 		switch ext {
 		case modmirror.ExtInfo:
@@ -242,6 +261,34 @@ func (m *Mirror) file(ctx context.Context, path, version, ext string) (modmirror
 		}
 	}
 	return m.cfg.Store.Open(ctx, key)
+}
+
+// lockFill takes the fill lock of key, when replicas share the store, and
+// reports whether another replica stored the file while this one waited
+// for it: then there is nothing to fill, and nothing to unlock.
+func (m *Mirror) lockFill(ctx context.Context, key string) (unlock func(), filled bool, err error) {
+	if m.cfg.Locker == nil {
+		return nil, false, nil
+	}
+	unlock, err = m.cfg.Locker.Lock(ctx, key)
+	if err != nil {
+		if errors.Is(err, modmirror.ErrUnavailable) {
+			return nil, false, err
+		}
+		return nil, false, modmirror.Unavailable("fill lock", err)
+	}
+	f, err := m.cfg.Store.Open(ctx, key)
+	if err == nil {
+		f.Close()
+		unlock()
+		m.log.Debug("stored by another replica", "key", key)
+		return nil, true, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		unlock()
+		return nil, false, err
+	}
+	return unlock, false, nil
 }
 
 // detach returns a context for an upstream request shared by several

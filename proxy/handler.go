@@ -284,6 +284,10 @@ func (h *Handler) fail(w http.ResponseWriter, err error) {
 		code, msg = http.StatusNotFound, "not found: "+msg
 	case errors.Is(err, modmirror.ErrInvalid):
 		code = http.StatusBadRequest
+	case errors.Is(err, modmirror.ErrUnavailable):
+		// A store or database is down: try later, here.
+		code = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "5")
 	case errors.Is(err, modmirror.ErrStorage):
 		// The mirror's own failure: 500, whatever else it wraps.
 	case errors.Is(err, modmirror.ErrSecurity), errors.Is(err, modmirror.ErrUpstream):

@@ -339,10 +339,23 @@ func (s *Store) List(ctx context.Context, dir string) ([]string, error) {
 // bucket, else a storage error.
 func (s *Store) fail(op, name string, err error) error {
 	resp := minio.ToErrorResponse(err)
-	if resp.Code == "NoSuchKey" || resp.StatusCode == http.StatusNotFound && resp.Code != "NoSuchBucket" {
+	switch {
+	case resp.Code == "NoSuchKey" || resp.StatusCode == http.StatusNotFound && resp.Code != "NoSuchBucket":
 		return &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	case resp.Code == "" || resp.StatusCode >= 500:
+		// No answer, or the server says it is failing: the store is
+		// down rather than wrong.
+		return modmirror.Unavailable("storage", fmt.Errorf("%s %s: %w", op, name, reason(err)))
 	}
 	return modmirror.StorageError(op, name, reason(err))
+}
+
+// Ping implements modmirror.Pinger: the bucket can be reached.
+func (s *Store) Ping(ctx context.Context) error {
+	if _, err := s.client.BucketExists(ctx, s.bucket); err != nil {
+		return modmirror.Unavailable("storage", fmt.Errorf("bucket %s: %w", s.bucket, reason(err)))
+	}
+	return nil
 }
 
 // reason returns a short error for err from S3: its code and message, or

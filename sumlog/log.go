@@ -747,3 +747,11 @@ func (r *batchHashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	}
 	return out, nil
 }
+
+// Ping implements modmirror.Pinger, for its storage.
+func (l *Log) Ping(ctx context.Context) error {
+	if p, ok := l.storage.(modmirror.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}

@@ -54,8 +54,8 @@ func TestParseFlagsEnvironment(t *testing.T) {
 	// The token commands share serve's data directory, and its variable.
 	t.Setenv("MODMIRROR_DATA", "/srv/modmirror")
 	tc := new(tokenCreateCommand)
-	if _, err := tc.flags().parse(nil, noArgs); err != nil || tc.data != "/srv/modmirror" {
-		t.Errorf("token create with MODMIRROR_DATA: data %q, err %v", tc.data, err)
+	if _, err := tc.flags().parse(nil, noArgs); err != nil || tc.store.data != "/srv/modmirror" {
+		t.Errorf("token create with MODMIRROR_DATA: data %q, err %v", tc.store.data, err)
 	}
 }
 
@@ -181,7 +181,7 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"token", "revoke", "-bogus"}, 2, "modmirror token revoke: unknown flag -bogus (run 'modmirror token revoke --help')\n"},
 		{[]string{"sumdb"}, 2, "modmirror sumdb: missing subcommand (run 'modmirror sumdb --help')\n"},
 		{[]string{"snapshot", "hash"}, 2, "modmirror snapshot hash: want the snapshot's directory (run 'modmirror snapshot hash --help')\n"},
-		{[]string{"token", "revoke", "--data", empty, "x"}, 1, "modmirror token revoke: no token database in " + empty + " (made by the first 'modmirror token create --data " + empty + "')\n"},
+		{[]string{"token", "revoke", "--data", empty, "x"}, 1, "modmirror token revoke: no token database " + empty + "/tokens.db (made by the first 'modmirror token create')\n"},
 		{[]string{"token", "revoke", "--data", withDB, "nope"}, 1, "modmirror token revoke: no token has the id \"nope\"\n"},
 		{[]string{"frobnicate"}, 2, "modmirror: unknown command \"frobnicate\" (run 'modmirror --help' for the list)\n"},
 	} {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/modmirror/modmirror"
+	"github.com/modmirror/modmirror/access"
 	"github.com/modmirror/modmirror/cachestore"
 	"github.com/modmirror/modmirror/checksum"
 	"github.com/modmirror/modmirror/fsstore"
@@ -23,7 +25,9 @@ import (
 	"github.com/modmirror/modmirror/internal/goenv"
 	"github.com/modmirror/modmirror/internal/metrics"
 	"github.com/modmirror/modmirror/mirror"
+	"github.com/modmirror/modmirror/pgstate"
 	"github.com/modmirror/modmirror/proxy"
+	"github.com/modmirror/modmirror/s3store"
 	"github.com/modmirror/modmirror/sumlog"
 	"github.com/modmirror/modmirror/upstream"
 )
@@ -32,12 +36,15 @@ type serveCommand struct {
 	listen       string
 	data         string
 	dataPerm     string
+	store        string
 	upstream     string
 	private      string
 	nosumdb      string
 	sumdb        string
 	sumdbKey     string
 	sumdbDB      string
+	sharedDB     string
+	tokensDB     string
 	offline      bool
 	listTTL      time.Duration
 	basePath     string
@@ -73,6 +80,7 @@ environment, else from the file "go env -w" writes.`)
 	f.group("Store")
 	f.StringVar(&c.data, "data", defaultDataDir(), "data `directory`: the store is its cache/download subdirectory; one serve process at a time")
 	f.StringVar(&c.dataPerm, "data-perm", string(datadir.Private), "who besides the mirror's user may read the data directory: `private` (directories 0700, files 0600), group (0750, 0640) or world (0755, 0644), for a backup user or a web server serving the store; existing files are changed to match at start")
+	f.StringVar(&c.store, "store", "", "where module files are stored: `URL` file:///path, or s3://BUCKET/PREFIX?endpoint=HOST:PORT&region=R (insecure=true for http, create=true to make the bucket), with credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or ~/.aws/credentials; default file://<data>/cache/download")
 	f.Int64Var(&c.memoryCache, "memory-cache-mb", 64, "`MiB` of memory for keeping small stored files (up to 128 KiB each), so hits skip the disk; 0 turns it off")
 	f.BoolVar(&c.offline, "offline", false, "serve from the store only, never asking the upstream")
 
@@ -90,10 +98,14 @@ environment, else from the file "go env -w" writes.`)
 	f.StringVar(&c.sumdb, "sumdb", defaultSumDB(), "checksum database that verifies public modules, as GOSUMDB (`name[+key]`), or off; default $GOSUMDB")
 	f.StringVar(&c.nosumdb, "nosumdb", goenv.Get("GONOSUMDB"), "module path `patterns` fetched from the upstream without a checksum database check; default $GONOSUMDB")
 	f.StringVar(&c.sumdbKey, "sumdb-key", "", "signer key `file` (from \"modmirror sumdb keygen\"): serve the mirror's own checksum database, which records every module version served, at /sumdb/<name>/")
-	f.StringVar(&c.sumdbDB, "sumdb-db", "", "`database` of the own checksum database: sqlite:///path/file.db, a file path, or postgres://user:pass@host/db (shared by replicas); default <data>/sumdb.db")
+	f.StringVar(&c.sumdbDB, "sumdb-db", "", "`database` of the own checksum database: sqlite:///path/file.db, a file path, or postgres://user:pass@host/db (shared by replicas); default --shared-db, else <data>/sumdb.db")
+
+	f.group("Replicas")
+	f.StringVar(&c.sharedDB, "shared-db", "", "PostgreSQL `URL` (postgres://user:pass@host/db) of what replicas share: tokens, the verified tree heads of the checksum databases, the locks that make one replica fill a missing file, and the own checksum database; without it, they are in the data directory")
 
 	f.group("Access")
 	c.access.register(f.FlagSet)
+	f.StringVar(&c.tokensDB, "tokens-db", "", "`database` of the client tokens: sqlite:///path/file.db, a file path, or postgres://user:pass@host/db; default --shared-db, else <data>/tokens.db")
 
 	f.group("Logging")
 	f.StringVar(&c.logFormat, "log-format", "text", "log `format`: text or json")
@@ -218,14 +230,13 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_, metric
 	if dir.ReadOnly && c.sumdbKey != "" {
 		return nil, nil, nil, usagef("the data directory %s cannot be written, and the own checksum database (--sumdb-key) appends to it", dir.Path)
 	}
-	storeDir := filepath.Join(dir.Path, "cache", "download")
-	disk, err := fsstore.New(storeDir)
+	shared, err := openShared(ctx, c.sharedDB)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	var store modmirror.Store = disk
-	if c.memoryCache > 0 {
-		store = cachestore.New(disk, c.memoryCache<<20, 128<<10)
+	if shared.db != nil {
+		closers = append(closers, shared.db.Close)
+		log.Info("sharing state with other replicas", "db", shared.db.String())
 	}
 	tmpDir := filepath.Join(dir.Path, "tmp")
 	if !dir.ReadOnly {
@@ -233,7 +244,19 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_, metric
 			return nil, nil, nil, err
 		}
 	}
-	log.Info("data directory", "dir", c.data, "store", storeDir, "GOPROXY", "file://"+filepath.ToSlash(storeDir))
+	backend, err := c.openStore(ctx, dir.Path, tmpDir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	store := backend
+	if c.memoryCache > 0 {
+		store = cachestore.New(backend, c.memoryCache<<20, 128<<10)
+	}
+	if fs, ok := backend.(*fsstore.Store); ok {
+		log.Info("data directory", "dir", dir.Path, "store", fs.Root(), "GOPROXY", "file://"+filepath.ToSlash(fs.Root()))
+	} else {
+		log.Info("data directory", "dir", dir.Path, "store", fmt.Sprint(backend))
+	}
 
 	m := metrics.New()
 	var orig modmirror.Upstream
@@ -273,6 +296,7 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_, metric
 		Private:      private.Match,
 		Origin:       orig,
 		NoSumDB:      nosumdb.Match,
+		Locker:       shared.locker(),
 		Offline:      c.offline,
 		ListTTL:      c.listTTL,
 		FetchTimeout: c.fetchTimeout,
@@ -297,6 +321,7 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_, metric
 			Remote:   remote,
 			Store:    store,
 			StateDir: filepath.Join(c.data, "sumdb"),
+			Heads:    shared.heads(),
 			Logger:   log.WithGroup("sumdb"),
 			// As long as a fill of a .mod may take: a shorter
 			// --fetch-timeout is honoured by verification too.
@@ -348,19 +373,27 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_, metric
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		// The process is alive; /readyz says whether it can serve.
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		if _, err := store.List(r.Context(), "."); err != nil {
-			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
 		fmt.Fprintln(w, "ok")
 	})
-	guarded, metricsHandler, closeTokens, err := c.guard(ph, m.Handler(), private, ownName, log, m.Registry())
+	deps := []dependency{{"store", pinger(store)}}
+	if shared.db != nil {
+		deps = append(deps, dependency{"shared database", shared.db})
+	}
+	if cfg.Recorder != nil {
+		deps = append(deps, dependency{"own checksum database", pinger(cfg.Recorder)})
+	}
+	guarded, metricsHandler, tokens, err := c.guard(ph, m.Handler(), private, ownName, c.tokenOpener(shared), log, m.Registry())
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	closers = append(closers, closeTokens)
+	if tokens != nil {
+		closers = append(closers, tokens.Close)
+		deps = append(deps, dependency{"tokens", pinger(tokens)})
+	}
+	mux.Handle("/readyz", readiness(deps))
 	mux.Handle("/", guarded)
 	if c.access.metricsListen == "" {
 		mux.Handle("/metrics", metricsHandler)
@@ -382,6 +415,76 @@ func (c *serveCommand) checkUpstream() error {
 		}
 	}
 	return nil
+}
+
+// sharedState is what --shared-db opens: a database of the state that
+// replicas share, or none.
+type sharedState struct{ db *pgstate.DB }
+
+func openShared(ctx context.Context, setting string) (sharedState, error) {
+	if setting == "" {
+		return sharedState{}, nil
+	}
+	db, err := parseDBSetting(setting, "")
+	if err != nil || db.url == "" {
+		return sharedState{}, usagef("--shared-db: want postgres://user:password@host/db")
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	pg, err := pgstate.Open(ctx, db.url)
+	if err != nil {
+		return sharedState{}, fmt.Errorf("--shared-db %s: %w", db.shown, err)
+	}
+	return sharedState{pg}, nil
+}
+
+func (s sharedState) heads() checksum.HeadStore {
+	if s.db == nil {
+		return nil
+	}
+	return s.db.Heads()
+}
+
+func (s sharedState) locker() mirror.Locker {
+	if s.db == nil {
+		return nil
+	}
+	return s.db.Locks()
+}
+
+// tokenOpener returns how the token store is opened, when one is needed:
+// --tokens-db, else the shared database, else <data>/tokens.db.
+func (c *serveCommand) tokenOpener(shared sharedState) func() (access.TokenStore, error) {
+	return func() (access.TokenStore, error) {
+		if c.tokensDB == "" && shared.db != nil {
+			return shared.db.Tokens(), nil // closed with the database
+		}
+		return (&tokenStoreFlags{data: c.data, db: c.tokensDB}).open(true)
+	}
+}
+
+// openStore opens the store that --store names: a directory (by default
+// the data directory's cache/download) or an S3 bucket, whose uploads of
+// unknown size are spooled in tmpDir.
+func (c *serveCommand) openStore(ctx context.Context, data, tmpDir string) (modmirror.Store, error) {
+	switch {
+	case c.store == "":
+		return fsstore.New(filepath.Join(data, "cache", "download"))
+	case strings.HasPrefix(c.store, "file://"):
+		u, err := url.Parse(c.store)
+		if err != nil || u.Host != "" || u.Path == "" || u.RawQuery != "" {
+			return nil, usagef("--store %s: want file:///absolute/path", c.store)
+		}
+		return fsstore.New(filepath.FromSlash(u.Path))
+	case strings.HasPrefix(c.store, "s3://"):
+		cfg, err := s3store.ParseURL(c.store)
+		if err != nil {
+			return nil, usagef("--store: %v", err)
+		}
+		cfg.TempDir = tmpDir
+		return s3store.Open(ctx, cfg)
+	}
+	return nil, usagef("--store %s: want file:///path or s3://bucket/prefix", c.store)
 }
 
 // serverPaths are the directories whose names must never show in an
@@ -424,7 +527,11 @@ func (c *serveCommand) openLog(ctx context.Context, log *slog.Logger, fill func(
 	if err != nil {
 		return nil, nil, usageError{err: fmt.Errorf("--sumdb-key: %w", err)}
 	}
-	st, file, err := openLogStorage(c.sumdbDB, c.data)
+	setting := c.sumdbDB
+	if setting == "" {
+		setting = c.sharedDB
+	}
+	st, file, err := openLogStorage(setting, c.data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--sumdb-db: %w", err)
 	}

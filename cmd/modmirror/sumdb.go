@@ -124,40 +124,54 @@ func readKeyFile(file string) (string, error) {
 // sqlite:// URL or a file path (empty means <data>/sumdb.db), or a
 // postgres:// URL. It returns the storage and its name for logs.
 func openLogStorage(setting, data string) (sumlog.Storage, string, error) {
+	db, err := parseDBSetting(setting, filepath.Join(data, "sumdb.db"))
+	if err != nil {
+		return nil, "", err
+	}
+	if db.file != "" {
+		st, err := sqlite.Open(db.file)
+		return st, db.file, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := postgres.Open(ctx, db.url)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", db.shown, err)
+	}
+	return st, db.shown, nil
+}
+
+// A dbSetting is a parsed database flag: an SQLite file or a PostgreSQL
+// URL.
+type dbSetting struct {
+	file  string // SQLite
+	url   string // PostgreSQL, with its password
+	shown string // the URL without it, for messages
+}
+
+// parseDBSetting parses a database flag: empty (defaultFile),
+// sqlite:///path, a file path, or postgres://... (postgresql:// too).
+func parseDBSetting(setting, defaultFile string) (dbSetting, error) {
 	if setting == "" {
-		file := filepath.Join(data, "sumdb.db")
-		st, err := sqlite.Open(file)
-		return st, file, err
+		return dbSetting{file: defaultFile}, nil
 	}
 	u, err := url.Parse(setting)
 	if err != nil || u.Scheme == "" || u.Scheme == "file" {
-		file := setting
 		if err == nil && u.Scheme == "file" {
-			file = u.Path
+			return dbSetting{file: u.Path}, nil
 		}
-		st, err := sqlite.Open(file)
-		return st, file, err
+		return dbSetting{file: setting}, nil
 	}
 	switch u.Scheme {
 	case "sqlite", "sqlite3":
-		file := u.Path
 		if u.Host != "" {
-			// sqlite://relative/path
-			file = u.Host + u.Path
+			return dbSetting{file: u.Host + u.Path}, nil // sqlite://relative/path
 		}
-		st, err := sqlite.Open(file)
-		return st, file, err
+		return dbSetting{file: u.Path}, nil
 	case "postgres", "postgresql":
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		shown := redactPostgresURL(u)
-		st, err := postgres.Open(ctx, setting)
-		if err != nil {
-			return nil, "", fmt.Errorf("%s: %w", shown, err)
-		}
-		return st, shown, nil
+		return dbSetting{url: setting, shown: redactPostgresURL(u)}, nil
 	}
-	return nil, "", fmt.Errorf("unknown database URL scheme %q (want sqlite:///path or postgres://...)", u.Scheme)
+	return dbSetting{}, fmt.Errorf("unknown database URL scheme %q (want sqlite:///path or postgres://...)", u.Scheme)
 }
 
 // redactPostgresURL returns u for logs: without its password, in the

@@ -20,6 +20,7 @@ import (
 
 	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/access"
+	"github.com/modmirror/modmirror/pgstate"
 )
 
 // This file holds "modmirror token ..." and serve's access control, which
@@ -58,35 +59,67 @@ within 2 seconds.
 Run "modmirror token <subcommand> --help" for its flags.
 `
 
-// dataFlag adds the --data flag that every token subcommand has. It is
-// serve's --data, and MODMIRROR_DATA sets both.
-func dataFlag(fs *commandFlags, data *string) {
-	fs.StringVar(data, "data", defaultDataDir(), "data `directory` of the mirror: the tokens are in its tokens.db")
-	fs.fromEnv("data")
+// tokenStoreFlags are the flags that say where tokens are, which every
+// token subcommand has. They are serve's, and MODMIRROR_DATA and
+// MODMIRROR_TOKENS_DB set both.
+type tokenStoreFlags struct {
+	data, db string
 }
 
-// openTokens opens the token database of a data directory; create says
-// whether a missing one is made.
-func openTokens(data string, create bool) (*access.TokenDB, error) {
-	if data == "" {
-		return nil, usageError{err: errors.New("no data directory: set --data or $HOME")}
+func (t *tokenStoreFlags) register(fs *commandFlags) {
+	fs.StringVar(&t.data, "data", defaultDataDir(), "data `directory` of the mirror: the tokens are in its tokens.db, unless --tokens-db says otherwise")
+	fs.StringVar(&t.db, "tokens-db", "", "`database` of the tokens: sqlite:///path/file.db, a file path, or postgres://user:pass@host/db, which replicas share; default <data>/tokens.db")
+	fs.fromEnv("data", "tokens-db")
+}
+
+// open opens the token store; create says whether a missing SQLite file
+// is made.
+func (t *tokenStoreFlags) open(create bool) (access.TokenStore, error) {
+	setting, err := parseDBSetting(t.db, tokenFile(t.data))
+	if err != nil {
+		return nil, usagef("--tokens-db: %v", err)
 	}
-	file := tokenFile(data)
+	if setting.file == "" {
+		return openSharedTokens(setting)
+	}
+	if t.db == "" && t.data == "" {
+		return nil, usagef("no data directory: set --data or $HOME")
+	}
 	if !create {
-		if _, err := os.Stat(file); errors.Is(err, iofs.ErrNotExist) {
-			return nil, fmt.Errorf("no token database in %s (made by the first 'modmirror token create --data %s')", data, data)
+		if _, err := os.Stat(setting.file); errors.Is(err, iofs.ErrNotExist) {
+			return nil, fmt.Errorf("no token database %s (made by the first 'modmirror token create')", setting.file)
 		} else if err != nil {
 			return nil, err
 		}
 	}
-	return access.OpenTokenDB(file)
+	return access.OpenTokenDB(setting.file)
 }
+
+// openSharedTokens opens the tokens of a PostgreSQL database.
+func openSharedTokens(setting dbSetting) (access.TokenStore, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db, err := pgstate.Open(ctx, setting.url)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", setting.shown, err)
+	}
+	return ownedTokens{db.Tokens(), db}, nil
+}
+
+// ownedTokens are the tokens of a database that they close.
+type ownedTokens struct {
+	*pgstate.Tokens
+	db *pgstate.DB
+}
+
+func (t ownedTokens) Close() error { return t.db.Close() }
 
 // tokenCreateCommand makes a token.
 type tokenCreateCommand struct {
-	data, name, allow string
-	audit             bool
-	out               io.Writer
+	store       tokenStoreFlags
+	name, allow string
+	audit       bool
+	out         io.Writer
 }
 
 func (c *tokenCreateCommand) flags() *commandFlags {
@@ -96,7 +129,7 @@ kept: it is shown now and never again. Give it to a client as the password
 of a .netrc entry for the mirror's host (with its port, if not 443:
 "machine mirror.corp.example:8443 login any password <token>"), or as
 "Authorization: Bearer <token>".`)
-	dataFlag(fs, &c.data)
+	c.store.register(fs)
 	fs.StringVar(&c.name, "name", "", "`name` of the token: who or what uses it (required)")
 	fs.BoolVar(&c.audit, "audit", false, "the token may also read the data tiles of the mirror's own checksum database, which list every module version it recorded, private ones included (for modmirror sumdb audit and other auditors); no one else may")
 	fs.StringVar(&c.allow, "allow", "", "comma-separated module path `patterns` (GOPRIVATE syntax) of the private modules the token may read, such as 'corp.example/*'; empty: public modules only")
@@ -115,7 +148,7 @@ func (c *tokenCreateCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openTokens(c.data, true)
+	db, err := c.store.open(true)
 	if err != nil {
 		return err
 	}
@@ -131,25 +164,25 @@ func (c *tokenCreateCommand) Run(ctx context.Context, args []string) error {
 	if tok.Audit {
 		allows += ", and the own checksum database's data tiles"
 	}
-	fmt.Fprintf(c.out, "created token %s (%s) in %s: it may read %s\n", tok.ID, tok.Name, db.File(), allows)
+	fmt.Fprintf(c.out, "created token %s (%s) in %s: it may read %s\n", tok.ID, tok.Name, db, allows)
 	fmt.Fprintf(c.out, "it is shown only now; clients send it as a .netrc password or a Bearer token:\n%s\n", secret)
 	return nil
 }
 
 // tokenListCommand lists tokens.
 type tokenListCommand struct {
-	data string
-	out  io.Writer
+	store tokenStoreFlags
+	out   io.Writer
 }
 
 // Run implements command.
 func (c *tokenListCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlags("token list", "modmirror token list", "Lists the tokens: id, name, allowed patterns, when each was made and whether it is revoked. Secrets are not kept, so they are never shown.")
-	dataFlag(fs, &c.data)
+	c.store.register(fs)
 	if _, err := fs.parse(args, noArgs); err != nil {
 		return err
 	}
-	db, err := openTokens(c.data, false)
+	db, err := c.store.open(false)
 	if err != nil {
 		return err
 	}
@@ -180,8 +213,8 @@ func (c *tokenListCommand) Run(ctx context.Context, args []string) error {
 
 // tokenRevokeCommand revokes tokens.
 type tokenRevokeCommand struct {
-	data string
-	out  io.Writer
+	store tokenStoreFlags
+	out   io.Writer
 }
 
 // Run implements command.
@@ -189,7 +222,7 @@ func (c *tokenRevokeCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlags("token revoke", "modmirror token revoke ID ...", fmt.Sprintf(`
 Revokes the tokens with the given ids (as "modmirror token list" shows
 them). Running mirrors refuse them within %v.`, access.DefaultCacheTTL))
-	dataFlag(fs, &c.data)
+	c.store.register(fs)
 	ids, err := fs.parse(args, anyArgs)
 	if err != nil {
 		return err
@@ -197,7 +230,7 @@ them). Running mirrors refuse them within %v.`, access.DefaultCacheTTL))
 	if len(ids) == 0 {
 		return usageError{err: errors.New("no token id given")}
 	}
-	db, err := openTokens(c.data, false)
+	db, err := c.store.open(false)
 	if err != nil {
 		return err
 	}
@@ -231,10 +264,11 @@ func (a *accessFlags) register(fs *flag.FlagSet) {
 
 // guard puts access control in front of h, the GOPROXY and checksum
 // database handler, and metrics, the /metrics handler, where they need a
-// token; then it opens <data>/tokens.db, which closeDB closes. Data tiles
-// of the own checksum database (named own, if any) list private module
-// paths, so they need a token with --audit.
-func (c *serveCommand) guard(h, metrics http.Handler, private modmirror.Patterns, own string, log *slog.Logger, reg prometheus.Registerer) (_, _ http.Handler, closeDB func() error, _ error) {
+// token; then it opens the token store with openTokens, and returns it for
+// the caller to close (nil if no token is needed). Data tiles of the own
+// checksum database (named own, if any) list private module paths, so they
+// need a token with --audit.
+func (c *serveCommand) guard(h, metrics http.Handler, private modmirror.Patterns, own string, openTokens func() (access.TokenStore, error), log *slog.Logger, reg prometheus.Registerer) (_, _ http.Handler, _ access.TokenStore, err error) {
 	pub, err := access.ParseAccess(c.access.publicAccess)
 	if err != nil {
 		return nil, nil, nil, usagef("--public-access: %v", err)
@@ -254,40 +288,40 @@ func (c *serveCommand) guard(h, metrics http.Handler, private modmirror.Patterns
 		log.Warn("private modules are served to every client (--private-access open)", "private", private.String())
 	}
 	if protocolOpen && met == access.Open {
-		return h, metrics, func() error { return nil }, nil
+		return h, metrics, nil, nil
 	}
-	db, err := access.OpenTokenDB(tokenFile(c.data))
+	store, err := openTokens()
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	tokens := access.NewCache(db, access.DefaultCacheTTL)
+	defer func() {
+		if err != nil {
+			store.Close()
+		}
+	}()
+	tokens := access.NewCache(store, access.DefaultCacheTTL)
 	if met == access.WithToken {
 		if metrics, err = access.New(metrics, access.Options{Tokens: tokens, PublicAccess: access.WithToken, Logger: log.WithGroup("access")}); err != nil {
-			db.Close()
 			return nil, nil, nil, err
 		}
 	}
-	if protocolOpen {
-		log.Info("access control", "metrics", met, "tokens", db.File())
-		return h, metrics, db.Close, nil
+	if !protocolOpen {
+		h, err = access.New(h, access.Options{
+			Tokens:        tokens,
+			Private:       private.Match,
+			PrivateAccess: priv,
+			PublicAccess:  pub,
+			BasePath:      c.basePath,
+			AuditSumDBs:   slices.DeleteFunc([]string{own}, func(s string) bool { return s == "" }),
+			Logger:        log.WithGroup("access"),
+			Registerer:    reg,
+		})
+		if err != nil {
+			return nil, nil, nil, usageError{err: err}
+		}
 	}
-	guarded, err := access.New(h, access.Options{
-		Tokens:        tokens,
-		Private:       private.Match,
-		PrivateAccess: priv,
-		PublicAccess:  pub,
-		BasePath:      c.basePath,
-		AuditSumDBs:   slices.DeleteFunc([]string{own}, func(s string) bool { return s == "" }),
-		Logger:        log.WithGroup("access"),
-		Registerer:    reg,
-	})
+	toks, err := store.List(context.Background())
 	if err != nil {
-		db.Close()
-		return nil, nil, nil, usageError{err: err}
-	}
-	toks, err := db.List(context.Background())
-	if err != nil {
-		db.Close()
 		return nil, nil, nil, err
 	}
 	valid := 0
@@ -296,9 +330,9 @@ func (c *serveCommand) guard(h, metrics http.Handler, private modmirror.Patterns
 			valid++
 		}
 	}
-	log.Info("access control", "public", pub, "private", priv, "metrics", met, "tokens", db.File(), "valid_tokens", valid)
-	if c.tls.config == nil {
+	log.Info("access control", "public", pub, "private", priv, "metrics", met, "tokens", store.String(), "valid_tokens", valid)
+	if c.tls.config == nil && !protocolOpen {
 		log.Warn("tokens are checked but the mirror serves plain HTTP: the go command sends tokens only over HTTPS (--tls-cert, or a proxy in front that serves HTTPS)")
 	}
-	return guarded, metrics, db.Close, nil
+	return h, metrics, store, nil
 }

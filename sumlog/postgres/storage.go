@@ -42,6 +42,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/sumlog"
 )
 
@@ -289,4 +290,12 @@ func insertError(err error) error {
 		return fmt.Errorf("%w: %v", sumlog.ErrConflict, err)
 	}
 	return fmt.Errorf("postgres: %w", err)
+}
+
+// Ping implements modmirror.Pinger.
+func (s *Storage) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return modmirror.Unavailable("checksum database storage", err)
+	}
+	return nil
 }

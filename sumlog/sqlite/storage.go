@@ -26,6 +26,7 @@ import (
 	msqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/internal/sqlitedb"
 	"github.com/modmirror/modmirror/sumlog"
 )
@@ -276,6 +277,14 @@ func insertMany(ctx context.Context, tx *sql.Tx, table string, cols, n int, row 
 			}
 			return fmt.Errorf("sqlite: %w", err)
 		}
+	}
+	return nil
+}
+
+// Ping implements modmirror.Pinger.
+func (s *Storage) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return modmirror.Unavailable("checksum database storage", err)
 	}
 	return nil
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Needs Go (the end-to-end tests drive the go
 # command on PATH), nix and PostgreSQL, which it installs with apt-get when
-# missing; the tests themselves use no network: every upstream is a fixture
-# on 127.0.0.1, and so is the PostgreSQL server it starts for sumlog/postgres.
+# missing, and MinIO, which it builds with the go command once and keeps in
+# ${MODMIRROR_TOOLS_DIR:-~/.cache/modmirror-tools}; the tests themselves use
+# no network: every upstream is a fixture on 127.0.0.1, and so are the
+# PostgreSQL and MinIO servers it starts.
 # Extra arguments go to "go test", e.g. scripts/test.sh -run TestE2E.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,15 +20,27 @@ echo "== nix"
 scripts/install-nix.sh
 export MODMIRROR_REQUIRE_NIX=1
 
-# sumlog/postgres runs against a throwaway server in a temp dir, removed
-# on exit; every step of scripts/postgres.sh is bounded in time.
+# sumlog/postgres, pgstate and the replica tests run against a throwaway
+# server in a temp dir, removed on exit; every step of scripts/postgres.sh
+# is bounded in time.
 echo "== postgres"
 pgstart=$SECONDS
 pgdir=$(mktemp -d "${TMPDIR:-/tmp}/modmirror-postgres.XXXXXX")
-trap 'scripts/postgres.sh stop "$pgdir" || true' EXIT
+miniodir=$(mktemp -d "${TMPDIR:-/tmp}/modmirror-minio.XXXXXX")
+trap 'scripts/postgres.sh stop "$pgdir" || true; scripts/minio.sh stop "$miniodir" || true' EXIT
 MODMIRROR_POSTGRES_URL=$(scripts/postgres.sh start "$pgdir")
 export MODMIRROR_POSTGRES_URL MODMIRROR_REQUIRE_POSTGRES=1
 echo "postgres ready in $((SECONDS - pgstart))s"
+
+# s3store and the replica tests run against a throwaway MinIO, built once
+# into ${MODMIRROR_TOOLS_DIR:-~/.cache/modmirror-tools} (a few minutes the
+# first time).
+echo "== minio"
+miniostart=$SECONDS
+miniovars=$(scripts/minio.sh start "$miniodir")
+export $miniovars MODMIRROR_REQUIRE_S3=1
+export MODMIRROR_MINIO_BIN=${MODMIRROR_TOOLS_DIR:-$HOME/.cache/modmirror-tools}/bin/minio
+echo "minio ready in $((SECONDS - miniostart))s"
 
 echo "== go vet"
 go vet ./...

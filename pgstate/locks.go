@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/modmirror/modmirror/internal/pgerr"
 	"github.com/modmirror/modmirror/mirror"
 )
 
@@ -50,7 +51,7 @@ func (l *Locks) Lock(ctx context.Context, key string) (unlock func(), err error)
 		switch {
 		case ctx.Err() != nil:
 			return nil, fmt.Errorf("pgstate: waiting for the fill lock of %s: %w", key, ctx.Err())
-		case attempt == 0 && brokenConn(err):
+		case attempt == 0 && pgerr.Broken(err):
 			l.db.pool.Reset()
 			continue
 		}

@@ -25,8 +25,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/modmirror/modmirror"
+	"github.com/modmirror/modmirror/internal/pgerr"
 )
 
 // schemaVersion is stored in mirror_state_schema.
@@ -137,10 +136,7 @@ func (db *DB) Ping(ctx context.Context) error {
 // fail returns an error of the database as one matching
 // modmirror.ErrUnavailable when the database cannot be reached.
 func (db *DB) fail(err error) error {
-	if pgconnFailure(err) {
-		return modmirror.Unavailable("shared database", fmt.Errorf("%s: %w", db.name, err))
-	}
-	return fmt.Errorf("pgstate: %s: %w", db.name, err)
+	return pgerr.Wrap("shared database", "pgstate: "+db.name, err)
 }
 
 // Tokens returns the database's tokens, as an access.TokenStore.

@@ -43,6 +43,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/modmirror/modmirror"
+	"github.com/modmirror/modmirror/internal/pgerr"
 	"github.com/modmirror/modmirror/sumlog"
 )
 
@@ -92,11 +93,11 @@ func Open(ctx context.Context, url string) (*Storage, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgx's parse errors redact the password.
-		return nil, fmt.Errorf("postgres: %w", err)
+		return nil, fail(err)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+		return nil, fail(err)
 	}
 	if err := createSchema(ctx, pool); err != nil {
 		pool.Close()
@@ -109,16 +110,16 @@ func Open(ctx context.Context, url string) (*Storage, error) {
 func createSchema(ctx context.Context, pool *pgxpool.Pool) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(schemaLock)); err != nil {
-			return fmt.Errorf("postgres: %w", err)
+			return fail(err)
 		}
 		if _, err := tx.Exec(ctx, schema); err != nil {
-			return fmt.Errorf("postgres: creating the schema: %w", err)
+			return pgerr.Wrap(what, "postgres: creating the schema", err)
 		}
 		var v int
 		err := tx.QueryRow(ctx, `INSERT INTO schema_version (one, version) VALUES (1, $1)
 			ON CONFLICT (one) DO UPDATE SET version = schema_version.version RETURNING version`, schemaVersion).Scan(&v)
 		if err != nil {
-			return fmt.Errorf("postgres: %w", err)
+			return fail(err)
 		}
 		if v != schemaVersion {
 			return fmt.Errorf("postgres: database has schema version %d; this modmirror knows version %d", v, schemaVersion)
@@ -141,7 +142,7 @@ func (s *Storage) Head(ctx context.Context) (sumlog.Head, error) {
 		return sumlog.Head{}, nil
 	}
 	if err != nil {
-		return sumlog.Head{}, fmt.Errorf("postgres: %w", err)
+		return sumlog.Head{}, fail(err)
 	}
 	return h, nil
 }
@@ -150,7 +151,7 @@ func (s *Storage) Head(ctx context.Context) (sumlog.Head, error) {
 func (s *Storage) ReadRecords(ctx context.Context, id, n int64) ([][]byte, error) {
 	rows, err := s.pool.Query(ctx, "SELECT id, data FROM records WHERE id >= $1 AND id < $2 ORDER BY id", id, id+n)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+		return nil, fail(err)
 	}
 	defer rows.Close()
 	out := make([][]byte, 0, max(n, 0))
@@ -158,7 +159,7 @@ func (s *Storage) ReadRecords(ctx context.Context, id, n int64) ([][]byte, error
 		var rid int64
 		var data []byte
 		if err := rows.Scan(&rid, &data); err != nil {
-			return nil, fmt.Errorf("postgres: %w", err)
+			return nil, fail(err)
 		}
 		if rid != id+int64(len(out)) {
 			break
@@ -167,7 +168,7 @@ func (s *Storage) ReadRecords(ctx context.Context, id, n int64) ([][]byte, error
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+		return nil, fail(err)
 	}
 	if int64(len(out)) != n {
 		return nil, sumlog.RecordsNotExist(id, n)
@@ -183,7 +184,7 @@ func (s *Storage) Lookup(ctx context.Context, path, version string) (int64, erro
 		return 0, sumlog.VersionNotExist(path, version)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("postgres: %w", err)
+		return 0, fail(err)
 	}
 	return id, nil
 }
@@ -199,7 +200,7 @@ func (s *Storage) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash,
 	sorted = slices.Compact(sorted)
 	rows, err := s.pool.Query(ctx, "SELECT idx, hash FROM hashes WHERE idx = ANY($1::bigint[])", sorted)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+		return nil, fail(err)
 	}
 	defer rows.Close()
 	found := make(map[int64]tlog.Hash, len(sorted))
@@ -207,7 +208,7 @@ func (s *Storage) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash,
 		var idx int64
 		var raw []byte
 		if err := rows.Scan(&idx, &raw); err != nil {
-			return nil, fmt.Errorf("postgres: %w", err)
+			return nil, fail(err)
 		}
 		var h tlog.Hash
 		if len(raw) != len(h) {
@@ -217,7 +218,7 @@ func (s *Storage) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash,
 		found[idx] = h
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+		return nil, fail(err)
 	}
 	return sumlog.HashesInOrder(indexes, found)
 }
@@ -233,7 +234,7 @@ func (s *Storage) Append(ctx context.Context, oldSize int64, recs []sumlog.Recor
 	}
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
-		return fmt.Errorf("postgres: %w", err)
+		return fail(err)
 	}
 	defer func() {
 		if err != nil {
@@ -245,7 +246,7 @@ func (s *Storage) Append(ctx context.Context, oldSize int64, recs []sumlog.Recor
 	}()
 	var size int64
 	if err := tx.QueryRow(ctx, "SELECT size FROM head WHERE one = 1 FOR UPDATE").Scan(&size); err != nil {
-		return fmt.Errorf("postgres: %w", err)
+		return fail(err)
 	}
 	if size != oldSize {
 		return fmt.Errorf("%w: the log has %d records, not %d", sumlog.ErrConflict, size, oldSize)
@@ -274,10 +275,10 @@ func (s *Storage) Append(ctx context.Context, oldSize int64, recs []sumlog.Recor
 		}
 	}
 	if _, err := tx.Exec(ctx, "UPDATE head SET size = $1, signed = $2 WHERE one = 1", head.Size, head.Signed); err != nil {
-		return fmt.Errorf("postgres: %w", err)
+		return fail(err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("postgres: commit: %w", err)
+		return pgerr.Wrap(what, "postgres: commit", err)
 	}
 	return nil
 }
@@ -289,13 +290,21 @@ func insertError(err error) error {
 	if errors.As(err, &pe) && pe.Code == "23505" {
 		return fmt.Errorf("%w: %v", sumlog.ErrConflict, err)
 	}
-	return fmt.Errorf("postgres: %w", err)
+	return fail(err)
 }
 
 // Ping implements modmirror.Pinger.
 func (s *Storage) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {
-		return modmirror.Unavailable("checksum database storage", err)
+		return modmirror.Unavailable(what, err)
 	}
 	return nil
 }
+
+// what names the storage in an ErrUnavailable.
+const what = "checksum database storage"
+
+// fail returns an error of the database: as one matching
+// modmirror.ErrUnavailable when the server cannot be reached, so that
+// clients are told to try again.
+func fail(err error) error { return pgerr.Wrap(what, "postgres", err) }

@@ -134,7 +134,14 @@ func tokenCmd(t *testing.T, args ...string) string {
 // modmirror binary and returns its id and secret (the last line printed).
 func createToken(t *testing.T, data, name, allow string) (id, secret string) {
 	t.Helper()
-	out := tokenCmd(t, "create", "--data", data, "--name", name, "--allow", allow)
+	return createTokenIn(t, []string{"--data", data}, name, allow)
+}
+
+// createTokenIn is createToken for the tokens that the flags where
+// name, such as --tokens-db URL.
+func createTokenIn(t *testing.T, where []string, name, allow string) (id, secret string) {
+	t.Helper()
+	out := tokenCmd(t, append(append([]string{"create"}, where...), "--name", name, "--allow", allow)...)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	secret = lines[len(lines)-1]
 	if !strings.HasPrefix(secret, "mmt_") {

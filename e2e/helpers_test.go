@@ -236,6 +236,23 @@ func (m *mirror) Signal() {
 	m.cmd.Process.Signal(syscall.SIGTERM)
 }
 
+// Kill kills the mirror with SIGKILL, as a crash or the OOM killer would,
+// and waits for it to exit; cleanup then asks nothing more of it.
+func (m *mirror) Kill() {
+	m.stopOnce.Do(func() {
+		m.cmd.Process.Kill()
+		<-m.done
+	})
+}
+
+// withEnv returns a wrapper for startMirrorWrapped that adds the variables
+// vars (NAME=value) to the mirror's environment.
+func withEnv(vars ...string) func([]string) []string {
+	return func(args []string) []string {
+		return append(append([]string{"env"}, vars...), args...)
+	}
+}
+
 // Wait waits for the mirror to exit and returns its exit code, or fails the
 // test if it does not exit in time.
 func (m *mirror) Wait(t *testing.T) int {

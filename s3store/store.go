@@ -134,6 +134,29 @@ func ParseURL(raw string) (Config, error) {
 	return c, nil
 }
 
+// URL returns the store URL of c, which ParseURL reads back as c (but for
+// TempDir and Transport, which no URL holds).
+func (c Config) URL() string {
+	q := url.Values{}
+	if c.Endpoint != "" && c.Endpoint != "s3.amazonaws.com" {
+		q.Set("endpoint", c.Endpoint)
+	}
+	if c.Region != "" && c.Region != "us-east-1" {
+		q.Set("region", c.Region)
+	}
+	if c.Insecure {
+		q.Set("insecure", "true")
+	}
+	if c.CreateBucket {
+		q.Set("create", "true")
+	}
+	u := url.URL{Scheme: "s3", Host: c.Bucket, RawQuery: q.Encode()}
+	if c.Prefix != "" {
+		u.Path = "/" + c.Prefix
+	}
+	return u.String()
+}
+
 // Store is a modmirror.Store in an S3 bucket. It is safe for concurrent
 // use, by several processes too.
 type Store struct {
@@ -165,6 +188,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		Secure:    !cfg.Insecure,
 		Region:    cfg.Region,
 		Transport: cfg.Transport,
+		// A blip is tried again, within a second; an outage is
+		// answered as one (503) in about that time too, where the
+		// client's default of 10 tries keeps every request waiting
+		// several seconds for it.
+		MaxRetries: 3,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("s3store: %w", err)

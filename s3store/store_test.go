@@ -56,5 +56,8 @@ func TestParseURL(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("ParseURL(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
 		}
+		if back, err := s3store.ParseURL(got.URL()); err != nil || back != got {
+			t.Errorf("ParseURL(%q) = %+v, %v; want %+v", got.URL(), back, err, got)
+		}
 	}
 }

@@ -6,6 +6,7 @@ package tests3
 import (
 	"context"
 	"crypto/rand"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -67,4 +68,46 @@ func RemoveBucket(t testing.TB, endpoint, name string) {
 	if err := client.RemoveBucket(ctx, name); err != nil {
 		t.Errorf("removing bucket %s: %v", name, err)
 	}
+}
+
+// Env returns the environment a process needs to reach the test server
+// with the credentials of this one.
+func Env() []string {
+	return []string{
+		"AWS_ACCESS_KEY_ID=" + os.Getenv("AWS_ACCESS_KEY_ID"),
+		"AWS_SECRET_ACCESS_KEY=" + os.Getenv("AWS_SECRET_ACCESS_KEY"),
+	}
+}
+
+// Objects returns every object of cfg's bucket below its prefix, by key
+// (without the prefix), with its content.
+func Objects(t testing.TB, cfg s3store.Config) map[string][]byte {
+	t.Helper()
+	client, err := minio.New(cfg.Endpoint, &minio.Options{Creds: credentials.NewEnvAWS(), Secure: !cfg.Insecure})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	prefix := ""
+	if cfg.Prefix != "" {
+		prefix = cfg.Prefix + "/"
+	}
+	out := map[string][]byte{}
+	for info := range client.ListObjects(ctx, cfg.Bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		if info.Err != nil {
+			t.Fatalf("listing bucket %s: %v", cfg.Bucket, info.Err)
+		}
+		obj, err := client.GetObject(ctx, cfg.Bucket, info.Key, minio.GetObjectOptions{})
+		if err != nil {
+			t.Fatalf("reading %s: %v", info.Key, err)
+		}
+		data, err := io.ReadAll(obj)
+		obj.Close()
+		if err != nil {
+			t.Fatalf("reading %s: %v", info.Key, err)
+		}
+		out[strings.TrimPrefix(info.Key, prefix)] = data
+	}
+	return out
 }

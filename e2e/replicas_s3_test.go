@@ -1,0 +1,171 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modmirror/modmirror/internal/testpostgres"
+	"github.com/modmirror/modmirror/internal/tests3"
+	"github.com/modmirror/modmirror/internal/testupstream"
+	"github.com/modmirror/modmirror/s3store"
+)
+
+// A replicaSet is mirrors that share one bucket and one PostgreSQL
+// database, as replicas behind a load balancer: --store s3://...
+// --shared-db postgres://..., each with a data directory of its own. They
+// serve HTTPS with certificates of one CA, and their own checksum
+// database, in the shared database, with one key.
+type replicaSet struct {
+	up     *testupstream.Server
+	bucket s3store.Config
+	db     string
+	ca     *testCA
+	vkey   string
+	args   []string
+	env    []string
+}
+
+// newReplicaSet makes the bucket and database of a replica set in front of
+// up; db, if not empty, is the database URL the replicas use (a cutter's).
+func newReplicaSet(t *testing.T, up *testupstream.Server, extra ...string) *replicaSet {
+	t.Helper()
+	rs := &replicaSet{up: up, bucket: tests3.Bucket(t, "go"), db: testpostgres.Database(t), ca: newTestCA(t), env: tests3.Env()}
+	keyFile, vkey := keygen(t)
+	rs.vkey = vkey
+	rs.args = append([]string{
+		"--store", rs.bucket.URL(),
+		"--sumdb-key", keyFile,
+		"--tls-cert", rs.ca.CertFile, "--tls-key", rs.ca.KeyFile,
+	}, extra...)
+	return rs
+}
+
+// start starts one replica, which reaches the shared database at db.
+func (rs *replicaSet) start(t *testing.T, db string) *mirror {
+	t.Helper()
+	return startMirrorWrapped(t, rs.up, "", rs.ca.Client(), withEnv(rs.env...), append([]string{"--shared-db", db}, rs.args...)...)
+}
+
+// goCommand returns a go command for the replicas ms, which trusts their
+// CA, checks modules against their own checksum database and sends
+// secret, if not empty, to each of them from .netrc.
+func (rs *replicaSet) goCommand(t *testing.T, secret string, ms ...*mirror) *goCommand {
+	t.Helper()
+	g := newGo(t, ms[0].URL, rs.vkey)
+	g.env["SSL_CERT_FILE"] = rs.ca.CAFile
+	var netrc strings.Builder
+	for _, m := range ms {
+		u, err := url.Parse(m.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&netrc, "machine %s login x password %s\n", u.Host, secret)
+	}
+	if secret != "" {
+		writeModule(t, g.env["HOME"], map[string]string{".netrc": netrc.String()})
+	}
+	return g
+}
+
+// TestReplicasOverS3AndPostgres runs two mirrors over one bucket and one
+// PostgreSQL database, with a go command that goes to one, then the
+// other. Each file is fetched from the upstream once, whichever replica
+// is asked and however many ask at once; every object in the bucket is
+// the upstream's file; a token made once works at both, and once revoked
+// at neither.
+func TestReplicasOverS3AndPostgres(t *testing.T) {
+	t.Parallel()
+	up := newFixture(t)
+	rs := newReplicaSet(t, up, "--public-access", "token")
+	a := rs.start(t, rs.db)
+	b := rs.start(t, rs.db)
+	id, secret := createTokenIn(t, []string{"--tokens-db", rs.db}, "ci", "")
+	g := rs.goCommand(t, secret, a, b)
+
+	versions := []string{libPath + "@v1.0.0", libPath + "@v1.1.0", azurePath + "@v1.0.0", legacyPath + "@" + legacyV2}
+	for i, v := range versions {
+		// Each version through one replica, then through the other, with
+		// a fresh module cache each time: the second finds the files
+		// the first stored, and the record it logged.
+		for _, m := range []*mirror{[]*mirror{a, b}[i%2], []*mirror{b, a}[i%2]} {
+			g.env["GOPROXY"] = m.URL
+			g.env["GOMODCACHE"] = t.TempDir()
+			g.OK(t.TempDir(), "mod", "download", v)
+		}
+	}
+
+	// Many clients at once, at both replicas, for a zip that the
+	// upstream is slow to send: one fetch all the same.
+	up.SetFault("/"+libPath+"/@v/"+libPseudo+".zip", testupstream.Delay(time.Second))
+	zipURL := "/" + libPath + "/@v/" + libPseudo + ".zip"
+	var wg sync.WaitGroup
+	bodies := make([]string, 16)
+	for i := range bodies {
+		wg.Go(func() {
+			m := []*mirror{a, b}[i%2]
+			code, body, err := clientGet(m.Client, m.URL+zipURL, "Bearer "+secret)
+			if err != nil || code != 200 {
+				t.Errorf("client %d: GET %s: %d %v\n%s", i, zipURL, code, err, body)
+			}
+			bodies[i] = body
+		})
+	}
+	wg.Wait()
+	for i := range bodies {
+		if bodies[i] != bodies[0] {
+			t.Errorf("client %d got %d bytes, client 0 %d", i, len(bodies[i]), len(bodies[0]))
+		}
+	}
+
+	files := []string{zipURL}
+	for _, v := range versions {
+		path, version, _ := strings.Cut(v, "@")
+		epath := strings.ReplaceAll(path, "Azure", "!azure")
+		for _, ext := range []string{".info", ".mod", ".zip"} {
+			files = append(files, "/"+epath+"/@v/"+version+ext)
+		}
+	}
+	for _, f := range files {
+		if n := up.Requests(f); n != 1 {
+			t.Errorf("the upstream was asked for %s %d times, want 1", f, n)
+		}
+	}
+
+	// What the bucket holds is what the upstream serves, byte for byte
+	// (.info files aside: the mirror keeps only the canonical fields).
+	objects := tests3.Objects(t, rs.bucket)
+	for _, f := range files {
+		if strings.HasSuffix(f, ".info") {
+			if _, ok := objects[strings.TrimPrefix(f, "/")]; !ok {
+				t.Errorf("no object for %s in the bucket", f)
+			}
+			continue
+		}
+		code, want, err := httpGet(up.URL + f)
+		if err != nil || code != 200 {
+			t.Fatalf("upstream %s: %d %v", f, code, err)
+		}
+		if got, ok := objects[strings.TrimPrefix(f, "/")]; !ok || !bytes.Equal(got, []byte(want)) {
+			t.Errorf("object for %s: %d bytes (present %v), want the upstream's %d", f, len(got), ok, len(want))
+		}
+	}
+
+	// Revoked once, refused at both within the refresh interval.
+	tokenCmd(t, "revoke", "--tokens-db", rs.db, id)
+	for _, m := range []*mirror{a, b} {
+		waitFor(t, 10*time.Second, "the revoked token to be refused at "+m.URL, func() bool {
+			code, _, err := clientGet(m.Client, m.URL+zipURL, "Bearer "+secret)
+			return err == nil && code == 401
+		})
+	}
+	g.env["GOPROXY"] = b.URL
+	g.env["GOMODCACHE"] = t.TempDir()
+	if out := g.Fail(t.TempDir(), "mod", "download", libPath+"@v1.0.0"); !strings.Contains(out, "401 Unauthorized") {
+		t.Errorf("go mod download with a revoked token does not say 401 Unauthorized:\n%s", out)
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,3 +171,122 @@ func TestReplicasOverS3AndPostgres(t *testing.T) {
 		t.Errorf("go mod download with a revoked token does not say 401 Unauthorized:\n%s", out)
 	}
 }
+
+// TestReplicaKilledDuringFills kills one of two replicas (SIGKILL, as a
+// crash or the OOM killer would) while 100 requests for 20 files that
+// neither has stored yet are in flight at both, ten times over, starting
+// it again after each. Every answer the survivor gives is the upstream's
+// file; every object in the bucket is a whole, verified file, never a
+// part of one; and no file stays locked by the dead replica: both serve
+// every one of them after. At the end the go command checks every module
+// against the replicas' own checksum database.
+func TestReplicaKilledDuringFills(t *testing.T) {
+	t.Parallel()
+	const rounds, modules, clients = 10, 10, 100
+	up := newFixture(t)
+	rs := newReplicaSet(t, up)
+	a := rs.start(t, rs.db)
+	b := rs.start(t, rs.db)
+
+	var cut atomic.Int64        // requests the kill cut short
+	want := map[string][]byte{} // store name -> the upstream's bytes
+	var all []string            // path@version of every module
+	for round := range rounds {
+		var names []string
+		for i := range modules {
+			path := fmt.Sprintf("example.com/crash/m%d", i)
+			version := fmt.Sprintf("v1.%d.0", round)
+			up.Add(randomModule(path, version, uint64(round*modules+i), 256<<10))
+			all = append(all, path+"@"+version)
+			for _, ext := range []string{".mod", ".zip"} {
+				name := path + "/@v/" + version + ext
+				names = append(names, name)
+				upstreamFile(t, up, name, want) // before the fault
+				// Slow, unequally: fills end at different times, so that
+				// the kill finds some fetching, some storing, some done.
+				up.SetFault("/"+name, testupstream.Delay(time.Duration(i*40)*time.Millisecond))
+			}
+		}
+
+		var wg sync.WaitGroup
+		for i := range clients {
+			name := names[i%len(names)]
+			m := []*mirror{a, b}[(i/len(names))%2]
+			wg.Go(func() {
+				code, body, err := clientGet(m.Client, m.URL+"/"+name, "")
+				if err != nil && m != b {
+					cut.Add(1)
+				}
+				switch {
+				case m == b && (err != nil || code != 200):
+					t.Errorf("round %d: the surviving replica answered %s with %d %v\n%s", round, name, code, err, body)
+				case err == nil && code == 200 && !bytes.Equal([]byte(body), upstreamFile(t, up, name, want)):
+					t.Errorf("round %d: %s: served %d bytes that are not the upstream's", round, name, len(body))
+				}
+			})
+		}
+		time.Sleep(time.Duration(100+round*40) * time.Millisecond)
+		a.Kill()
+		wg.Wait()
+
+		a = rs.start(t, rs.db)
+		for _, name := range names {
+			for _, m := range []*mirror{a, b} {
+				code, body, err := clientGet(m.Client, m.URL+"/"+name, "")
+				if err != nil || code != 200 || body != string(upstreamFile(t, up, name, want)) {
+					t.Fatalf("round %d: after the kill, %s at %s: %d %v (%d bytes)", round, name, m.URL, code, err, len(body))
+				}
+			}
+		}
+		for key, data := range tests3.Objects(t, rs.bucket) {
+			switch {
+			case strings.HasSuffix(key, "/@v/list"):
+				// The versions stored: each one added upstream.
+				for _, v := range strings.Fields(string(data)) {
+					if !slices.Contains(all, strings.TrimSuffix(key, "/@v/list")+"@"+v) {
+						t.Fatalf("round %d: the list %s names %s, which no one added", round, key, v)
+					}
+				}
+			case strings.HasSuffix(key, ".mod"), strings.HasSuffix(key, ".zip"), strings.Contains(key, "/tile/"):
+				if !bytes.Equal(data, upstreamFile(t, up, key, want)) {
+					t.Fatalf("round %d: the object %s (%d bytes) is not the upstream's file", round, key, len(data))
+				}
+			}
+			// Neither an .info nor a checksum database lookup is the
+			// upstream's bytes: the mirror keeps the canonical fields
+			// of an .info, and a lookup answer holds whatever head the
+			// log had when it was asked.
+		}
+	}
+
+	// Else the kill came too late each time, and the test shows
+	// nothing.
+	if cut.Load() == 0 {
+		t.Errorf("the kill cut no request short in %d rounds", rounds)
+	}
+	t.Logf("the kills cut %d of %d requests short", cut.Load(), rounds*clients/2)
+
+	g := rs.goCommand(t, "", a)
+	g.OK(t.TempDir(), append([]string{"mod", "download"}, all...)...)
+}
+
+// upstreamFile returns the upstream's file of a store name, read once
+// (the name counts as one more request to the upstream) and kept in
+// cache.
+func upstreamFile(t *testing.T, up *testupstream.Server, name string, cache map[string][]byte) []byte {
+	t.Helper()
+	cacheMu.Lock()
+	defer cacheMu.Unlock()
+	if data, ok := cache[name]; ok {
+		return data
+	}
+	code, body, err := httpGet(up.URL + "/" + name)
+	if err != nil || code != 200 {
+		t.Errorf("upstream %s: %d %v", name, code, err)
+		return nil
+	}
+	cache[name] = []byte(body)
+	return cache[name]
+}
+
+var cacheMu sync.Mutex

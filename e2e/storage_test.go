@@ -19,15 +19,21 @@ import (
 // bigModule is a module whose zip (random, so incompressible) is larger
 // than the small file systems of these tests.
 func bigModule(mib int) testupstream.Module {
-	r := rand.New(rand.NewPCG(1, 2))
-	b := make([]byte, mib<<20)
+	return randomModule("example.com/big", "v1.0.0", 1, mib<<20)
+}
+
+// randomModule is a module version with a file of n random bytes (so that
+// its zip is incompressible), drawn from seed.
+func randomModule(path, version string, seed uint64, n int) testupstream.Module {
+	r := rand.New(rand.NewPCG(seed, 2))
+	b := make([]byte, n)
 	for i := range b {
 		b[i] = byte(r.Uint32())
 	}
 	return testupstream.Module{
-		Path:    "example.com/big",
-		Version: "v1.0.0",
-		Files:   map[string]string{"go.mod": "module example.com/big\n\ngo 1.21\n", "blob.bin": string(b)},
+		Path:    path,
+		Version: version,
+		Files:   map[string]string{"go.mod": "module " + path + "\n\ngo 1.21\n", "blob.bin": string(b)},
 	}
 }
 

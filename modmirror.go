@@ -80,6 +80,18 @@ type unavailableError struct {
 }
 
 func (e *unavailableError) Error() string { return e.what + " unavailable: " + e.err.Error() }
+
+// UnavailableText returns what a client is told of an error matching
+// ErrUnavailable: what is down, without why (the why names hosts,
+// buckets and databases, for the log), as "storage unavailable; try
+// again later".
+func UnavailableText(err error) string {
+	var ue *unavailableError
+	if errors.As(err, &ue) {
+		return ue.what + " unavailable; try again later"
+	}
+	return "service unavailable; try again later"
+}
 func (e *unavailableError) Unwrap() error { return e.err }
 func (e *unavailableError) Is(target error) bool {
 	return target == ErrUnavailable || target == ErrStorage && e.what == "storage"

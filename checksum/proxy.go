@@ -331,5 +331,13 @@ func (p *Proxy) fail(w http.ResponseWriter, req sumdbpath.Request, err error) {
 		status = http.StatusNotFound
 	}
 	w.Header().Set("Cache-Control", cacheNone)
+	if errors.Is(err, modmirror.ErrUnavailable) {
+		// The mirror's own store or database is down: what, not why
+		// (hosts, buckets), and try again later.
+		p.v.log.Warn("request failed", "path", req.Path(), "err", err)
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, modmirror.UnavailableText(err), http.StatusServiceUnavailable)
+		return
+	}
 	http.Error(w, fmt.Sprintf("checksum database %s: %s: %v", p.v.name, req.Path(), err), status)
 }

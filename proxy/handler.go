@@ -130,7 +130,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	endpoint := h.serve(sw, r)
 	h.metrics.Request(endpoint, sw.status(), time.Since(start))
 	if sw.status() >= 500 {
-		h.log.Warn("request failed", "method", r.Method, "path", r.URL.Path, "status", sw.status(), "duration", time.Since(start))
+		h.log.Warn("request failed", "method", r.Method, "path", r.URL.Path, "status", sw.status(), "duration", time.Since(start), "err", sw.err)
 	} else if h.log.Enabled(r.Context(), slog.LevelDebug) {
 		// Checked first: the arguments alone cost allocations on every
 		// hit.
@@ -278,6 +278,9 @@ const smallBody = 16 << 10
 
 // fail answers with the status code that err calls for and its text.
 func (h *Handler) fail(w http.ResponseWriter, err error) {
+	if sw, ok := w.(*statusWriter); ok {
+		sw.err = err // for the log
+	}
 	code, msg := http.StatusInternalServerError, err.Error()
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -285,8 +288,9 @@ func (h *Handler) fail(w http.ResponseWriter, err error) {
 	case errors.Is(err, modmirror.ErrInvalid):
 		code = http.StatusBadRequest
 	case errors.Is(err, modmirror.ErrUnavailable):
-		// A store or database is down: try later, here.
-		code = http.StatusServiceUnavailable
+		// A store or database is down: try later, here. What it is
+		// goes to the client, why (hosts, buckets) only to the log.
+		code, msg = http.StatusServiceUnavailable, modmirror.UnavailableText(err)
 		w.Header().Set("Retry-After", "5")
 	case errors.Is(err, modmirror.ErrStorage):
 		// The mirror's own failure: 500, whatever else it wraps.
@@ -327,6 +331,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	code int
 	hide *strings.Replacer
+	err  error // of a failed request, set by fail
 }
 
 func (w *statusWriter) WriteHeader(code int) {

@@ -31,7 +31,8 @@ func (o ops) Signed(ctx context.Context) ([]byte, error) {
 
 // ReadRecords implements sumdb.ServerOps.
 func (o ops) ReadRecords(ctx context.Context, id, n int64) ([][]byte, error) {
-	return o.l.readRecords(ctx, id, n)
+	recs, err := o.l.readRecords(ctx, id, n)
+	return recs, noteUnavailable(ctx, err)
 }
 
 // Lookup implements sumdb.ServerOps. It does not fill: the handler has
@@ -41,7 +42,7 @@ func (o ops) Lookup(ctx context.Context, m module.Version) (int64, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, notFound(m, "not recorded")
 	}
-	return id, err
+	return id, noteUnavailable(ctx, err)
 }
 
 // ReadTileData implements sumdb.ServerOps.
@@ -56,13 +57,13 @@ func (o ops) ReadTileData(ctx context.Context, t tlog.Tile) ([]byte, error) {
 	// Only tiles the signed tree covers: the storage holds nothing else,
 	// but say so plainly rather than through a missing hash.
 	if ok, err := l.covers(ctx, tileEnd(t)); err != nil {
-		return nil, err
+		return nil, noteUnavailable(ctx, err)
 	} else if !ok {
 		return nil, &fs.PathError{Op: "read", Path: t.Path(), Err: fs.ErrNotExist}
 	}
 	data, err := tlog.ReadTileData(t, hashReader{ctx, l.storage})
 	if err != nil {
-		return nil, err
+		return nil, noteUnavailable(ctx, err)
 	}
 	if full {
 		l.tiles.put(t, data)
@@ -122,10 +123,66 @@ func (l *Log) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	// sumdb.Server answers by path; give it the canonical one.
-	r2 := r.Clone(r.Context())
+	// sumdb.Server answers by path; give it the canonical one. It
+	// answers every error of ops as a 500 with the error's text: ops
+	// note an unavailable storage in the context, and the writer turns
+	// that answer into a 503 that does not say why.
+	uw := &unavailableWriter{ResponseWriter: w}
+	r2 := r.Clone(context.WithValue(r.Context(), unavailableKey{}, &uw.err))
 	r2.URL.Path = req.Path()
-	l.server.ServeHTTP(w, r2)
+	l.server.ServeHTTP(uw, r2)
+	if uw.err != nil {
+		l.log.Warn("request failed", "path", r.URL.Path, "err", uw.err)
+	}
+}
+
+// unavailableKey is the context key of where ops note an error matching
+// modmirror.ErrUnavailable.
+type unavailableKey struct{}
+
+// noteUnavailable notes err in ctx if it matches modmirror.ErrUnavailable,
+// and returns it.
+func noteUnavailable(ctx context.Context, err error) error {
+	if err != nil && errors.Is(err, modmirror.ErrUnavailable) {
+		if p, ok := ctx.Value(unavailableKey{}).(*error); ok {
+			*p = err
+		}
+	}
+	return err
+}
+
+// An unavailableWriter answers a 5xx as 503, with a body that says what
+// is unavailable and not why, when ops noted an unavailable storage.
+type unavailableWriter struct {
+	http.ResponseWriter
+	err     error
+	replace bool // the body is replaced: drop what the server writes
+}
+
+func (w *unavailableWriter) WriteHeader(code int) {
+	if code >= 500 && w.err != nil {
+		w.replace = true
+		unavailable(w.ResponseWriter, w.err)
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *unavailableWriter) Write(b []byte) (int, error) {
+	if w.replace {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// unavailable answers 503 for err, an error matching
+// modmirror.ErrUnavailable.
+func unavailable(w http.ResponseWriter, err error) {
+	h := w.Header()
+	h.Del("Content-Length")
+	h.Set("Cache-Control", cacheNone)
+	h.Set("Retry-After", "5")
+	http.Error(w, modmirror.UnavailableText(err), http.StatusServiceUnavailable)
 }
 
 // fail answers a lookup that could not be recorded: 404 for a version that
@@ -134,6 +191,10 @@ func (l *Log) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (l *Log) fail(w http.ResponseWriter, mv module.Version, err error) {
 	status := http.StatusBadGateway
 	switch {
+	case errors.Is(err, modmirror.ErrUnavailable):
+		l.log.Warn("lookup failed", "module", mv.Path, "version", mv.Version, "err", err)
+		unavailable(w, err)
+		return
 	case errors.Is(err, fs.ErrNotExist):
 		status = http.StatusNotFound
 	case errors.Is(err, modmirror.ErrInvalid):
@@ -155,6 +216,11 @@ func (l *Log) serveDataTile(w http.ResponseWriter, r *http.Request, t tlog.Tile)
 	if !ok {
 		var err error
 		if body, err = l.formatDataTile(r.Context(), t); err != nil {
+			if errors.Is(err, modmirror.ErrUnavailable) {
+				l.log.Warn("request failed", "path", r.URL.Path, "err", err)
+				unavailable(w, err)
+				return
+			}
 			// As sumdb.Server reports errors.
 			status := http.StatusInternalServerError
 			if os.IsNotExist(err) {

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/modmirror/modmirror"
@@ -17,26 +19,40 @@ type dependency struct {
 }
 
 // readiness answers /readyz: 200 "ok" when every dependency answers,
-// within 5 seconds, else 503 with each that does not and why, one a line,
-// so that a load balancer sends requests elsewhere while the store or a
-// database is down. /healthz says only that the process is alive.
-func readiness(deps []dependency) http.Handler {
+// within 5 seconds, else 503 naming each that does not, one a line, so
+// that a load balancer sends requests elsewhere while the store or a
+// database is down. Why one is down (a host, a bucket, a database name)
+// goes to the log, once when it goes down and once when it is back, not to
+// whoever asks. /healthz says only that the process is alive.
+func readiness(deps []dependency, log *slog.Logger) http.Handler {
+	var mu sync.Mutex
+	down := map[string]bool{} // by name: down at the last check
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
-		var down []string
+		var names []string
 		for _, d := range deps {
 			if d.p == nil {
 				continue
 			}
-			if err := d.p.Ping(ctx); err != nil {
-				down = append(down, fmt.Sprintf("%s: %v", d.name, err))
+			err := d.p.Ping(ctx)
+			mu.Lock()
+			switch {
+			case err != nil && !down[d.name]:
+				log.Warn("not ready", "dependency", d.name, "err", err)
+			case err == nil && down[d.name]:
+				log.Info("ready again", "dependency", d.name)
+			}
+			down[d.name] = err != nil
+			mu.Unlock()
+			if err != nil {
+				names = append(names, d.name+": unavailable")
 			}
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		if len(down) > 0 {
-			http.Error(w, "not ready:\n"+strings.Join(down, "\n"), http.StatusServiceUnavailable)
+		if len(names) > 0 {
+			http.Error(w, "not ready:\n"+strings.Join(names, "\n"), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ok")

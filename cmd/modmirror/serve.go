@@ -393,7 +393,7 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_, metric
 		closers = append(closers, tokens.Close)
 		deps = append(deps, dependency{"tokens", pinger(tokens)})
 	}
-	mux.Handle("/readyz", readiness(deps))
+	mux.Handle("/readyz", readiness(deps, log))
 	mux.Handle("/", guarded)
 	if c.access.metricsListen == "" {
 		mux.Handle("/metrics", metricsHandler)

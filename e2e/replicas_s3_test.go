@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"slices"
@@ -154,6 +155,24 @@ func TestReplicasOverS3AndPostgres(t *testing.T) {
 		}
 		if got, ok := objects[strings.TrimPrefix(f, "/")]; !ok || !bytes.Equal(got, []byte(want)) {
 			t.Errorf("object for %s: %d bytes (present %v), want the upstream's %d", f, len(got), ok, len(want))
+		}
+	}
+
+	// A copy of the bucket is a GOPROXY=file:// tree, as a copy of a
+	// data directory's store is (aws s3 sync, mc mirror).
+	dir := t.TempDir()
+	for key, data := range objects {
+		writeModule(t, dir, map[string]string{key: string(data)})
+	}
+	offline := newGo(t, "file://"+dir, "off")
+	for _, v := range versions {
+		path, version, _ := strings.Cut(v, "@")
+		var dl struct{ Sum, GoModSum string }
+		if err := json.Unmarshal([]byte(offline.OK(t.TempDir(), "mod", "download", "-json", v)), &dl); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := path+" "+version+" "+dl.Sum, up.GoSumLines(path, version)[0]; got != want {
+			t.Errorf("from a copy of the bucket, %s has hash %q, want %q", v, got, want)
 		}
 	}
 

@@ -201,13 +201,13 @@ func sri(b []byte) string {
 }
 
 // lookNix returns the path of the real nix. Without it the test is
-// skipped, or fails when MODMIRROR_REQUIRE_NIX=1.
+// skipped, or fails when MODMIRROR_TEST_REQUIRE_NIX=1.
 func lookNix(t *testing.T) string {
 	t.Helper()
 	nix, err := exec.LookPath("nix")
 	if err != nil {
-		if os.Getenv("MODMIRROR_REQUIRE_NIX") == "1" {
-			t.Fatalf("MODMIRROR_REQUIRE_NIX=1 but nix is not on PATH (%v); run scripts/install-nix.sh", err)
+		if os.Getenv("MODMIRROR_TEST_REQUIRE_NIX") == "1" {
+			t.Fatalf("MODMIRROR_TEST_REQUIRE_NIX=1 but nix is not on PATH (%v); run scripts/install-nix.sh", err)
 		}
 		t.Skip("nix not on PATH; install it with scripts/install-nix.sh (apt-get install nix-bin) to compare with the real nix")
 	}

@@ -6,20 +6,20 @@
 #	scripts/minio.sh stop DIR       stop the server of DIR and remove DIR
 #
 # MinIO is built from source with the go command, at a pinned version that the
-# module proxy serves, into $MODMIRROR_TOOLS_DIR/bin (default
+# module proxy serves, into $MODMIRROR_TEST_TOOLS_DIR/bin (default
 # ~/.cache/modmirror-tools/bin): about two minutes the first time, nothing
 # after. start listens on 127.0.0.1 only, on the first free port from 59000,
 # with a random root user and password, and prints, on stdout, shell
 # assignments for the tests:
 #
-#	MODMIRROR_S3_ENDPOINT=127.0.0.1:PORT AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=...
+#	MODMIRROR_TEST_S3_ENDPOINT=127.0.0.1:PORT AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=...
 #
 # and everything else on stderr. Every step is bounded in time. stop removes
 # only a DIR that start created.
 set -euo pipefail
 
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
-tools=${MODMIRROR_TOOLS_DIR:-$HOME/.cache/modmirror-tools}
+tools=${MODMIRROR_TEST_TOOLS_DIR:-$HOME/.cache/modmirror-tools}
 bin=$tools/bin/minio
 stamp=$tools/bin/minio.version
 
@@ -89,7 +89,7 @@ start() {
 	done
 	[ -n "$started" ] || { say "could not start the server"; exit 1; }
 	say "ready on 127.0.0.1:$port"
-	echo "MODMIRROR_S3_ENDPOINT=127.0.0.1:$port AWS_ACCESS_KEY_ID=$user AWS_SECRET_ACCESS_KEY=$pass"
+	echo "MODMIRROR_TEST_S3_ENDPOINT=127.0.0.1:$port AWS_ACCESS_KEY_ID=$user AWS_SECRET_ACCESS_KEY=$pass"
 }
 
 stop() {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Needs Go (the end-to-end tests drive the go
-# command on PATH), nix and PostgreSQL, which it installs with apt-get when
-# missing, and MinIO, which it builds with the go command once and keeps in
-# ${MODMIRROR_TOOLS_DIR:-~/.cache/modmirror-tools}; the tests themselves use
+# command on PATH), nix, PostgreSQL and systemd-analyze, which it installs
+# with apt-get when missing, and MinIO, which it builds with the go command once and keeps in
+# ${MODMIRROR_TEST_TOOLS_DIR:-~/.cache/modmirror-tools}; the tests themselves use
 # no network: every upstream is a fixture on 127.0.0.1, and so are the
 # PostgreSQL and MinIO servers it starts.
 # Extra arguments go to "go test", e.g. scripts/test.sh -run TestE2E.
@@ -18,7 +18,13 @@ export GOTOOLCHAIN=local
 # real nix command, installed here when missing (Debian's nix-bin).
 echo "== nix"
 scripts/install-nix.sh
-export MODMIRROR_REQUIRE_NIX=1
+export MODMIRROR_TEST_REQUIRE_NIX=1
+
+# The systemd unit in deploy/ is checked with systemd-analyze (Debian's
+# systemd package; nothing is started with it).
+echo "== systemd-analyze"
+scripts/need.sh systemd-analyze systemd
+export MODMIRROR_TEST_REQUIRE_SYSTEMD=1
 
 # sumlog/postgres, pgstate and the replica tests run against a throwaway
 # server in a temp dir, removed on exit; every step of scripts/postgres.sh
@@ -28,18 +34,18 @@ pgstart=$SECONDS
 pgdir=$(mktemp -d "${TMPDIR:-/tmp}/modmirror-postgres.XXXXXX")
 miniodir=$(mktemp -d "${TMPDIR:-/tmp}/modmirror-minio.XXXXXX")
 trap 'scripts/postgres.sh stop "$pgdir" || true; scripts/minio.sh stop "$miniodir" || true' EXIT
-MODMIRROR_POSTGRES_URL=$(scripts/postgres.sh start "$pgdir")
-export MODMIRROR_POSTGRES_URL MODMIRROR_REQUIRE_POSTGRES=1
+MODMIRROR_TEST_POSTGRES_URL=$(scripts/postgres.sh start "$pgdir")
+export MODMIRROR_TEST_POSTGRES_URL MODMIRROR_TEST_REQUIRE_POSTGRES=1
 echo "postgres ready in $((SECONDS - pgstart))s"
 
 # s3store and the replica tests run against a throwaway MinIO, built once
-# into ${MODMIRROR_TOOLS_DIR:-~/.cache/modmirror-tools} (a few minutes the
+# into ${MODMIRROR_TEST_TOOLS_DIR:-~/.cache/modmirror-tools} (a few minutes the
 # first time).
 echo "== minio"
 miniostart=$SECONDS
 miniovars=$(scripts/minio.sh start "$miniodir")
-export $miniovars MODMIRROR_REQUIRE_S3=1
-export MODMIRROR_MINIO_BIN=${MODMIRROR_TOOLS_DIR:-$HOME/.cache/modmirror-tools}/bin/minio
+export $miniovars MODMIRROR_TEST_REQUIRE_S3=1
+export MODMIRROR_TEST_MINIO_BIN=${MODMIRROR_TEST_TOOLS_DIR:-$HOME/.cache/modmirror-tools}/bin/minio
 echo "minio ready in $((SECONDS - miniostart))s"
 
 echo "== go vet"

@@ -56,8 +56,8 @@ func nixHashPath(t *testing.T, dir string) string {
 	t.Helper()
 	nix, err := exec.LookPath("nix")
 	if err != nil {
-		if os.Getenv("MODMIRROR_REQUIRE_NIX") == "1" {
-			t.Fatalf("MODMIRROR_REQUIRE_NIX=1 but nix is not on PATH: %v", err)
+		if os.Getenv("MODMIRROR_TEST_REQUIRE_NIX") == "1" {
+			t.Fatalf("MODMIRROR_TEST_REQUIRE_NIX=1 but nix is not on PATH: %v", err)
 		}
 		return ""
 	}

@@ -18,10 +18,10 @@ import (
 // that `go mod download` stores, with the local go and with go1.21.13:
 // the snapshot never runs the go command, so which Go is installed cannot
 // change it, and the go command of either version accepts it. It needs the
-// network, so it runs only with MODMIRROR_E2E_REAL=1.
+// network, so it runs only with MODMIRROR_TEST_E2E_REAL=1.
 func TestOlderToolchainSameFiles(t *testing.T) {
-	if os.Getenv("MODMIRROR_E2E_REAL") != "1" {
-		t.Skip("set MODMIRROR_E2E_REAL=1 to run against proxy.golang.org and go1.21.13")
+	if os.Getenv("MODMIRROR_TEST_E2E_REAL") != "1" {
+		t.Skip("set MODMIRROR_TEST_E2E_REAL=1 to run against proxy.golang.org and go1.21.13")
 	}
 	goBin := goCommand(t)
 	const proxy = "https://proxy.golang.org"

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -210,6 +211,11 @@ func (f *commandFlags) applyEnv() error {
 			given[long] = true
 		}
 	}
+	if f.allEnv {
+		if err := f.checkEnv(); err != nil {
+			return err
+		}
+	}
 	var err error
 	f.VisitAll(func(fl *flag.Flag) {
 		if err != nil || given[fl.Name] || !f.hasEnv(fl.Name) {
@@ -222,6 +228,73 @@ func (f *commandFlags) applyEnv() error {
 		}
 	})
 	return err
+}
+
+// testEnvPrefix begins the variables of the test suite (scripts/test.sh),
+// which no command reads.
+const testEnvPrefix = "MODMIRROR_TEST_"
+
+// checkEnv refuses a MODMIRROR_* variable that is no flag's, for a
+// command whose every flag has one (serve): a mistyped MODMIRROR_PRIVATE
+// would otherwise be ignored, and private module paths sent to the public
+// upstream.
+func (f *commandFlags) checkEnv() error {
+	known := map[string]bool{}
+	f.VisitAll(func(fl *flag.Flag) {
+		if f.hasEnv(fl.Name) {
+			known[envName(fl.Name)] = true
+		}
+	})
+	var unknown []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "MODMIRROR_") && !strings.HasPrefix(name, testEnvPrefix) && !known[name] {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.Sort(unknown)
+	name := unknown[0]
+	msg := fmt.Sprintf("unknown variable %s: no flag of %s reads it", name, f.cmd)
+	if near := nearest(name, slices.Sorted(maps.Keys(known))); near != "" {
+		msg += "; did you mean " + near + "?"
+	}
+	return f.usageErr("%s", msg)
+}
+
+// nearest returns the name among names closest to s, if it is close
+// enough to be a typo of it: at most 3 edits, and fewer than half of s.
+func nearest(s string, names []string) string {
+	best, bestD := "", 4
+	for _, n := range names {
+		if d := editDistance(s, n); d < bestD && 2*d < len(s) {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance returns the Levenshtein distance of a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func (f *commandFlags) usageErr(format string, args ...any) error {
@@ -257,6 +330,9 @@ func (f *commandFlags) printUsage(w io.Writer) {
 	}
 	if len(f.env) > 0 || f.allEnv {
 		fmt.Fprintln(w, "\nA flag on the command line wins over its environment variable.")
+	}
+	if f.allEnv {
+		fmt.Fprintln(w, "Any other MODMIRROR_* variable is refused, as a typo.")
 	}
 }
 

@@ -43,8 +43,25 @@ func TestParseFlagsEnvironment(t *testing.T) {
 		t.Errorf("extra argument: got %v, want a usage error", err)
 	}
 
-	// Only the service's settings come from the environment: a snapshot's
-	// output directory does not.
+	// A variable of serve's that names no flag stops it: a typo in
+	// MODMIRROR_PRIVATE must not let private paths go upstream. The
+	// test suite's own variables are left alone.
+	t.Setenv("MODMIRROR_LIST_TTL", "5m")
+	t.Setenv("MODMIRROR_TEST_SOMETHING", "1")
+	t.Setenv("MODMIRROR_PRIVAT", "corp.example")
+	_, err = new(serveCommand).flags().parse(nil, noArgs)
+	if want := "unknown variable MODMIRROR_PRIVAT: no flag of serve reads it; did you mean MODMIRROR_PRIVATE?"; !errors.As(err, &ue) || err.Error() != want {
+		t.Errorf("with MODMIRROR_PRIVAT set: %v, want a usage error %q", err, want)
+	}
+	os.Unsetenv("MODMIRROR_PRIVAT")
+	t.Setenv("MODMIRROR_COLOUR", "blue")
+	if _, err = new(serveCommand).flags().parse(nil, noArgs); err == nil || err.Error() != "unknown variable MODMIRROR_COLOUR: no flag of serve reads it" {
+		t.Errorf("with MODMIRROR_COLOUR set: %v", err)
+	}
+
+	// Only the service's settings come from the environment, and the
+	// other commands ignore serve's: a snapshot's output directory does
+	// not come from one.
 	t.Setenv("MODMIRROR_OUT", "/somewhere")
 	t.Setenv("MODMIRROR_O", "/elsewhere")
 	sc := new(snapshotCommand)

@@ -1,7 +1,7 @@
 // Package real holds end-to-end checks against the real upstream
 // (proxy.golang.org, and sum.golang.org through it). They need the network,
 // so they are off by default: run them with scripts/e2e-real.sh, or with
-// MODMIRROR_E2E_REAL=1 go test ./e2e/real/. When the upstream is unreachable
+// MODMIRROR_TEST_E2E_REAL=1 go test ./e2e/real/. When the upstream is unreachable
 // they fail and say so; they never skip silently once asked for.
 package real
 
@@ -26,8 +26,8 @@ const upstreamURL = "https://proxy.golang.org"
 var binary string
 
 func TestMain(m *testing.M) {
-	if os.Getenv("MODMIRROR_E2E_REAL") != "1" {
-		fmt.Println("e2e/real: skipped; set MODMIRROR_E2E_REAL=1 (or run scripts/e2e-real.sh) to run the checks against the real upstream")
+	if os.Getenv("MODMIRROR_TEST_E2E_REAL") != "1" {
+		fmt.Println("e2e/real: skipped; set MODMIRROR_TEST_E2E_REAL=1 (or run scripts/e2e-real.sh) to run the checks against the real upstream")
 		os.Exit(0)
 	}
 	if err := reachable(); err != nil {

@@ -1,6 +1,6 @@
 // Package testpostgres gives tests a PostgreSQL database of their own on
 // the server that scripts/test.sh starts (scripts/postgres.sh), named by
-// MODMIRROR_POSTGRES_URL.
+// MODMIRROR_TEST_POSTGRES_URL.
 package testpostgres
 
 import (
@@ -16,15 +16,15 @@ import (
 )
 
 // serverURL returns the URL of the test server, from
-// MODMIRROR_POSTGRES_URL (scripts/postgres.sh start prints one). Without
-// it the test is skipped, or fails when MODMIRROR_REQUIRE_POSTGRES=1.
+// MODMIRROR_TEST_POSTGRES_URL (scripts/postgres.sh start prints one). Without
+// it the test is skipped, or fails when MODMIRROR_TEST_REQUIRE_POSTGRES=1.
 func serverURL(t testing.TB) string {
 	t.Helper()
-	u := os.Getenv("MODMIRROR_POSTGRES_URL")
+	u := os.Getenv("MODMIRROR_TEST_POSTGRES_URL")
 	if u == "" {
-		msg := "MODMIRROR_POSTGRES_URL is not set; run scripts/test.sh, or set it to a postgres:// URL of a role with CREATEDB (scripts/postgres.sh start DIR prints one)"
-		if os.Getenv("MODMIRROR_REQUIRE_POSTGRES") == "1" {
-			t.Fatal(msg + ", as MODMIRROR_REQUIRE_POSTGRES=1 requires")
+		msg := "MODMIRROR_TEST_POSTGRES_URL is not set; run scripts/test.sh, or set it to a postgres:// URL of a role with CREATEDB (scripts/postgres.sh start DIR prints one)"
+		if os.Getenv("MODMIRROR_TEST_REQUIRE_POSTGRES") == "1" {
+			t.Fatal(msg + ", as MODMIRROR_TEST_REQUIRE_POSTGRES=1 requires")
 		}
 		t.Skip(msg)
 	}
@@ -40,7 +40,7 @@ func Database(t testing.TB) string {
 	defer cancel()
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		t.Fatalf("connecting to MODMIRROR_POSTGRES_URL: %v", err)
+		t.Fatalf("connecting to MODMIRROR_TEST_POSTGRES_URL: %v", err)
 	}
 	defer conn.Close(ctx)
 	name := "modmirror_test_" + rand.Text()[:16]
@@ -63,7 +63,7 @@ func Database(t testing.TB) string {
 	})
 	u, err := url.Parse(admin)
 	if err != nil {
-		t.Fatalf("MODMIRROR_POSTGRES_URL: %v", err)
+		t.Fatalf("MODMIRROR_TEST_POSTGRES_URL: %v", err)
 	}
 	u.Path = "/" + name
 	u.RawPath = ""

@@ -30,15 +30,15 @@ type Server struct {
 
 // Start starts a MinIO server of t's own on a free port of 127.0.0.1, with
 // its data in a temporary directory, and stops it when t ends. The binary
-// is MODMIRROR_MINIO_BIN (scripts/minio.sh install builds it); without it
-// the test is skipped, or fails when MODMIRROR_REQUIRE_S3=1.
+// is MODMIRROR_TEST_MINIO_BIN (scripts/minio.sh install builds it); without it
+// the test is skipped, or fails when MODMIRROR_TEST_REQUIRE_S3=1.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin := os.Getenv("MODMIRROR_MINIO_BIN")
+	bin := os.Getenv("MODMIRROR_TEST_MINIO_BIN")
 	if bin == "" {
-		msg := "MODMIRROR_MINIO_BIN is not set; run scripts/test.sh, or scripts/minio.sh install and set it to the binary"
-		if os.Getenv("MODMIRROR_REQUIRE_S3") == "1" {
-			t.Fatal(msg + ", as MODMIRROR_REQUIRE_S3=1 requires")
+		msg := "MODMIRROR_TEST_MINIO_BIN is not set; run scripts/test.sh, or scripts/minio.sh install and set it to the binary"
+		if os.Getenv("MODMIRROR_TEST_REQUIRE_S3") == "1" {
+			t.Fatal(msg + ", as MODMIRROR_TEST_REQUIRE_S3=1 requires")
 		}
 		t.Skip(msg)
 	}

@@ -1,5 +1,5 @@
 // Package tests3 gives tests a bucket of their own on the MinIO server that
-// scripts/test.sh starts (scripts/minio.sh), named by MODMIRROR_S3_ENDPOINT,
+// scripts/test.sh starts (scripts/minio.sh), named by MODMIRROR_TEST_S3_ENDPOINT,
 // with credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
 package tests3
 
@@ -19,14 +19,14 @@ import (
 )
 
 // Endpoint returns the test server's host:port. Without one the test is
-// skipped, or fails when MODMIRROR_REQUIRE_S3=1.
+// skipped, or fails when MODMIRROR_TEST_REQUIRE_S3=1.
 func Endpoint(t testing.TB) string {
 	t.Helper()
-	e := os.Getenv("MODMIRROR_S3_ENDPOINT")
+	e := os.Getenv("MODMIRROR_TEST_S3_ENDPOINT")
 	if e == "" {
-		msg := "MODMIRROR_S3_ENDPOINT is not set; run scripts/test.sh, or scripts/minio.sh start DIR and set what it prints"
-		if os.Getenv("MODMIRROR_REQUIRE_S3") == "1" {
-			t.Fatal(msg + ", as MODMIRROR_REQUIRE_S3=1 requires")
+		msg := "MODMIRROR_TEST_S3_ENDPOINT is not set; run scripts/test.sh, or scripts/minio.sh start DIR and set what it prints"
+		if os.Getenv("MODMIRROR_TEST_REQUIRE_S3") == "1" {
+			t.Fatal(msg + ", as MODMIRROR_TEST_REQUIRE_S3=1 requires")
 		}
 		t.Skip(msg)
 	}

@@ -2,11 +2,10 @@ package main
 
 import (
 	"fmt"
-	"log"
 	"math/rand/v2"
 	"strings"
-	"testing"
 
+	"github.com/modmirror/modmirror/bench/internal/benchutil"
 	"github.com/modmirror/modmirror/internal/testupstream"
 )
 
@@ -66,32 +65,6 @@ func smallSource(n int) string {
 
 // startUpstream starts the fixture upstream (GOPROXY and checksum database)
 // in this process. It stops when tb's cleanups run.
-func startUpstream(tb *programTB, mods []testupstream.Module) *testupstream.Server {
+func startUpstream(tb *benchutil.ProgramTB, mods []testupstream.Module) *testupstream.Server {
 	return testupstream.New(tb, mods...)
-}
-
-// programTB lets a program use test helpers that take a testing.TB: a
-// failure ends the program, and cleanups run when Cleanup is called.
-// Methods a helper might call that are not defined here panic.
-type programTB struct {
-	testing.TB
-	cleanups []func()
-}
-
-func (t *programTB) Helper()                         {}
-func (t *programTB) Name() string                    { return "mirrorbench" }
-func (t *programTB) Logf(format string, args ...any) { log.Printf(format, args...) }
-func (t *programTB) Fatalf(format string, args ...any) {
-	t.runCleanups()
-	log.Fatalf(format, args...)
-}
-func (t *programTB) Cleanup(f func()) { t.cleanups = append(t.cleanups, f) }
-
-// runCleanups runs the registered cleanups, last first.
-func (t *programTB) runCleanups() {
-	for len(t.cleanups) > 0 {
-		f := t.cleanups[len(t.cleanups)-1]
-		t.cleanups = t.cleanups[:len(t.cleanups)-1]
-		f()
-	}
 }

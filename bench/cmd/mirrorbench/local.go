@@ -28,7 +28,7 @@ type endpoint struct {
 // local runs the measurements that need nothing but this machine: memory,
 // warm requests per second, the list, and the large zip's transfer rate,
 // then breaks the small-file figures down with Go baselines.
-func (b *bench) local(tb *programTB) error {
+func (b *bench) local(tb *benchutil.ProgramTB) error {
 	fmt.Printf("\n== fixtures: %d MiB zip of random files, small module with 20 versions\n", b.bigMiB)
 	t0 := time.Now()
 	up := startUpstream(tb, fixtures(20, b.bigMiB))

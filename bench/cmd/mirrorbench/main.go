@@ -88,8 +88,8 @@ func run() int {
 	mdOut := flag.String("o", "", "also write the table as Markdown to this file")
 	flag.Parse()
 
-	tb := &programTB{}
-	defer tb.runCleanups()
+	tb := &benchutil.ProgramTB{Program: "mirrorbench"}
+	defer tb.RunCleanups()
 	if err := b.setup(*workDir); err != nil {
 		log.Print(err)
 		if b.work != "" && !*keep {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -202,4 +204,44 @@ func Seconds(ds []time.Duration) []float64 {
 		out[i] = d.Seconds()
 	}
 	return out
+}
+
+// ProgramTB lets a program use test helpers that take a testing.TB (the
+// fixture upstream): a failure ends the program, and cleanups run when
+// RunCleanups is called. Methods a helper might call that are not defined
+// here panic.
+type ProgramTB struct {
+	testing.TB
+	Program  string // the program's name, for Name
+	cleanups []func()
+}
+
+func (t *ProgramTB) Helper()                         {}
+func (t *ProgramTB) Name() string                    { return t.Program }
+func (t *ProgramTB) Logf(format string, args ...any) { log.Printf(format, args...) }
+func (t *ProgramTB) Fatalf(format string, args ...any) {
+	t.RunCleanups()
+	log.Fatalf(format, args...)
+}
+func (t *ProgramTB) Fatal(args ...any)                 { t.Fatalf("%s", fmt.Sprint(args...)) }
+func (t *ProgramTB) Errorf(format string, args ...any) { log.Printf("error: "+format, args...) }
+func (t *ProgramTB) Cleanup(f func())                  { t.cleanups = append(t.cleanups, f) }
+
+// TempDir returns a new temporary directory, removed by RunCleanups.
+func (t *ProgramTB) TempDir() string {
+	dir, err := os.MkdirTemp("", t.Program+"-")
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	t.Cleanup(func() { RemoveAll(dir) })
+	return dir
+}
+
+// RunCleanups runs the registered cleanups, last first.
+func (t *ProgramTB) RunCleanups() {
+	for len(t.cleanups) > 0 {
+		f := t.cleanups[len(t.cleanups)-1]
+		t.cleanups = t.cleanups[:len(t.cleanups)-1]
+		f()
+	}
 }

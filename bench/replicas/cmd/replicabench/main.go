@@ -1,0 +1,575 @@
+// Command replicabench measures modmirror over S3 (MinIO) and PostgreSQL
+// against modmirror over its file system store, in the same run, on the
+// same machine:
+//
+//   - warm hits: requests per second and latency of stored files, from an
+//     S3 store with and without the memory cache, as ratios to the file
+//     system store;
+//   - cold fills: the time to fill a file the mirror has not stored, one
+//     at a time;
+//   - 200 requests at once for 50 files no replica has, over two replicas
+//     sharing a bucket and a database: how many upstream fetches, and the
+//     latencies, against one mirror and against two replicas without the
+//     shared database's fill locks;
+//   - memory: the mirror's resident set while 32 clients download a
+//     100 MiB zip from the S3 store.
+//
+// bench/replicas/run.sh starts MinIO and PostgreSQL and runs it.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/modmirror/modmirror/bench/internal/benchutil"
+	"github.com/modmirror/modmirror/internal/testpostgres"
+	"github.com/modmirror/modmirror/internal/tests3"
+	"github.com/modmirror/modmirror/internal/testupstream"
+)
+
+type options struct {
+	bin      string
+	duration time.Duration
+	repeat   int
+	clients  int
+	bigMiB   int
+	out      string
+	skipRSS  bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.bin, "bin", "", "the modmirror binary (required)")
+	flag.DurationVar(&o.duration, "duration", 3*time.Second, "length of each warm-hit load")
+	flag.IntVar(&o.repeat, "repeat", 3, "runs of each warm-hit load; the median is shown")
+	flag.IntVar(&o.clients, "clients", 32, "concurrent clients of the warm-hit and memory loads")
+	flag.IntVar(&o.bigMiB, "big-mib", 100, "MiB of the zip of the memory load")
+	flag.StringVar(&o.out, "o", "", "also write the tables as Markdown to this file")
+	flag.BoolVar(&o.skipRSS, "skip-rss", false, "skip the memory load (it builds a large fixture)")
+	flag.Parse()
+	log.SetFlags(log.Ltime)
+	if o.bin == "" {
+		log.Fatal("replicabench: -bin is required")
+	}
+	for _, v := range []string{"MODMIRROR_TEST_S3_ENDPOINT", "MODMIRROR_TEST_POSTGRES_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
+		if os.Getenv(v) == "" {
+			log.Fatalf("replicabench: %s is not set; run bench/replicas/run.sh, which starts MinIO and PostgreSQL", v)
+		}
+	}
+	tb := &benchutil.ProgramTB{Program: "replicabench"}
+	defer tb.RunCleanups()
+	benchutil.OnInterrupt(func() { stopAll(); tb.RunCleanups() })
+	defer stopAll()
+	if err := run(tb, o); err != nil {
+		stopAll()
+		tb.RunCleanups()
+		log.Fatal(err)
+	}
+}
+
+// The fixture modules.
+const (
+	smallPath = "example.com/bench/small" // warm hits: a small .mod and zip
+	midPath   = "example.com/bench/mid"   // warm hits: a 4 MiB zip, too big for the memory cache
+	coldPath  = "example.com/bench/cold"  // cold fills: a new version for every fill
+	bigPath   = "example.com/bench/big"   // memory: one large zip
+)
+
+// randomModule is a module version with files of random bytes (so that its
+// zip is incompressible) totalling n bytes, in files of at most 1 MiB.
+func randomModule(path, version string, seed uint64, n int) testupstream.Module {
+	r := mrand.New(mrand.NewPCG(seed, 7))
+	files := map[string]string{"go.mod": "module " + path + "\n\ngo 1.22\n"}
+	for i := 0; n > 0; i++ {
+		b := make([]byte, min(n, 1<<20))
+		for j := range b {
+			b[j] = byte(r.Uint32())
+		}
+		files[fmt.Sprintf("data/blob%03d.bin", i)] = string(b)
+		n -= len(b)
+	}
+	return testupstream.Module{Path: path, Version: version, Files: files}
+}
+
+// coldVersion is the version of the cold module for fill i of set s.
+func coldVersion(s, i int) string { return fmt.Sprintf("v1.%d.%d", s, i) }
+
+const (
+	seqFills   = 30 // cold fills one at a time, per store
+	burstFiles = 50 // files of the burst of cold requests
+	burstReqs  = 200
+)
+
+func run(tb *benchutil.ProgramTB, o options) error {
+	log.Printf("building fixtures")
+	mods := []testupstream.Module{
+		randomModule(smallPath, "v1.0.0", 1, 8<<10),
+		randomModule(midPath, "v1.0.0", 2, 4<<20),
+	}
+	// Sets 0-1: sequential cold fills (fs, s3); 2-4: the burst (one
+	// mirror, replicas, replicas without locks).
+	for s := range 5 {
+		n := seqFills
+		if s >= 2 {
+			n = burstFiles
+		}
+		for i := range n {
+			mods = append(mods, randomModule(coldPath, coldVersion(s, i), uint64(1000+s*100+i), 64<<10))
+		}
+	}
+	if !o.skipRSS {
+		mods = append(mods, randomModule(bigPath, "v1.0.0", 3, o.bigMiB<<20))
+	}
+	up := testupstream.New(tb, mods...)
+	db := testpostgres.Database(tb)
+	r := &runner{tb: tb, o: o, up: up, db: db}
+
+	var md strings.Builder
+	for _, part := range []func(*strings.Builder) error{r.warm, r.cold, r.burst, r.rss} {
+		if err := part(&md); err != nil {
+			return err
+		}
+	}
+	if o.out != "" {
+		return os.WriteFile(o.out, []byte(md.String()), 0o644)
+	}
+	return nil
+}
+
+type runner struct {
+	tb *benchutil.ProgramTB
+	o  options
+	up *testupstream.Server
+	db string
+}
+
+// A mirror is a running modmirror serve.
+type mirror struct {
+	name string
+	url  string
+	cmd  *exec.Cmd
+	log  string
+}
+
+var (
+	runningMu sync.Mutex
+	running   []*mirror
+)
+
+func stopAll() {
+	runningMu.Lock()
+	defer runningMu.Unlock()
+	for _, m := range running {
+		m.stop()
+	}
+	running = nil
+}
+
+func (m *mirror) stop() {
+	if m.cmd.ProcessState != nil {
+		return
+	}
+	m.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { m.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(40 * time.Second):
+		m.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// bucket returns the --store URL of a new bucket.
+func (r *runner) bucket() string {
+	return tests3.Bucket(r.tb, "go").URL()
+}
+
+// start starts a mirror in front of the fixture upstream with the extra
+// flags, and waits until /readyz answers 200.
+func (r *runner) start(name string, extra ...string) (*mirror, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	data := r.tb.TempDir()
+	args := append([]string{"serve", "--listen", addr, "--data", data,
+		"--upstream", r.up.URL, "--sumdb", r.up.VerifierKey(), "--log-level", "warn"}, extra...)
+	m := &mirror{name: name, url: "http://" + addr, log: filepath.Join(data, "..", filepath.Base(data)+".log")}
+	logf, err := os.Create(m.log)
+	if err != nil {
+		return nil, err
+	}
+	m.cmd = exec.Command(r.o.bin, args...)
+	m.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + data,
+		"AWS_ACCESS_KEY_ID=" + os.Getenv("AWS_ACCESS_KEY_ID"), "AWS_SECRET_ACCESS_KEY=" + os.Getenv("AWS_SECRET_ACCESS_KEY")}
+	m.cmd.Stdout, m.cmd.Stderr = logf, logf
+	if err := m.cmd.Start(); err != nil {
+		return nil, err
+	}
+	logf.Close()
+	runningMu.Lock()
+	running = append(running, m)
+	runningMu.Unlock()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(m.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return m, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%s not ready: %v\n%s", name, err, benchutil.Tail(m.log, 10))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// fetch GETs url and reads the body; an answer other than 200 is an error.
+func fetch(client *http.Client, url string) (int64, error) {
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err == nil && resp.StatusCode != 200 {
+		err = fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return n, err
+}
+
+func newClient(conns int) *http.Client {
+	return &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{
+		MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}}
+}
+
+// A load is what clients fetching urls for a while got.
+type load struct {
+	reqs  int
+	bytes int64
+	lat   []time.Duration
+	wall  time.Duration
+}
+
+func (l load) rps() float64 { return float64(l.reqs) / l.wall.Seconds() }
+
+// pct returns the p-th percentile latency.
+func (l load) pct(p float64) time.Duration {
+	if len(l.lat) == 0 {
+		return 0
+	}
+	s := slices.Clone(l.lat)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(float64(len(s))*p))]
+}
+
+// hammer runs clients that fetch url over and over for d.
+func hammer(url string, clients int, d time.Duration) (load, error) {
+	client := newClient(clients)
+	defer client.CloseIdleConnections()
+	var mu sync.Mutex
+	var total load
+	var firstErr error
+	start := time.Now()
+	deadline := start.Add(d)
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			var l load
+			for time.Now().Before(deadline) {
+				t := time.Now()
+				n, err := fetch(client, url)
+				if err != nil {
+					mu.Lock()
+					firstErr = cmp(firstErr, err)
+					mu.Unlock()
+					return
+				}
+				l.reqs++
+				l.bytes += n
+				l.lat = append(l.lat, time.Since(t))
+			}
+			mu.Lock()
+			total.reqs += l.reqs
+			total.bytes += l.bytes
+			total.lat = append(total.lat, l.lat...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	total.wall = time.Since(start)
+	return total, firstErr
+}
+
+func cmp(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// warm measures hits on stored files.
+func (r *runner) warm(md *strings.Builder) error {
+	log.Printf("warm hits: starting mirrors")
+	fs, err := r.start("fs")
+	if err != nil {
+		return err
+	}
+	s3c, err := r.start("s3, memory cache", "--store", r.bucket())
+	if err != nil {
+		return err
+	}
+	s3n, err := r.start("s3, no memory cache", "--store", r.bucket(), "--memory-cache-mb", "0")
+	if err != nil {
+		return err
+	}
+	mirrors := []*mirror{fs, s3c, s3n}
+	files := []struct{ name, path string }{
+		{".mod (50 B)", "/" + smallPath + "/@v/v1.0.0.mod"},
+		{".zip (8 KiB)", "/" + smallPath + "/@v/v1.0.0.zip"},
+		{".zip (4 MiB)", "/" + midPath + "/@v/v1.0.0.zip"},
+	}
+	client := newClient(1)
+	for _, m := range mirrors {
+		for _, f := range files {
+			if _, err := fetch(client, m.url+f.path); err != nil {
+				return fmt.Errorf("%s: %v", m.name, err)
+			}
+		}
+	}
+	cells := [][]string{{"file", "store", "req/s", "p50", "p99", "req/s ÷ fs"}}
+	for _, f := range files {
+		var base float64
+		for _, m := range mirrors {
+			var runs []load
+			for range r.o.repeat {
+				hammer(m.url+f.path, r.o.clients, r.o.duration/3) // warm-up
+				l, err := hammer(m.url+f.path, r.o.clients, r.o.duration)
+				if err != nil {
+					return fmt.Errorf("%s %s: %v", m.name, f.name, err)
+				}
+				runs = append(runs, l)
+			}
+			slices.SortFunc(runs, func(a, b load) int { return int(a.rps() - b.rps()) })
+			l := runs[len(runs)/2]
+			if m == fs {
+				base = l.rps()
+			}
+			cells = append(cells, []string{f.name, m.name, fmt.Sprintf("%.0f", l.rps()),
+				ms(l.pct(0.5)), ms(l.pct(0.99)), fmt.Sprintf("%.2f", l.rps()/base)})
+			log.Printf("warm %s %s: %.0f req/s", f.name, m.name, l.rps())
+		}
+	}
+	for _, m := range mirrors {
+		m.stop()
+	}
+	return r.table(md, fmt.Sprintf("Warm hits: %d clients, keep-alive, median of %d runs of %v", r.o.clients, r.o.repeat, r.o.duration), cells)
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
+// cold measures fills one at a time.
+func (r *runner) cold(md *strings.Builder) error {
+	log.Printf("cold fills")
+	fs, err := r.start("fs")
+	if err != nil {
+		return err
+	}
+	s3, err := r.start("s3 + shared db", "--store", r.bucket(), "--shared-db", r.db)
+	if err != nil {
+		return err
+	}
+	cells := [][]string{{"store", "median", "p90", "max", "median ÷ fs"}}
+	var base time.Duration
+	client := newClient(1)
+	for set, m := range []*mirror{fs, s3} {
+		var l load
+		for i := range seqFills {
+			t := time.Now()
+			if _, err := fetch(client, m.url+"/"+coldPath+"/@v/"+coldVersion(set, i)+".zip"); err != nil {
+				return fmt.Errorf("%s: %v", m.name, err)
+			}
+			l.lat = append(l.lat, time.Since(t))
+		}
+		if m == fs {
+			base = l.pct(0.5)
+		}
+		cells = append(cells, []string{m.name, ms(l.pct(0.5)), ms(l.pct(0.9)), ms(l.pct(1)),
+			fmt.Sprintf("%.2f", float64(l.pct(0.5))/float64(base))})
+		m.stop()
+	}
+	return r.table(md, fmt.Sprintf("Cold fills, one at a time: %d zips of 64 KiB each, fetched, verified against the checksum database and stored", seqFills), cells)
+}
+
+// burst sends 200 requests at once for 50 files no mirror has.
+func (r *runner) burst(md *strings.Builder) error {
+	log.Printf("burst of cold requests")
+	cells := [][]string{{"mirrors", "upstream zip fetches", "wall", "p50", "p99", "errors"}}
+	type setup struct {
+		name  string
+		flags [][]string
+	}
+	bucketA, bucketB := r.bucket(), r.bucket()
+	setups := []setup{
+		{"one mirror, file system store", [][]string{{}}},
+		{"2 replicas, S3 + PostgreSQL", [][]string{{"--store", bucketA, "--shared-db", r.db}, {"--store", bucketA, "--shared-db", r.db}}},
+		{"2 replicas, S3, no shared db", [][]string{{"--store", bucketB}, {"--store", bucketB}}},
+	}
+	for i, s := range setups {
+		set := 2 + i
+		var group []*mirror
+		for j, f := range s.flags {
+			m, err := r.start(fmt.Sprintf("%s %d", s.name, j), f...)
+			if err != nil {
+				return err
+			}
+			group = append(group, m)
+		}
+		r.up.ResetRequests()
+		client := newClient(burstReqs)
+		var mu sync.Mutex
+		var l load
+		errs := 0
+		var wg sync.WaitGroup
+		gate := make(chan struct{})
+		start := time.Now()
+		for k := range burstReqs {
+			m := group[k%len(group)]
+			url := m.url + "/" + coldPath + "/@v/" + coldVersion(set, (k/len(group))%burstFiles) + ".zip"
+			wg.Go(func() {
+				<-gate
+				t := time.Now()
+				_, err := fetch(client, url)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					errs++
+					return
+				}
+				l.lat = append(l.lat, time.Since(t))
+			})
+		}
+		close(gate)
+		wg.Wait()
+		wall := time.Since(start)
+		fetches := 0
+		for k := range burstFiles {
+			fetches += r.up.Requests("/" + coldPath + "/@v/" + coldVersion(set, k) + ".zip")
+		}
+		cells = append(cells, []string{s.name, fmt.Sprintf("%d for %d files", fetches, burstFiles),
+			ms(wall), ms(l.pct(0.5)), ms(l.pct(0.99)), fmt.Sprint(errs)})
+		log.Printf("burst %s: %d fetches, %v", s.name, fetches, wall)
+		for _, m := range group {
+			m.stop()
+		}
+	}
+	return r.table(md, fmt.Sprintf("%d requests at once for %d zips (64 KiB) that no mirror has stored, spread over the mirrors", burstReqs, burstFiles), cells)
+}
+
+// rss measures the mirror's memory while clients download a big zip.
+func (r *runner) rss(md *strings.Builder) error {
+	if r.o.skipRSS {
+		return nil
+	}
+	log.Printf("memory: %d clients downloading a %d MiB zip", r.o.clients, r.o.bigMiB)
+	cells := [][]string{{"store", "peak RSS while serving", "RSS before", "MB/s served", "peak ÷ fs"}}
+	var base int64
+	for _, s := range []struct {
+		name  string
+		flags []string
+	}{
+		{"fs", nil},
+		{"s3", []string{"--store", r.bucket()}},
+	} {
+		m, err := r.start(s.name, s.flags...)
+		if err != nil {
+			return err
+		}
+		url := m.url + "/" + bigPath + "/@v/v1.0.0.zip"
+		if _, err := fetch(newClient(1), url); err != nil { // the fill
+			return err
+		}
+		runtimeSettle()
+		before, err := benchutil.ProcStatus(m.cmd.Process.Pid, "VmRSS")
+		if err != nil {
+			return err
+		}
+		stop := make(chan struct{})
+		peak := make(chan int64)
+		go func() {
+			var p int64
+			for {
+				if v, err := benchutil.ProcStatus(m.cmd.Process.Pid, "VmRSS"); err == nil {
+					p = max(p, v)
+				}
+				select {
+				case <-stop:
+					peak <- p
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+		}()
+		client := newClient(r.o.clients)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var total int64
+		var ferr error
+		start := time.Now()
+		for range r.o.clients {
+			wg.Go(func() {
+				n, err := fetch(client, url)
+				mu.Lock()
+				total += n
+				ferr = cmp(ferr, err)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		wall := time.Since(start)
+		close(stop)
+		p := <-peak
+		if ferr != nil {
+			return ferr
+		}
+		if s.name == "fs" {
+			base = p
+		}
+		cells = append(cells, []string{s.name, mib(p), mib(before), fmt.Sprintf("%.0f", float64(total)/wall.Seconds()/1e6), fmt.Sprintf("%.2f", float64(p)/float64(base))})
+		m.stop()
+	}
+	return r.table(md, fmt.Sprintf("Memory: %d clients downloading one %d MiB zip at once (VmRSS sampled every 20 ms)", r.o.clients, r.o.bigMiB), cells)
+}
+
+// runtimeSettle gives a mirror's background work after a fill (the
+// checksum database record, the garbage collector) a moment.
+func runtimeSettle() { time.Sleep(2 * time.Second) }
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// table prints a table, and adds it to md as Markdown.
+func (r *runner) table(md *strings.Builder, title string, cells [][]string) error {
+	fmt.Printf("\n%s\n\n", title)
+	benchutil.WriteCells(os.Stdout, cells, false)
+	fmt.Fprintf(md, "%s\n\n", title)
+	benchutil.WriteCells(md, cells, true)
+	md.WriteString("\n")
+	return nil
+}

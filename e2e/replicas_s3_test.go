@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -176,6 +179,32 @@ func TestReplicasOverS3AndPostgres(t *testing.T) {
 		}
 	}
 
+	// A zip too large for the memory cache comes from the bucket itself,
+	// with ranges, ETags and HEAD as from a file.
+	up.Add(randomModule("example.com/large", "v1.0.0", 9, 300<<10))
+	large := "/example.com/large/@v/v1.0.0.zip"
+	code, whole, err := clientGet(a.Client, a.URL+large, "Bearer "+secret)
+	if err != nil || code != 200 {
+		t.Fatalf("GET %s: %d %v", large, code, err)
+	}
+	checkRanges(t, b, b.URL+large, "Bearer "+secret, whole)
+
+	// A build through one replica, then the other.
+	main := writeModule(t, t.TempDir(), map[string]string{
+		"go.mod":  "module example.com/app\n\ngo 1.21\n\nrequire example.com/lib v1.1.0\n",
+		"main.go": "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/lib\"\n)\n\nfunc main() { fmt.Println(lib.Hello()) }\n",
+	})
+	for _, m := range []*mirror{b, a} {
+		g.env["GOPROXY"] = m.URL
+		g.env["GOMODCACHE"] = t.TempDir()
+		g.OK(main, "mod", "tidy")
+		exe := filepath.Join(t.TempDir(), "app")
+		g.OK(main, "build", "-o", exe, ".")
+		if out := runProgram(t, exe); out != "hello from lib v1.1.0\n" {
+			t.Errorf("the program built through %s prints %q", m.URL, out)
+		}
+	}
+
 	// Revoked once, refused at both within the refresh interval.
 	tokenCmd(t, "revoke", "--tokens-db", rs.db, id)
 	for _, m := range []*mirror{a, b} {
@@ -309,3 +338,43 @@ func upstreamFile(t *testing.T, up *testupstream.Server, name string, cache map[
 }
 
 var cacheMu sync.Mutex
+
+// checkRanges checks that url, whose content is whole, is served with an
+// ETag that a conditional request matches, a Range, and a HEAD that gives
+// its length.
+func checkRanges(t *testing.T, m *mirror, url, auth string, whole string) {
+	t.Helper()
+	do := func(method string, header ...string) *http.Response {
+		req, err := http.NewRequest(method, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", auth)
+		for i := 0; i < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := m.Client.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, url, err)
+		}
+		return resp
+	}
+	resp := do("HEAD")
+	resp.Body.Close()
+	etag := resp.Header.Get("ETag")
+	if resp.StatusCode != 200 || resp.ContentLength != int64(len(whole)) || etag == "" {
+		t.Errorf("HEAD %s: %s, length %d, ETag %q; want 200, %d and an ETag", url, resp.Status, resp.ContentLength, etag, len(whole))
+	}
+	resp = do("GET", "If-None-Match", etag)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotModified {
+		t.Errorf("GET %s with If-None-Match its ETag: %s, want 304", url, resp.Status)
+	}
+	from, to := len(whole)/3, len(whole)/3+70000
+	resp = do("GET", "Range", fmt.Sprintf("bytes=%d-%d", from, to-1))
+	part, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusPartialContent || string(part) != whole[from:to] {
+		t.Errorf("GET %s bytes %d-%d: %s, %d bytes (%v); want 206 and those bytes", url, from, to-1, resp.Status, len(part), err)
+	}
+}

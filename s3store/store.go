@@ -380,11 +380,18 @@ func (s *Store) fail(op, name string, err error) error {
 
 // Ping implements modmirror.Pinger: the bucket can be reached.
 func (s *Store) Ping(ctx context.Context) error {
-	if _, err := s.client.BucketExists(ctx, s.bucket); err != nil {
+	exists, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil {
 		return modmirror.Unavailable("storage", fmt.Errorf("bucket %s: %w", s.bucket, reason(err)))
+	}
+	if !exists {
+		return modmirror.Unavailable("storage", fmt.Errorf("bucket %s: %w", s.bucket, errNoBucket))
 	}
 	return nil
 }
+
+// errNoBucket says the store's bucket is gone.
+var errNoBucket = errors.New("the bucket does not exist")
 
 // reason returns a short error for err from S3: its code and message, or
 // the transport's error, without the request's URL or credentials.

@@ -2,11 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/modmirror/modmirror"
@@ -19,7 +24,8 @@ type dependency struct {
 }
 
 // readiness answers /readyz: 200 "ok" when every dependency answers,
-// within 5 seconds, else 503 naming each that does not, one a line, so
+// within 5 seconds, else 503 naming each that does not and why in a few
+// words ("store: connection refused"), one a line, so
 // that a load balancer sends requests elsewhere while the store or a
 // database is down. Why one is down (a host, a bucket, a database name)
 // goes to the log, once when it goes down and once when it is back, not to
@@ -46,7 +52,7 @@ func readiness(deps []dependency, log *slog.Logger) http.Handler {
 			down[d.name] = err != nil
 			mu.Unlock()
 			if err != nil {
-				names = append(names, d.name+": unavailable")
+				names = append(names, d.name+": "+why(err))
 			}
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -57,6 +63,23 @@ func readiness(deps []dependency, log *slog.Logger) http.Handler {
 		}
 		fmt.Fprintln(w, "ok")
 	})
+}
+
+// why says in a few words, and without hosts, buckets or databases, why a
+// dependency did not answer.
+func why(err error) string {
+	var dns *net.DNSError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err):
+		return "timed out"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection lost"
+	case errors.As(err, &dns):
+		return "host not found"
+	}
+	return "unavailable"
 }
 
 // pinger returns v as a Pinger, or nil if it is not one.

@@ -4,6 +4,7 @@ package deploy_test
 
 import (
 	"bufio"
+	"crypto/rand"
 	"debug/elf"
 	"os"
 	"os/exec"
@@ -124,4 +125,36 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf("built with CGO_ENABLED=0, modmirror still needs a dynamic loader")
 		}
 	}
+}
+
+// TestDockerImage builds the image and runs it, where a container engine
+// runs and can fetch the base images; elsewhere it says why it cannot.
+func TestDockerImage(t *testing.T) {
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Skip("no docker command: the image is not built here (TestDockerfile checks what it can)")
+	}
+	if out, err := exec.Command("docker", "info").CombinedOutput(); err != nil {
+		t.Skipf("docker cannot reach a container engine, so the image is not built here: %s", lastLine(string(out)))
+	}
+	tag := "modmirror-test:" + strings.ToLower(rand.Text()[:8])
+	build := exec.Command("docker", "build", "-t", tag, "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("docker build: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
+	out, err := exec.Command("docker", "run", "--rm", tag, "version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "modmirror ") {
+		t.Errorf("docker run %s version: %v\n%s", tag, err, out)
+	}
+	out, err = exec.Command("docker", "run", "--rm", "--entrypoint", "id", tag, "-u").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) == "0" {
+		t.Errorf("the image runs as uid %q (%v), want a user other than root", out, err)
+	}
+}
+
+// lastLine returns the last line of s that is not blank: docker info says
+// what is wrong after what it could find out.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
 }

@@ -81,8 +81,8 @@ func main() {
 
 // The fixture modules.
 const (
-	smallPath = "example.com/bench/small" // warm hits: a small .mod and zip
-	midPath   = "example.com/bench/mid"   // warm hits: a 4 MiB zip, too big for the memory cache
+	smallPath = "example.com/bench/small" // warm hits: an .info and a 32 KiB zip
+	midPath   = "example.com/bench/mid"   // warm hits: a 3 MiB zip, too big for the memory cache
 	coldPath  = "example.com/bench/cold"  // cold fills: a new version for every fill
 	bigPath   = "example.com/bench/big"   // memory: one large zip
 )
@@ -115,8 +115,8 @@ const (
 func run(tb *benchutil.ProgramTB, o options) error {
 	log.Printf("building fixtures")
 	mods := []testupstream.Module{
-		randomModule(smallPath, "v1.0.0", 1, 8<<10),
-		randomModule(midPath, "v1.0.0", 2, 4<<20),
+		randomModule(smallPath, "v1.0.0", 1, 32<<10),
+		randomModule(midPath, "v1.0.0", 2, 3<<20),
 	}
 	// Sets 0-1: sequential cold fills (fs, s3); 2-4: the burst (one
 	// mirror, replicas, replicas without locks).
@@ -342,9 +342,9 @@ func (r *runner) warm(md *strings.Builder) error {
 	}
 	mirrors := []*mirror{fs, s3c, s3n}
 	files := []struct{ name, path string }{
-		{".mod (50 B)", "/" + smallPath + "/@v/v1.0.0.mod"},
-		{".zip (8 KiB)", "/" + smallPath + "/@v/v1.0.0.zip"},
-		{".zip (4 MiB)", "/" + midPath + "/@v/v1.0.0.zip"},
+		{".info", "/" + smallPath + "/@v/v1.0.0.info"},
+		{".zip (32 KiB)", "/" + smallPath + "/@v/v1.0.0.zip"},
+		{".zip (3 MiB)", "/" + midPath + "/@v/v1.0.0.zip"},
 	}
 	client := newClient(1)
 	for _, m := range mirrors {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/fsstore"
 	"github.com/modmirror/modmirror/internal/testsumdb"
 )
@@ -111,7 +112,7 @@ type testEnv struct {
 	key      testsumdb.Key
 	db       *testsumdb.DB
 	remote   *testRemote
-	store    *fsstore.Store
+	store    modmirror.Store
 	stateDir string
 	v        *Verifier
 }
@@ -142,5 +143,6 @@ func (e *testEnv) newVerifier(t *testing.T, remote Remote) *Verifier {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { v.Close() }) // before the temporary directories go
 	return v
 }

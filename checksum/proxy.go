@@ -260,7 +260,7 @@ func (p *Proxy) serveFullTile(w http.ResponseWriter, r *http.Request, req sumdbp
 				}
 				return answer{data: data, source: fromRemote}, nil
 			}
-			p.v.writeStore(ctx, t.Path(), data)
+			p.v.writeLater(t.Path(), data)
 			return answer{data: data, source: fromRemote, verified: true}, nil
 		})
 		if err != nil {

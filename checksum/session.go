@@ -160,9 +160,7 @@ func (s *session) WriteCache(file string, data []byte) {
 	if !ok {
 		return
 	}
-	ctx, cancel := s.opContext()
-	defer cancel()
-	s.v.writeStore(ctx, rest, data)
+	s.v.writeLater(rest, data)
 }
 
 // Log implements sumdb.ClientOps.
@@ -184,12 +182,18 @@ const maxCacheFile = 1 << 20
 
 // readStore reads the database file (such as "tile/8/0/001") from the store.
 func (v *Verifier) readStore(ctx context.Context, file string) ([]byte, error) {
+	v.pendingMu.Lock()
+	data, ok := v.pending[file]
+	v.pendingMu.Unlock()
+	if ok {
+		return data, nil
+	}
 	f, err := v.store.Open(ctx, modmirror.SumDBKey(v.name, file))
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxCacheFile+1))
+	data, err = io.ReadAll(io.LimitReader(f, maxCacheFile+1))
 	if err != nil {
 		return nil, err
 	}
@@ -198,6 +202,32 @@ func (v *Verifier) readStore(ctx context.Context, file string) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// writeLater stores the verified database file in the background, so that
+// the fill waiting for the verification does not wait for the store too
+// (two PUTs of about 3 ms each on S3 for every new module version); at
+// most maxWriters at once, beyond which the writer waits. Until it is
+// stored, readStore finds it in memory: a client's lookup right after the
+// fill (the go command's own check) is still answered without the remote.
+func (v *Verifier) writeLater(file string, data []byte) {
+	data = bytes.Clone(data)
+	v.pendingMu.Lock()
+	v.pending[file] = data
+	v.pendingMu.Unlock()
+	v.writers <- struct{}{}
+	v.background.Go(func() {
+		defer func() { <-v.writers }()
+		ctx, cancel := context.WithTimeout(context.Background(), v.timeout)
+		defer cancel()
+		v.writeStore(ctx, file, data)
+		v.pendingMu.Lock()
+		delete(v.pending, file)
+		v.pendingMu.Unlock()
+	})
+}
+
+// maxWriters bounds the store writes writeLater runs at once.
+const maxWriters = 16
 
 // writeStore stores the verified database file. A file that is already
 // there is left alone: verified files never change. Failures only cost a

@@ -84,7 +84,10 @@ type Verifier struct {
 	mu  sync.Mutex
 	cur *session // the sumdb.Client lookups go to; nil means make a new one
 
-	background sync.WaitGroup // lookups started by Prefetch or left by Check
+	background sync.WaitGroup // lookups started by Prefetch or left by Check, and writeLater's writes
+	writers    chan struct{}  // a token for each writeLater write running
+	pendingMu  sync.Mutex
+	pending    map[string][]byte // verified files writeLater has not stored yet
 }
 
 var _ modmirror.Checker = (*Verifier)(nil)
@@ -119,6 +122,8 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		heads:     cfg.Heads,
 		log:       cfg.Logger,
 		timeout:   cfg.Timeout,
+		writers:   make(chan struct{}, maxWriters),
+		pending:   make(map[string][]byte),
 	}
 	if v.log == nil {
 		v.log = slog.Default()

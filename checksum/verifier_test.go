@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -154,6 +155,7 @@ func TestCheckStoresVerified(t *testing.T) {
 	if err := e.v.Check(context.Background(), path, version, e.db.Hash(path, version)); err != nil {
 		t.Fatal(err)
 	}
+	e.v.Close() // the writes to the store are done in the background
 	names, err := e.store.List(context.Background(), "sumdb/"+testName+"/tile/8/0")
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +197,9 @@ func TestCheckFork(t *testing.T) {
 		t.Errorf("persisted tree head is not for 11 records:\n%s", state)
 	}
 
-	// The same key, different records: a fork of the log.
+	// The same key, different records: a fork of the log. (The first
+	// verifier's files are in the store once its background writes end.)
+	e.v.Close()
 	fork := testsumdb.New(t, e.key, "b", nil)
 	fork.Grow(t, 12)
 	var logs syncbuf.Buffer
@@ -209,6 +213,7 @@ func TestCheckFork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { v.Close() })
 	// A version not looked up before: the verified lookup of path@version
 	// is in the store, and would be answered from there.
 	const other = "v1.1.0"
@@ -297,5 +302,43 @@ func TestLines(t *testing.T) {
 	_, err = e.v.Lines(context.Background(), path, "v1.0.0-unknown")
 	if err == nil || errors.Is(err, fs.ErrNotExist) || errors.Is(err, modmirror.ErrSecurity) {
 		t.Errorf("Lines of an unknown version = %v, want an error that is neither not-found nor a security error", err)
+	}
+}
+
+// blockedStore is a store whose Create waits for release.
+type blockedStore struct {
+	modmirror.Store
+	release chan struct{}
+}
+
+func (s *blockedStore) Create(ctx context.Context, name string, r io.Reader) error {
+	<-s.release
+	return s.Store.Create(ctx, name, r)
+}
+
+// TestCheckDoesNotWaitForStore: a Check returns while the store still
+// writes what it verified, and until the write is done the verified files
+// are read from memory, not fetched again.
+func TestCheckDoesNotWaitForStore(t *testing.T) {
+	e := newTestEnv(t)
+	blocked := &blockedStore{Store: e.store, release: make(chan struct{})}
+	e.store = blocked
+	v := e.newVerifier(t, e.remote)
+	t.Cleanup(func() { close(blocked.release) }) // before v's Close
+	e.db.Grow(t, 10)
+	const path, version = "example.com/m3", "v1.0.0"
+	done := make(chan error, 1)
+	go func() { done <- v.Check(context.Background(), path, version, e.db.Hash(path, version)) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Check waits for the store's writes")
+	}
+	data, err := v.readStore(context.Background(), "lookup/"+path+"@"+version)
+	if err != nil || !strings.Contains(string(data), path+" "+version+" ") {
+		t.Errorf("reading the lookup being written: %q, %v", data, err)
 	}
 }

@@ -235,24 +235,23 @@ func (s *Store) key(name string) (string, error) {
 	return s.prefix + name, nil
 }
 
-// Open implements modmirror.Store. The object is read as it is served:
-// Seek, for ranges, starts another GET from the offset.
+// Open implements modmirror.Store, with one GET whose answer gives the
+// size and the start of the content at once. The object is read as it is
+// served: a Seek away from where the body is starts another, ranged GET
+// at the next Read.
 func (s *Store) Open(ctx context.Context, name string) (modmirror.File, error) {
 	key, err := s.key(name)
 	if err != nil {
 		return nil, err
 	}
-	obj, err := s.client.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	body, info, _, err := minio.Core{Client: s.client}.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
 	if err != nil {
 		return nil, s.fail("reading", name, err)
 	}
-	// The first Stat sends the GET: a missing object shows here.
-	info, err := obj.Stat()
-	if err != nil {
-		obj.Close()
-		return nil, s.fail("reading", name, err)
-	}
-	return &file{Object: obj, info: objectInfo{name: path.Base(name), size: info.Size, mod: info.LastModified}}, nil
+	return &file{
+		s: s, ctx: ctx, name: name, key: key, body: body,
+		info: objectInfo{name: path.Base(name), size: info.Size, mod: info.LastModified},
+	}, nil
 }
 
 // Create implements modmirror.Store, with a conditional PUT.
@@ -414,11 +413,72 @@ func isPreconditionFailed(err error) bool {
 
 // A file is an object being read, as a modmirror.File.
 type file struct {
-	*minio.Object
-	info objectInfo
+	s         *Store
+	ctx       context.Context
+	name, key string
+	info      objectInfo
+
+	body    io.ReadCloser // a GET's body, at offset bodyPos; nil when there is none
+	bodyPos int64
+	pos     int64 // where the next Read reads
 }
 
 func (f *file) Stat() (fs.FileInfo, error) { return f.info, nil }
+
+func (f *file) Read(p []byte) (int, error) {
+	if f.body != nil && f.bodyPos != f.pos {
+		f.body.Close()
+		f.body = nil
+	}
+	if f.pos >= f.info.size {
+		return 0, io.EOF
+	}
+	if f.body == nil {
+		opts := minio.GetObjectOptions{}
+		if err := opts.SetRange(f.pos, 0); err != nil {
+			return 0, err
+		}
+		body, _, _, err := minio.Core{Client: f.s.client}.GetObject(f.ctx, f.s.bucket, f.key, opts)
+		if err != nil {
+			return 0, f.s.fail("reading", f.name, err)
+		}
+		f.body, f.bodyPos = body, f.pos
+	}
+	n, err := f.body.Read(p)
+	f.pos += int64(n)
+	f.bodyPos = f.pos
+	if err == io.EOF && f.pos < f.info.size {
+		err = f.s.fail("reading", f.name, io.ErrUnexpectedEOF)
+	}
+	return n, err
+}
+
+// Seek only moves the offset: ServeContent seeks to the end and back to
+// learn the size, which must not cost a request.
+func (f *file) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += f.pos
+	case io.SeekEnd:
+		offset += f.info.size
+	default:
+		return f.pos, errors.New("s3store: bad whence")
+	}
+	if offset < 0 {
+		return f.pos, errors.New("s3store: negative position")
+	}
+	f.pos = offset
+	return offset, nil
+}
+
+func (f *file) Close() error {
+	if f.body != nil {
+		f.body.Close()
+		f.body = nil
+	}
+	return nil
+}
 
 type objectInfo struct {
 	name string

@@ -122,6 +122,59 @@ func Run(t *testing.T, s modmirror.Store) {
 		}
 	})
 
+	t.Run("SeekRead", func(t *testing.T) {
+		// What http.ServeContent does, and more: the size from a Seek to
+		// the end, back to the start, reads, seeks both ways, and past
+		// the end.
+		name := "example.com/seekread/@v/v1.0.0.zip"
+		content := make([]byte, 300<<10)
+		for i := range content {
+			content[i] = byte(i * 7 >> 3)
+		}
+		if err := s.Create(ctx, name, bytes.NewReader(content)); err != nil {
+			t.Fatal(err)
+		}
+		f, err := s.Open(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		at := func(off int64, whence int, want int64) {
+			t.Helper()
+			if got, err := f.Seek(off, whence); err != nil || got != want {
+				t.Fatalf("Seek(%d, %d) = %d, %v; want %d", off, whence, got, err, want)
+			}
+		}
+		read := func(n int, from int) {
+			t.Helper()
+			buf := make([]byte, n)
+			if _, err := io.ReadFull(f, buf); err != nil {
+				t.Fatalf("reading %d bytes at %d: %v", n, from, err)
+			}
+			if !bytes.Equal(buf, content[from:from+n]) {
+				t.Fatalf("%d bytes at %d differ from what was stored", n, from)
+			}
+		}
+		at(0, io.SeekEnd, int64(len(content)))
+		at(0, io.SeekStart, 0)
+		read(1000, 0)
+		at(200<<10, io.SeekStart, 200<<10)
+		read(5000, 200<<10)
+		at(-6000, io.SeekCurrent, 200<<10-1000)
+		read(10, 200<<10-1000)
+		rest, err := io.ReadAll(f)
+		if err != nil || !bytes.Equal(rest, content[200<<10-990:]) {
+			t.Errorf("reading to the end: %d bytes, %v; want the last %d", len(rest), err, len(content)-(200<<10-990))
+		}
+		at(10, io.SeekEnd, int64(len(content))+10)
+		if n, err := f.Read(make([]byte, 10)); n != 0 || err != io.EOF {
+			t.Errorf("Read past the end = %d, %v; want 0, EOF", n, err)
+		}
+		if _, err := f.Seek(-1, io.SeekStart); err == nil {
+			t.Errorf("Seek to -1 succeeded")
+		}
+	})
+
 	t.Run("List", func(t *testing.T) {
 		dir := "example.com/list/@v"
 		got, err := s.List(ctx, dir)

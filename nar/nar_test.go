@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/modmirror/modmirror/internal/testenv"
 )
 
 // file describes one entry of a test tree. Exactly one of the kinds applies:
@@ -206,10 +208,7 @@ func lookNix(t *testing.T) string {
 	t.Helper()
 	nix, err := exec.LookPath("nix")
 	if err != nil {
-		if os.Getenv("MODMIRROR_TEST_REQUIRE_NIX") == "1" {
-			t.Fatalf("MODMIRROR_TEST_REQUIRE_NIX=1 but nix is not on PATH (%v); run scripts/install-nix.sh", err)
-		}
-		t.Skip("nix not on PATH; install it with scripts/install-nix.sh (apt-get install nix-bin) to compare with the real nix")
+		testenv.Missing(t, "NIX", "nix not on PATH; install it with scripts/install-nix.sh (apt-get install nix-bin) to compare with the real nix")
 	}
 	return nix
 }

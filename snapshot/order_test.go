@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/modmirror/modmirror/internal/testenv"
 	"github.com/modmirror/modmirror/snapshot"
 )
 
@@ -56,7 +57,7 @@ func nixHashPath(t *testing.T, dir string) string {
 	t.Helper()
 	nix, err := exec.LookPath("nix")
 	if err != nil {
-		if os.Getenv("MODMIRROR_TEST_REQUIRE_NIX") == "1" {
+		if testenv.Required("NIX") {
 			t.Fatalf("MODMIRROR_TEST_REQUIRE_NIX=1 but nix is not on PATH: %v", err)
 		}
 		return ""

@@ -238,68 +238,48 @@ func Run(t *testing.T, s modmirror.Store) {
 	t.Run("ConcurrentCreateLarge", func(t *testing.T) {
 		// Writers of large contents race, some with the same bytes: one
 		// wins, the others see fs.ErrExist, nothing is mixed.
-		name := "example.com/racelarge/@v/v1.0.0.zip"
-		const n = 4
-		var wg sync.WaitGroup
-		errs := make([]error, n)
-		for i := range n {
-			wg.Go(func() {
-				content := bytes.Repeat([]byte(fmt.Sprintf("writer %02d ", i%2)), 11<<20/10)
-				errs[i] = s.Create(ctx, name, bytes.NewReader(content))
-			})
-		}
-		wg.Wait()
-		wins := 0
-		for _, err := range errs {
-			switch {
-			case err == nil:
-				wins++
-			case !errors.Is(err, fs.ErrExist):
-				t.Errorf("Create: %v", err)
-			}
-		}
-		if wins != 1 {
-			t.Fatalf("%d Creates succeeded, want exactly 1", wins)
-		}
-		got := read(t, s, name)
-		if len(got) != 11<<20/10*10 || !bytes.Equal(got, bytes.Repeat(got[:10], len(got)/10)) {
-			t.Fatalf("stored content is not one writer's whole content")
-		}
+		race(t, s, "example.com/racelarge/@v/v1.0.0.zip", 4, 11<<20/10, func(i int) int { return i % 2 })
 	})
 
 	t.Run("ConcurrentCreate", func(t *testing.T) {
 		// Many writers race for one name: exactly one wins, the others see
 		// fs.ErrExist, and the stored content is the winner's, whole.
-		name := "example.com/race/@v/v1.0.0.zip"
-		const n = 16
-		var wg sync.WaitGroup
-		errs := make([]error, n)
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				content := bytes.Repeat([]byte(fmt.Sprintf("writer %02d ", i)), 4096)
-				errs[i] = s.Create(ctx, name, bytes.NewReader(content))
-			}()
-		}
-		wg.Wait()
-		wins := 0
-		for _, err := range errs {
-			switch {
-			case err == nil:
-				wins++
-			case !errors.Is(err, fs.ErrExist):
-				t.Errorf("Create: %v", err)
-			}
-		}
-		if wins != 1 {
-			t.Fatalf("%d Creates succeeded, want exactly 1", wins)
-		}
-		got := read(t, s, name)
-		if len(got) != 10*4096 || !bytes.Equal(got, bytes.Repeat(got[:10], 4096)) {
-			t.Fatalf("stored content is not one writer's whole content")
-		}
+		race(t, s, "example.com/race/@v/v1.0.0.zip", 16, 4096, func(i int) int { return i })
 	})
+}
+
+// race has n writers create name at once, writer i with reps repetitions
+// of a 10-byte pattern numbered pattern(i), and checks that exactly one
+// wins, the others see fs.ErrExist, and the stored content is one
+// writer's, whole.
+func race(t *testing.T, s modmirror.Store, name string, n, reps int, pattern func(int) int) {
+	t.Helper()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			content := bytes.Repeat([]byte(fmt.Sprintf("writer %02d ", pattern(i))), reps)
+			errs[i] = s.Create(ctx, name, bytes.NewReader(content))
+		})
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case !errors.Is(err, fs.ErrExist):
+			t.Errorf("Create: %v", err)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d Creates succeeded, want exactly 1", wins)
+	}
+	got := read(t, s, name)
+	if len(got) != 10*reps || !bytes.Equal(got, bytes.Repeat(got[:10], reps)) {
+		t.Fatalf("stored content is not one writer's whole content")
+	}
 }
 
 func read(t *testing.T, s modmirror.Store, name string) []byte {

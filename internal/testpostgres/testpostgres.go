@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/modmirror/modmirror/internal/testenv"
 )
 
 // serverURL returns the URL of the test server, from
@@ -22,11 +23,7 @@ func serverURL(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv("MODMIRROR_TEST_POSTGRES_URL")
 	if u == "" {
-		msg := "MODMIRROR_TEST_POSTGRES_URL is not set; run scripts/test.sh, or set it to a postgres:// URL of a role with CREATEDB (scripts/postgres.sh start DIR prints one)"
-		if os.Getenv("MODMIRROR_TEST_REQUIRE_POSTGRES") == "1" {
-			t.Fatal(msg + ", as MODMIRROR_TEST_REQUIRE_POSTGRES=1 requires")
-		}
-		t.Skip(msg)
+		testenv.Missing(t, "POSTGRES", "MODMIRROR_TEST_POSTGRES_URL is not set; run scripts/test.sh, or set it to a postgres:// URL of a role with CREATEDB (scripts/postgres.sh start DIR prints one)")
 	}
 	return u
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/modmirror/modmirror/internal/syncbuf"
+	"github.com/modmirror/modmirror/internal/testenv"
 )
 
 // A Server is a MinIO server of one test's own, for tests that stop and
@@ -36,11 +37,7 @@ func Start(t testing.TB) *Server {
 	t.Helper()
 	bin := os.Getenv("MODMIRROR_TEST_MINIO_BIN")
 	if bin == "" {
-		msg := "MODMIRROR_TEST_MINIO_BIN is not set; run scripts/test.sh, or scripts/minio.sh install and set it to the binary"
-		if os.Getenv("MODMIRROR_TEST_REQUIRE_S3") == "1" {
-			t.Fatal(msg + ", as MODMIRROR_TEST_REQUIRE_S3=1 requires")
-		}
-		t.Skip(msg)
+		testenv.Missing(t, "S3", "MODMIRROR_TEST_MINIO_BIN is not set; run scripts/test.sh, or scripts/minio.sh install and set it to the binary")
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

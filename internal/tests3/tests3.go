@@ -15,6 +15,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/modmirror/modmirror/internal/testenv"
 	"github.com/modmirror/modmirror/s3store"
 )
 
@@ -24,11 +25,7 @@ func Endpoint(t testing.TB) string {
 	t.Helper()
 	e := os.Getenv("MODMIRROR_TEST_S3_ENDPOINT")
 	if e == "" {
-		msg := "MODMIRROR_TEST_S3_ENDPOINT is not set; run scripts/test.sh, or scripts/minio.sh start DIR and set what it prints"
-		if os.Getenv("MODMIRROR_TEST_REQUIRE_S3") == "1" {
-			t.Fatal(msg + ", as MODMIRROR_TEST_REQUIRE_S3=1 requires")
-		}
-		t.Skip(msg)
+		testenv.Missing(t, "S3", "MODMIRROR_TEST_S3_ENDPOINT is not set; run scripts/test.sh, or scripts/minio.sh start DIR and set what it prints")
 	}
 	return e
 }

@@ -69,6 +69,10 @@ type Project struct {
 	Path   string           // its module path, which is never chosen a version of
 	Roots  []module.Version // its requirements (replacements applied by the Replacer, not here)
 	Pruned bool             // its go directive is 1.17 or newer
+
+	// Replace gives its own replacements, for its graph alone; nil means
+	// Unify's.
+	Replace Replacer
 }
 
 // A Unified is one version of each module path for several main modules
@@ -134,15 +138,7 @@ func Unify(ctx context.Context, reqs Reqs, projects []Project, pins map[string]s
 			return nil, fmt.Errorf("modgraph: pin %s@%s: %w", p, v, err)
 		}
 	}
-	repl := func(m module.Version) (module.Version, bool) {
-		if v, ok := pins[m.Path]; ok {
-			return module.Version{Path: m.Path, Version: v}, true
-		}
-		if replace != nil {
-			return replace(m)
-		}
-		return module.Version{}, false
-	}
+	repl := Pinned(pins, replace)
 	pruned := true
 	mains := make(map[string]bool)
 	var union []module.Version
@@ -173,7 +169,11 @@ func Unify(ctx context.Context, reqs Reqs, projects []Project, pins map[string]s
 		u := &Unified{Versions: chosen, Rounds: round}
 		again := false
 		for _, p := range projects {
-			up, escaped, err := alone(ctx, reqs, p, chosen, pins, mains, repl)
+			prepl := repl
+			if p.Replace != nil {
+				prepl = Pinned(pins, p.Replace)
+			}
+			up, escaped, err := alone(ctx, reqs, p, chosen, pins, mains, prepl)
 			if err != nil {
 				return nil, err
 			}
@@ -193,6 +193,21 @@ func Unify(ctx context.Context, reqs Reqs, projects []Project, pins map[string]s
 		}
 	}
 	return nil, errors.New("modgraph: the choice did not settle")
+}
+
+// Pinned returns a Replacer that gives every version of a pinned path
+// (pins: path to version) the pinned version's content, and asks replace
+// (if not nil) about the others.
+func Pinned(pins map[string]string, replace Replacer) Replacer {
+	return func(m module.Version) (module.Version, bool) {
+		if v, ok := pins[m.Path]; ok {
+			return module.Version{Path: m.Path, Version: v}, true
+		}
+		if replace != nil {
+			return replace(m)
+		}
+		return module.Version{}, false
+	}
 }
 
 // alone works out a project's requirements under the chosen versions, and

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +40,7 @@ type fetcher struct {
 	staging string             // temporary files, on out's filesystem
 	prog    *progress
 	check   modmirror.Checker // nil: unpinned versions are not checked
+	known   *sync.Map         // module.Version -> []byte: go.mod files fetched already; nil for none
 
 	fetched, reused atomic.Int64 // files
 }
@@ -184,14 +186,21 @@ func (f *fetcher) mod(ctx context.Context, v modVersion) error {
 	if ok || err != nil {
 		return err
 	}
-	if f.up == nil {
-		return f.errOffline(v, modmirror.ExtMod)
+	var data []byte
+	if f.known != nil {
+		if d, ok := f.known.Load(module.Version{Path: v.Path, Version: v.Version}); ok {
+			data = d.([]byte)
+		}
 	}
-	data, err := f.up.Mod(ctx, v.Path, v.Version)
-	if err != nil {
-		return fmt.Errorf("snapshot: %w", err)
+	if data == nil {
+		if f.up == nil {
+			return f.errOffline(v, modmirror.ExtMod)
+		}
+		if data, err = f.up.Mod(ctx, v.Path, v.Version); err != nil {
+			return fmt.Errorf("snapshot: %w", err)
+		}
+		f.prog.bytes.Add(int64(len(data)))
 	}
-	f.prog.bytes.Add(int64(len(data)))
 	got, err := modmirror.HashGoMod(data)
 	if err != nil {
 		return fmt.Errorf("snapshot: %s: hashing go.mod: %w", v, err)

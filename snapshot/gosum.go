@@ -69,6 +69,15 @@ func (s *sumSet) has(path, version string) bool {
 	return zip || mod
 }
 
+// format returns the set as a go.sum file: a line per key, sorted.
+func (s *sumSet) format() []byte {
+	var b strings.Builder
+	for _, k := range sortedKeys(s.hash) {
+		b.WriteString(k.String() + " " + s.hash[k] + "\n")
+	}
+	return []byte(b.String())
+}
+
 // sortedKeys returns the keys of m sorted by path, version, zip first.
 func sortedKeys[V any](m map[sumKey]V) []sumKey {
 	keys := make([]sumKey, 0, len(m))

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -70,6 +71,11 @@ type Options struct {
 	Progress         io.Writer
 	ProgressInterval time.Duration
 	ProgressTerminal bool
+
+	// preloaded holds go.mod files already fetched and verified
+	// (module.Version to []byte), which the fetch takes rather than ask
+	// the upstream again; nil for none.
+	preloaded *sync.Map
 }
 
 // A Result describes a snapshot that Run made.
@@ -155,6 +161,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if len(dirs) == 0 {
 		dirs = []string{"."}
 	}
+	if err := checkOutside(out, dirs); err != nil {
+		return nil, err
+	}
 	projects := make([]*project, len(dirs))
 	all := newSumSet()
 	for i, dir := range dirs {
@@ -165,11 +174,24 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	for _, p := range projects {
-		if pout, err := filepath.Abs(p.dir); err == nil && (pout == out || strings.HasPrefix(pout, out+string(filepath.Separator))) {
-			return nil, fmt.Errorf("snapshot: output directory %s contains the project %s", out, p.dir)
+	return run(ctx, opts, out, projects, all, nil)
+}
+
+// checkOutside fails if the output directory out contains a project
+// directory.
+func checkOutside(out string, dirs []string) error {
+	for _, dir := range dirs {
+		if pout, err := filepath.Abs(dir); err == nil && (pout == out || strings.HasPrefix(pout, out+string(filepath.Separator))) {
+			return fmt.Errorf("snapshot: output directory %s contains the project %s", out, dir)
 		}
 	}
+	return nil
+}
+
+// run makes out the snapshot of the go.sum lines all, which projects
+// named, plus the files extra (slash-separated names relative to out,
+// outside the module layout: the alternate module files of OneVersion).
+func run(ctx context.Context, opts Options, out string, projects []*project, all *sumSet, extra map[string][]byte) (*Result, error) {
 	versions := collectVersions(all)
 	tvs, err := toolchainVersions(projects, opts.Toolchains, all)
 	if err != nil {
@@ -200,13 +222,14 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		staging: staging,
 		prog:    &progress{total: int64(len(versions)), start: time.Now()},
 		check:   opts.Checker,
+		known:   opts.preloaded,
 	}
 	times, err := fetchAll(ctx, f, versions, cmp.Or(opts.Jobs, DefaultJobs), opts)
 	if err != nil {
 		return nil, err
 	}
 
-	removed, err := finish(out, staging, versions, f.fetched.Load() > 0)
+	removed, err := finish(out, staging, versions, extra, f.fetched.Load() > 0)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -75,12 +76,25 @@ func checkLayout(out string) error {
 			return filepath.SkipDir // left by a crash; finish removes it
 		}
 		ok := d.IsDir() && !strings.HasPrefix(d.Name(), ".") && !strings.Contains(rel, "/@v/") ||
-			d.Type().IsRegular() && isSnapshotFile(rel)
+			d.Type().IsRegular() && (isSnapshotFile(rel) || isModFile(rel))
 		if !ok {
 			return fmt.Errorf("snapshot: refusing to write to %s: it exists and does not look like a snapshot (%s is not in the module cache layout); remove it or choose another directory", out, rel)
 		}
 		return nil
 	})
+}
+
+// ModFilesDir is the directory of a snapshot that holds the alternate
+// module files of OneVersion. No module path can begin with it: the first
+// element of a module path has a dot.
+const ModFilesDir = "modfiles"
+
+// isModFile reports whether rel (slash-separated, relative to the output
+// directory) is the name of an alternate module or sum file.
+func isModFile(rel string) bool {
+	name, ok := strings.CutPrefix(rel, ModFilesDir+"/")
+	return ok && !strings.Contains(name, "/") && !strings.HasPrefix(name, ".") &&
+		(strings.HasSuffix(name, ".mod") || strings.HasSuffix(name, ".sum"))
 }
 
 // isSnapshotFile reports whether rel (slash-separated, relative to the
@@ -112,8 +126,16 @@ func isSnapshotFile(rel string) bool {
 // name and directories left empty, sets every mode and time, and syncs every
 // directory. It returns the names of the files removed, slash-separated and
 // relative to out, sorted.
-func finish(out, staging string, versions []modVersion, changed bool) ([]string, error) {
+func finish(out, staging string, versions []modVersion, extra map[string][]byte, changed bool) ([]string, error) {
 	want := make(map[string]bool) // slash-separated names relative to out
+	for _, name := range slices.Sorted(maps.Keys(extra)) {
+		want[name] = true
+		w, err := writeList(staging, filepath.Join(out, filepath.FromSlash(name)), extra[name])
+		if err != nil {
+			return nil, err
+		}
+		changed = changed || w
+	}
 	lists := make(map[string][]string)
 	for _, v := range versions {
 		for _, f := range []struct {

@@ -24,7 +24,10 @@ type CheckOptions struct {
 	// Vet and Test add "go vet ./..." and "go test ./..." after the build.
 	Vet, Test bool
 
-	// GoCache is the build cache to use; "" means a temporary one.
+	// GoCache is the build cache to use; "" means the caller's ("go env
+	// GOCACHE"), else a temporary one. A build cache holds compiled
+	// packages by content hash, no modules: sharing it only saves
+	// compiling the standard library again.
 	GoCache string
 }
 
@@ -60,6 +63,13 @@ func CheckBuilds(ctx context.Context, res *OneVersionResult, opts CheckOptions) 
 		goCmd = "go"
 	}
 	sandbox := netSandbox()
+	if opts.GoCache == "" {
+		if out, err := exec.Command(goCmd, "env", "GOCACHE").Output(); err == nil {
+			if dir := strings.TrimSpace(string(out)); dir != "" && dir != "off" {
+				opts.GoCache = dir
+			}
+		}
+	}
 	var checks []BuildCheck
 	for _, p := range res.Projects {
 		c, err := checkBuild(ctx, res.Out, p, goCmd, opts, sandbox)

@@ -59,9 +59,9 @@ type OneVersionResult struct {
 	// OneVersion.Apps.
 	Projects []ProjectFiles
 
-	// Modules are the chosen versions in the snapshot, with their NAR
+	// Reports are the chosen versions in the snapshot, with their NAR
 	// hashes and licenses (see ModuleReport).
-	Modules []ModuleReport
+	Reports []ModuleReport
 }
 
 // A PinEffect is what a pin changed.
@@ -229,7 +229,7 @@ func RunOneVersion(ctx context.Context, opts Options, ov OneVersion) (*OneVersio
 	if err != nil {
 		return res, err
 	}
-	res.Modules, err = moduleReports(out, res.Chosen, appVersions(mains))
+	res.Reports, err = moduleReports(out, res.Chosen, appVersions(mains))
 	return res, err
 }
 

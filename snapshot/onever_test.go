@@ -340,7 +340,7 @@ func TestOneVersion(t *testing.T) {
 			t.Errorf("%s: %s failed:\n%s", c.Project.Name, c.Failed, c.Output)
 		}
 	}
-	for _, m := range res.Modules {
+	for _, m := range res.Reports {
 		if !strings.HasPrefix(m.NAR, "sha256-") {
 			t.Errorf("%s: NAR hash %q", m.Path, m.NAR)
 		}

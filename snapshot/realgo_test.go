@@ -2,13 +2,17 @@ package snapshot_test
 
 import (
 	"bytes"
+	"context"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/modmirror/modmirror/checksum"
+	"github.com/modmirror/modmirror/fsstore"
 	"github.com/modmirror/modmirror/snapshot"
 	"github.com/modmirror/modmirror/upstream"
 )
@@ -114,5 +118,71 @@ func TestOlderToolchainSameFiles(t *testing.T) {
 			}
 		}
 		t.Logf("%s: %d files byte-identical to the snapshot's", gotoolchain, compared)
+	}
+}
+
+// TestOneVersionReal unifies two programs that disagree on the version of
+// golang.org/x/text (v0.3.7 and v0.14.0), against the real proxy.golang.org
+// and sum.golang.org: the choice is what the go command selects for a
+// module requiring both, and both build from the snapshot alone with
+// their alternate module files. It needs the network, so it runs only
+// with MODMIRROR_TEST_E2E_REAL=1.
+func TestOneVersionReal(t *testing.T) {
+	if os.Getenv("MODMIRROR_TEST_E2E_REAL") != "1" {
+		t.Skip("set MODMIRROR_TEST_E2E_REAL=1 to run against proxy.golang.org and sum.golang.org")
+	}
+	goBin := goCommand(t)
+	const proxy = "https://proxy.golang.org"
+	up, err := upstream.Parse(proxy, upstream.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := checksum.ParseSetting("sum.golang.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := fsstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := checksum.NewVerifier(checksum.Config{Name: db.Name, Key: db.Key, Remote: up, Store: store, StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	project := func(name, textVersion string) string {
+		dir := filepath.Join(t.TempDir(), name)
+		writeProject(t, dir, map[string]string{
+			"go.mod":  "module example.com/" + name + "\n\ngo 1.21\n\nrequire golang.org/x/text " + textVersion + "\n",
+			"main.go": "package main\n\nimport (\n\t\"fmt\"\n\n\t\"golang.org/x/text/language\"\n)\n\nfunc main() { fmt.Println(language.English) }\n",
+		})
+		return dir
+	}
+	old, recent := project("old", "v0.3.7"), project("recent", "v0.14.0")
+	opts := snapshot.Options{Dirs: []string{old, recent}, Out: filepath.Join(t.TempDir(), "deps"), Upstream: up}
+	res, err := snapshot.RunOneVersion(context.Background(), opts, snapshot.OneVersion{Sums: v})
+	if err != nil {
+		t.Fatalf("against %s (is it reachable?): %v", proxy, err)
+	}
+	var chosen []string
+	for _, m := range res.Chosen {
+		chosen = append(chosen, m.String())
+	}
+	if !slices.Contains(chosen, "golang.org/x/text@v0.14.0") {
+		t.Errorf("chosen %v, want golang.org/x/text@v0.14.0", chosen)
+	}
+	checks, err := snapshot.CheckBuilds(context.Background(), res, snapshot.CheckOptions{Go: goBin, Vet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range checks {
+		if c.Failed != "" {
+			t.Errorf("%s: go %s failed:\n%s", c.Project.Name, c.Failed, c.Output)
+		}
+	}
+	for _, r := range res.Reports {
+		if r.Path == "golang.org/x/text" && !slices.Equal(r.Licenses, []string{"BSD-3-Clause"}) {
+			t.Errorf("golang.org/x/text: licenses %v, want BSD-3-Clause", r.Licenses)
+		}
 	}
 }

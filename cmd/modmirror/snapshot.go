@@ -8,13 +8,15 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
-	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/checksum"
 	"github.com/modmirror/modmirror/fsstore"
+	"github.com/modmirror/modmirror/internal/goenv"
 	"github.com/modmirror/modmirror/snapshot"
 	"github.com/modmirror/modmirror/upstream"
+	"golang.org/x/mod/module"
 )
 
 type snapshotCommand struct {
@@ -30,12 +32,21 @@ type snapshotCommand struct {
 	toolchain string
 	sumdb     string
 
+	// One version per module: oneVersion turns it on; pins, nosumdb,
+	// check and checkTest refine it.
+	oneVersion bool
+	pins       pinList
+	nosumdb    string
+	check      bool
+	checkTest  bool
+	reportFile string
+
 	// stdout and stderr default to os.Stdout and os.Stderr; tests set them.
 	stdout, stderr io.Writer
 }
 
 func (c *snapshotCommand) flags() *commandFlags {
-	fs := newFlags("snapshot", "modmirror snapshot [flags] [dir ...] -o OUT\n       modmirror snapshot hash OUT", `
+	fs := newFlags("snapshot", "modmirror snapshot [flags] [dir ...] -o OUT\n       modmirror snapshot --one-version [--pin module@version ...] [--check] [dir | module@version ...] -o OUT\n       modmirror snapshot hash OUT", `
 Makes OUT a deterministic offline copy of the dependencies of the Go projects
 in the directories (default "."): for every go.sum line, the module zip or
 go.mod file, verified against the line, plus an .info file per version and a
@@ -51,7 +62,23 @@ it. "modmirror snapshot hash OUT" prints the hash of an existing snapshot.
 With --toolchain, the snapshot also holds the Go toolchain that go.mod's
 toolchain line (else its go line) selects, for each platform given; go.sum has
 no line for it, so it is checked against the checksum database (--sumdb)
-instead, and --print-env prints GOTOOLCHAIN=auto rather than local.`)
+instead, and --print-env prints GOTOOLCHAIN=auto rather than local.
+
+With --one-version, the projects (directories, or applications named as
+module@version and fetched through the upstream) get one version of each
+module together: what the go command selects for a module that requires
+everything they require, unless --pin says otherwise. OUT holds those
+versions, and OUT/modfiles/<project>.mod and .sum: each project's go.mod
+and go.sum under the chosen versions, its own files untouched. Build with
+them from OUT with every hash check on:
+
+	GOPROXY=file://OUT GOFLAGS=-mod=mod GOSUMDB=off go build -modfile=OUT/modfiles/<project>.mod ./...
+
+The hashes come from the checksum database (--sumdb), or, for paths it
+must not see (--nosumdb) or versions it does not know, from the projects'
+go.sum files; never from a download alone. --check then builds (and vets)
+every project that way, without network where it can, and exits 1 if any
+fails, naming the modules whose version changed for it.`)
 	fs.StringVar(&c.out, "out", "", "output `directory` (required)")
 	fs.StringVar(&c.manifest, "manifest", "", "manifest `file` describing the snapshot, read to explain an --expect mismatch and then rewritten; default <output directory>.manifest, off for none")
 	fs.StringVar(&c.upstream, "upstream", defaultUpstream(), "upstream proxies in GOPROXY `syntax`, or off to only reuse what the output directory holds; default $GOPROXY")
@@ -61,9 +88,48 @@ instead, and --print-env prints GOTOOLCHAIN=auto rather than local.`)
 	fs.BoolVar(&c.quiet, "quiet", false, "print no progress")
 	fs.StringVar(&c.toolchain, "toolchain", "", "also fetch the golang.org/toolchain module that each project's go.mod (or go.work) switches to, for these comma-separated `platforms` (GOOS/GOARCH, such as linux/amd64,darwin/arm64), so that GOTOOLCHAIN switching works offline")
 	fs.StringVar(&c.sumdb, "sumdb", defaultSumDB(), "checksum database that verifies --toolchain modules, as GOSUMDB (`name[+key]`), reached through the upstream's /sumdb/; off to not verify them; default $GOSUMDB")
+	fs.BoolVar(&c.oneVersion, "one-version", false, "choose one version of each module for all the projects together, and write each project's module and sum files for it in OUT/modfiles")
+	fs.Var(&c.pins, "pin", "with --one-version, use this `module@version` whatever selection says (repeat the flag for more)")
+	fs.StringVar(&c.nosumdb, "nosumdb", joinPatterns(goenv.Get("GONOSUMDB"), goenv.Get("GOPRIVATE")), "with --one-version, module path `patterns` (GOPRIVATE syntax) never sent to the checksum database: their hashes come from the projects' go.sum files; default $GONOSUMDB,$GOPRIVATE")
+	fs.BoolVar(&c.check, "check", false, "with --one-version, build and vet every project from OUT alone with its module file, and exit 1 if any fails")
+	fs.BoolVar(&c.checkTest, "check-test", false, "with --check, also run each project's tests")
+	fs.StringVar(&c.reportFile, "report", "", "with --one-version, the JSON `file` to write the report to (versions chosen, skew before, pins, changes per project, NAR hash and licenses per module); default <output directory>.report.json, off for none")
 	fs.shortName("out", "o")
 	fs.shortName("quiet", "q")
 	return fs
+}
+
+// pinList is the value of --pin: module@version, repeated.
+type pinList map[string]string
+
+func (p *pinList) String() string {
+	var s []string
+	for path, v := range *p {
+		s = append(s, path+"@"+v)
+	}
+	slices.Sort(s)
+	return strings.Join(s, ",")
+}
+
+func (p *pinList) Set(v string) error {
+	path, version, ok := strings.Cut(v, "@")
+	if !ok {
+		return fmt.Errorf("want module@version")
+	}
+	if err := module.Check(path, version); err != nil {
+		return err
+	}
+	if version != module.CanonicalVersion(version) {
+		return fmt.Errorf("%s is not a canonical version (such as v1.2.3)", version)
+	}
+	if *p == nil {
+		*p = make(pinList)
+	}
+	if old, ok := (*p)[path]; ok && old != version {
+		return fmt.Errorf("%s is pinned twice (%s, %s)", path, old, version)
+	}
+	(*p)[path] = version
+	return nil
 }
 
 // Run makes a snapshot, or with "hash" prints the hash of one.
@@ -87,6 +153,17 @@ func (c *snapshotCommand) Run(ctx context.Context, args []string) error {
 	if c.jobs < 1 {
 		return usageError{err: fmt.Errorf("--jobs %d: must be at least 1", c.jobs)}
 	}
+	if c.oneVersion {
+		return c.runOneVersion(ctx, dirs)
+	}
+	if len(c.pins) > 0 || c.check || c.checkTest || c.reportFile != "" {
+		return usageError{err: errors.New("--pin, --check, --check-test and --report need --one-version")}
+	}
+	for _, d := range dirs {
+		if strings.Contains(d, "@") {
+			return usageError{err: fmt.Errorf("%s: applications named as module@version need --one-version", d)}
+		}
+	}
 	platforms, err := snapshot.ParsePlatforms(c.toolchain)
 	if err != nil {
 		return usageError{err: err}
@@ -105,12 +182,14 @@ func (c *snapshotCommand) Run(ctx context.Context, args []string) error {
 		}
 		opts.Upstream = up
 		if len(platforms) > 0 {
-			checker, cleanup, err := c.toolchainChecker(up)
+			checker, cleanup, err := c.checker(up)
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			opts.Checker = checker
+			if checker != nil {
+				opts.Checker = checker
+			}
 		}
 	}
 	if !c.quiet {
@@ -133,12 +212,13 @@ func (c *snapshotCommand) Run(ctx context.Context, args []string) error {
 	return nil
 }
 
-// toolchainChecker returns the checksum database client that verifies
-// toolchain modules, reached through up, or nil (with a warning) if --sumdb
-// is off, and a function that removes its state. The state (the database's
-// latest tree head and tiles) lives for one run only: a snapshot is made
-// rarely, and its result is pinned by its hash anyway.
-func (c *snapshotCommand) toolchainChecker(up *upstream.Chain) (modmirror.Checker, func(), error) {
+// checker returns the checksum database client that verifies toolchain
+// modules (and gives --one-version its hashes), reached through up, or nil
+// (with a warning) if --sumdb is off, and a function that removes its
+// state. The state (the database's latest tree head and tiles) lives for
+// one run only: a snapshot is made rarely, and its result is pinned by its
+// hash anyway.
+func (c *snapshotCommand) checker(up *upstream.Chain) (*checksum.Verifier, func(), error) {
 	if strings.TrimSpace(c.sumdb) == "off" {
 		fmt.Fprintln(c.stderr, "snapshot: --sumdb off: toolchain modules are not verified")
 		return nil, func() {}, nil

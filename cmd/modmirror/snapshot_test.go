@@ -139,3 +139,72 @@ func TestSnapshotToolchainCommand(t *testing.T) {
 		t.Errorf("--toolchain linux: %v, want a usage error", err)
 	}
 }
+
+// TestSnapshotOneVersionCommand: two projects that want lib v1.0.0 and
+// v1.1.0 get v1.1.0 and build; pinned to v1.0.0, the one that calls what
+// v1.1.0 added fails the check, which names lib's change for it.
+func TestSnapshotOneVersionCommand(t *testing.T) {
+	lib := func(version, code string) testupstream.Module {
+		return testupstream.Module{Path: "example.com/lib", Version: version, Files: map[string]string{
+			"go.mod": "module example.com/lib\n\ngo 1.21\n",
+			"lib.go": "package lib\n\nconst Version = \"" + version + "\"\n" + code,
+		}}
+	}
+	srv := testupstream.New(t, lib("v1.0.0", ""), lib("v1.1.0", "\nfunc New() string { return \"new\" }\n"))
+	project := func(name, version, use string) string {
+		dir := filepath.Join(t.TempDir(), name)
+		files := map[string]string{
+			"go.mod":  "module example.com/" + name + "\n\ngo 1.21\n\nrequire example.com/lib " + version + "\n",
+			"go.sum":  strings.Join(srv.GoSumLines("example.com/lib", version), "\n") + "\n",
+			"main.go": "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/lib\"\n)\n\nfunc main() { fmt.Println(" + use + ") }\n",
+		}
+		for n, content := range files {
+			os.MkdirAll(dir, 0o755)
+			if err := os.WriteFile(filepath.Join(dir, n), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	a := project("a", "v1.0.0", "lib.Version")
+	b := project("b", "v1.1.0", "lib.New()")
+	out := filepath.Join(t.TempDir(), "deps")
+	common := []string{"--one-version", "--check", "-o", out, "--upstream", srv.URL, "--sumdb", srv.VerifierKey(), "-q"}
+
+	stdout, stderr, err := runSnapshot(t, append([]string{a, b}, common...)...)
+	if err != nil {
+		t.Fatalf("snapshot --one-version --check: %v\n%s", err, stderr)
+	}
+	if !strings.HasPrefix(stdout, "sha256-") {
+		t.Errorf("stdout %q, want the hash", stdout)
+	}
+	for _, want := range []string{"example.com/lib: chose v1.1.0", "v1.0.0\twanted by a", "check: " + a + ": ok", "check: " + b + ": ok", a + ": modfiles/a.mod, modfiles/a.sum; 1 changed:\n\texample.com/lib v1.0.0 => v1.1.0"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if data, err := os.ReadFile(out + ".report.json"); err != nil || !strings.Contains(string(data), `"example.com/lib@v1.1.0"`) {
+		t.Errorf("report: %v\n%s", err, data)
+	}
+
+	_, stderr, err = runSnapshot(t, append([]string{a, b, "--pin", "example.com/lib@v1.0.0"}, common...)...)
+	if err == nil || err.Error() != "check: 1 of 2 projects failed under the chosen versions; a --pin may help" {
+		t.Fatalf("with lib pinned back: %v\n%s", err, stderr)
+	}
+	for _, want := range []string{"--pin example.com/lib@v1.0.0: instead of v1.1.0", "check: " + b + ": go build failed", "undefined: lib.New", "versions changed for it: example.com/lib v1.1.0 => v1.0.0;"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+
+	for _, args := range [][]string{
+		{a, "--pin", "example.com/lib@v1.0.0", "-o", out},
+		{"example.com/app@v1.0.0", "-o", out},
+		{a, "--one-version", "--pin", "example.com/lib", "-o", out},
+		{a, "--one-version", "--sumdb", "off", "-o", out},
+	} {
+		if _, _, err := runSnapshot(t, args...); !errors.As(err, new(usageError)) {
+			t.Errorf("snapshot %q: %v, want a usage error", args, err)
+		}
+	}
+}

@@ -160,9 +160,7 @@ func loadMainModule(dir string) (*mainModule, error) {
 	return m, nil
 }
 
-// parseMainModule parses the go.mod file of a main module. Exclusions are
-// refused: choosing one version across projects that exclude different
-// versions has no single answer.
+// parseMainModule parses the go.mod file of a main module.
 func parseMainModule(file string, data []byte) (*mainModule, error) {
 	f, err := modfile.Parse(file, data, nil)
 	if err != nil {
@@ -170,9 +168,6 @@ func parseMainModule(file string, data []byte) (*mainModule, error) {
 	}
 	if f.Module == nil {
 		return nil, fmt.Errorf("snapshot: %s: no module directive", file)
-	}
-	if len(f.Exclude) > 0 {
-		return nil, fmt.Errorf("snapshot: %s: exclude directives are not supported with one version per module (exclude %s)", file, f.Exclude[0].Mod)
 	}
 	return &mainModule{data: data, file: f, sums: newSumSet()}, nil
 }

@@ -167,6 +167,9 @@ func RunOneVersion(ctx context.Context, opts Options, ov OneVersion) (*OneVersio
 	if err := checkLocalReplacements(mains, u); err != nil {
 		return nil, err
 	}
+	if err := checkExclusions(mains, u); err != nil {
+		return nil, err
+	}
 
 	all := newSumSet()
 	extra := make(map[string][]byte)
@@ -355,6 +358,32 @@ func checkLocalReplacements(mains []*mainModule, u *modgraph.Unified) error {
 		}
 	}
 	return nil
+}
+
+// checkExclusions fails if a version that a main module excludes is in a
+// main module's graph: the go command would then require the next version
+// up instead, which one choice for all cannot follow. An exclusion of a
+// version no graph has (the main module's own, an old one) changes
+// nothing, and stays in the alternate module file.
+func checkExclusions(mains []*mainModule, u *modgraph.Unified) error {
+	for _, a := range mains {
+		for _, x := range a.file.Exclude {
+			for j, b := range mains {
+				if x.Mod.Path == b.path() {
+					continue
+				}
+				g := u.Projects[j].Graph
+				if _, ok := slices.BinarySearchFunc(g.Nodes(), x.Mod, compareModules); ok {
+					return fmt.Errorf("snapshot: %s excludes %s, which %s's build needs under the chosen versions; --pin %s to another version", a.name, x.Mod, b.name, x.Mod.Path)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func compareModules(a, b module.Version) int {
+	return compareKeys(sumKey{Path: a.Path, Version: a.Version}, sumKey{Path: b.Path, Version: b.Version})
 }
 
 // projectSums returns the go.sum lines a main module's build needs from

@@ -454,3 +454,30 @@ func TestOneVersionTamper(t *testing.T) {
 		t.Errorf("go run with a tampered zip: %v, want the go command's checksum mismatch", err)
 	}
 }
+
+// TestOneVersionExclude: an exclusion of a version no build needs under
+// the chosen versions changes nothing and stays in the module file; one
+// that a build needs is an error that names both.
+func TestOneVersionExclude(t *testing.T) {
+	t.Parallel()
+	e := newOneEnv(t)
+	x := t.TempDir()
+	writeProject(t, x, map[string]string{
+		"go.mod":  "module example.com/proj/x\n\ngo 1.21\n\nrequire example.com/u/major v1.5.0\n\nexclude example.com/u/third v1.0.0\n",
+		"main.go": "package main\n\nimport _ \"example.com/u/major\"\n\nfunc main() {}\n",
+	})
+	// With b, third is v1.1.0 for everyone: a no longer needs v1.0.0.
+	res := e.run(t, e.a, e.b, x)
+	data, err := os.ReadFile(filepath.Join(res.Out, "modfiles", filepath.Base(x)+".mod"))
+	if err != nil || !strings.Contains(string(data), "exclude example.com/u/third v1.0.0") {
+		t.Errorf("x's module file lost its exclusion: %v\n%s", err, data)
+	}
+	// Without b, a needs third v1.0.0, which x excludes.
+	opts := e.opts
+	opts.Dirs = []string{e.a, x}
+	opts.Out = filepath.Join(t.TempDir(), "deps")
+	_, err = snapshot.RunOneVersion(context.Background(), opts, e.ov)
+	if err == nil || !strings.Contains(err.Error(), filepath.Base(x)+" excludes example.com/u/third@v1.0.0, which "+filepath.Base(e.a)+"'s build needs") {
+		t.Errorf("an excluded version a build needs: %v", err)
+	}
+}

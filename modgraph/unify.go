@@ -130,8 +130,9 @@ const maxRounds = 100
 //
 // Pins (path to version) win over selection: every version of a pinned
 // path has the pinned version's content, as a replace directive without a
-// version on its left gives, and the pinned version is chosen. replace
-// gives the other replacements, or is nil.
+// version on its left gives, and the pinned version is chosen. A project's
+// own path is chosen only if it is pinned (an application that others
+// need as a library). replace gives the other replacements, or is nil.
 func Unify(ctx context.Context, reqs Reqs, projects []Project, pins map[string]string, replace Replacer) (*Unified, error) {
 	for p, v := range pins {
 		if err := module.Check(p, v); err != nil {
@@ -159,7 +160,9 @@ func Unify(ctx context.Context, reqs Reqs, projects []Project, pins map[string]s
 		}
 		chosen := g.Selected()
 		for p := range mains {
-			delete(chosen, p)
+			if _, pinned := pins[p]; !pinned {
+				delete(chosen, p)
+			}
 		}
 		for p, v := range pins {
 			if _, ok := chosen[p]; ok {

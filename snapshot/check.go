@@ -141,7 +141,7 @@ func checkBuild(ctx context.Context, out string, p ProjectFiles, goCmd string, o
 				return c, ctx.Err()
 			}
 			c.Failed = step
-			c.Output = firstLines(output.String(), maxOutputLines)
+			c.Output = firstLines(dropDownloads(output.String()), maxOutputLines)
 			if c.Output == "" {
 				c.Output = err.Error()
 			}
@@ -174,6 +174,18 @@ func netSandbox() []string {
 		}
 	}
 	return nil
+}
+
+// dropDownloads removes the go command's "go: downloading" lines, which
+// say nothing about a failure.
+func dropDownloads(s string) string {
+	var keep []string
+	for _, l := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(l, "go: downloading ") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
 }
 
 func firstLines(s string, n int) string {

@@ -155,6 +155,22 @@ func RunOneVersion(ctx context.Context, opts Options, ov OneVersion) (*OneVersio
 	if err != nil {
 		return nil, err
 	}
+	// An application is a version of its module: what every project that
+	// needs that module as a library gets too.
+	pins := maps.Clone(ov.Pins)
+	for _, m := range mains {
+		if m.app.Path == "" {
+			continue
+		}
+		if v, ok := pins[m.app.Path]; ok && v != m.app.Version {
+			return nil, fmt.Errorf("snapshot: --pin %s@%s, but the application %s is another version of it", m.app.Path, v, m.app)
+		}
+		if pins == nil {
+			pins = make(map[string]string)
+		}
+		pins[m.app.Path] = m.app.Version
+	}
+	ov.Pins = pins
 	union := unionReplacer(mains, global)
 	projects := make([]modgraph.Project, len(mains))
 	for i, m := range mains {

@@ -112,7 +112,11 @@ func (c *snapshotCommand) report1(res *snapshot.OneVersionResult) {
 			chosen[m.Path] = m.Version
 		}
 		for _, s := range res.Before {
-			fmt.Fprintf(w, "\t%s: chose %s\n", s.Path, chosen[s.Path])
+			if v := chosen[s.Path]; v != "" {
+				fmt.Fprintf(w, "\t%s: chose %s\n", s.Path, v)
+			} else {
+				fmt.Fprintf(w, "\t%s: a project itself, built from its own source\n", s.Path)
+			}
 			for _, v := range s.Versions {
 				fmt.Fprintf(w, "\t\t%s\twanted by %s\n", v.Version, strings.Join(v.Projects, ", "))
 			}

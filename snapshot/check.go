@@ -129,19 +129,37 @@ func checkBuild(ctx context.Context, out string, p ProjectFiles, goCmd string, o
 	if opts.Test {
 		steps = append(steps, "test")
 	}
-	for _, step := range steps {
-		args := append(append([]string{}, sandbox...), goCmd, step, "./...")
+	run := func(args ...string) (string, error) {
+		args = append(append([]string{}, sandbox...), args...)
 		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 		cmd.Dir = dir
 		cmd.Env = env
 		var output bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &output, &output
-		if err := cmd.Run(); err != nil {
+		err := cmd.Run()
+		return output.String(), err
+	}
+	for _, step := range steps {
+		var output string
+		var err error
+		if step == "build" {
+			// Executables go to a directory of the check's own: with one
+			// main package, "go build ./..." would write one into the
+			// project's directory. With none, -o is an error, and there
+			// is nothing to write.
+			output, err = run(goCmd, "build", "-o", filepath.Join(tmp, "bin")+string(filepath.Separator), "./...")
+			if err != nil && strings.Contains(output, "no main packages to build") {
+				output, err = run(goCmd, "build", "./...")
+			}
+		} else {
+			output, err = run(goCmd, step, "./...")
+		}
+		if err != nil {
 			if ctx.Err() != nil {
 				return c, ctx.Err()
 			}
 			c.Failed = step
-			c.Output = firstLines(dropDownloads(output.String()), maxOutputLines)
+			c.Output = firstLines(dropDownloads(output), maxOutputLines)
 			if c.Output == "" {
 				c.Output = err.Error()
 			}

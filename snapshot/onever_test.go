@@ -340,6 +340,15 @@ func TestOneVersion(t *testing.T) {
 			t.Errorf("%s: %s failed:\n%s", c.Project.Name, c.Failed, c.Output)
 		}
 	}
+	// The projects' directories are as they were: no executable left.
+	for _, dir := range []string{e.a, e.b, filepath.Join(e.ws, "two")} {
+		entries, _ := os.ReadDir(dir)
+		for _, ent := range entries {
+			if !strings.Contains(ent.Name(), ".") {
+				t.Errorf("the check left %s in %s", ent.Name(), dir)
+			}
+		}
+	}
 	for _, m := range res.Reports {
 		if !strings.HasPrefix(m.NAR, "sha256-") {
 			t.Errorf("%s: NAR hash %q", m.Path, m.NAR)

@@ -89,7 +89,7 @@ func (c *snapshotCommand) runOneVersion(ctx context.Context, args []string) erro
 	if !c.check {
 		return nil
 	}
-	checks, err := snapshot.CheckBuilds(ctx, res, snapshot.CheckOptions{Vet: true, Test: c.checkTest})
+	checks, err := snapshot.CheckBuilds(ctx, res, snapshot.CheckOptions{Vet: c.checkVet, Test: c.checkTest})
 	if err != nil {
 		return err
 	}

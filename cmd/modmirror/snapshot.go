@@ -38,6 +38,7 @@ type snapshotCommand struct {
 	pins       pinList
 	nosumdb    string
 	check      bool
+	checkVet   bool
 	checkTest  bool
 	reportFile string
 
@@ -92,6 +93,7 @@ fails, naming the modules whose version changed for it.`)
 	fs.Var(&c.pins, "pin", "with --one-version, use this `module@version` whatever selection says (repeat the flag for more)")
 	fs.StringVar(&c.nosumdb, "nosumdb", joinPatterns(goenv.Get("GONOSUMDB"), goenv.Get("GOPRIVATE")), "with --one-version, module path `patterns` (GOPRIVATE syntax) never sent to the checksum database: their hashes come from the projects' go.sum files; default $GONOSUMDB,$GOPRIVATE")
 	fs.BoolVar(&c.check, "check", false, "with --one-version, build and vet every project from OUT alone with its module file, and exit 1 if any fails")
+	fs.BoolVar(&c.checkVet, "check-vet", true, "with --check, also run go vet (its findings in a project's own code fail the check too; --check-vet=false for the build alone)")
 	fs.BoolVar(&c.checkTest, "check-test", false, "with --check, also run each project's tests")
 	fs.StringVar(&c.reportFile, "report", "", "with --one-version, the JSON `file` to write the report to (versions chosen, skew before, pins, changes per project, NAR hash and licenses per module); default <output directory>.report.json, off for none")
 	fs.shortName("out", "o")

@@ -157,6 +157,7 @@ func RunOneVersion(ctx context.Context, opts Options, ov OneVersion) (*OneVersio
 	}
 	// An application is a version of its module: what every project that
 	// needs that module as a library gets too.
+	userPins := ov.Pins
 	pins := maps.Clone(ov.Pins)
 	for _, m := range mains {
 		if m.app.Path == "" {
@@ -229,13 +230,18 @@ func RunOneVersion(ctx context.Context, opts Options, ov OneVersion) (*OneVersio
 		res.Before = addSkew(res.Before, m.name, before, m.path())
 	}
 	res.Before = finishSkew(res.Before)
-	if len(ov.Pins) > 0 {
-		free, err := modgraph.Unify(ctx, reqs, projects, nil, union)
+	if len(userPins) > 0 {
+		// What the choice would be with the applications' pins alone.
+		appPins := maps.Clone(pins)
+		for p := range userPins {
+			delete(appPins, p)
+		}
+		free, err := modgraph.Unify(ctx, reqs, projects, appPins, union)
 		if err != nil {
 			return nil, fmt.Errorf("snapshot: %w", err)
 		}
-		for _, p := range slices.Sorted(maps.Keys(ov.Pins)) {
-			res.Pins = append(res.Pins, PinEffect{Path: p, Pinned: ov.Pins[p], Selected: free.Versions[p]})
+		for _, p := range slices.Sorted(maps.Keys(userPins)) {
+			res.Pins = append(res.Pins, PinEffect{Path: p, Pinned: userPins[p], Selected: free.Versions[p]})
 		}
 	}
 

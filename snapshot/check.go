@@ -14,6 +14,7 @@ import (
 	modzip "golang.org/x/mod/zip"
 
 	"github.com/modmirror/modmirror"
+	"github.com/modmirror/modmirror/internal/rmtree"
 )
 
 // CheckOptions configure CheckBuilds.
@@ -87,7 +88,7 @@ func checkBuild(ctx context.Context, out string, p ProjectFiles, goCmd string, o
 	if err != nil {
 		return c, fmt.Errorf("snapshot: %w", err)
 	}
-	defer removeTree(tmp)
+	defer rmtree.RemoveAll(tmp)
 	dir := p.Dir
 	if p.App != "" {
 		if dir, err = extractApp(out, p.App, filepath.Join(tmp, "src")); err != nil {
@@ -212,16 +213,4 @@ func firstLines(s string, n int) string {
 		lines = append(lines[:n], "...")
 	}
 	return strings.Join(lines, "\n")
-}
-
-// removeTree removes a tree whose directories may be read-only (a module
-// cache).
-func removeTree(dir string) {
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			os.Chmod(p, 0o755)
-		}
-		return nil
-	})
-	os.RemoveAll(dir)
 }

@@ -11,13 +11,14 @@ import (
 	"log"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/modmirror/modmirror/internal/rmtree"
 )
 
 // UserHZ is the clock tick of /proc's CPU times (USER_HZ), per second.
@@ -138,15 +139,7 @@ func Tail(path string, n int) string {
 
 // RemoveAll removes a tree, first making its directories writable: module
 // caches are read-only unless -modcacherw was in effect.
-func RemoveAll(dir string) {
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			os.Chmod(p, 0o755)
-		}
-		return nil
-	})
-	os.RemoveAll(dir)
-}
+func RemoveAll(dir string) { rmtree.RemoveAll(dir) }
 
 // OnInterrupt runs stop, then exits with status 130, when the program is
 // interrupted or its output pipe closes, so that the servers a driver

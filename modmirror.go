@@ -39,6 +39,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"time"
 )
 
 // ErrSecurity is wrapped by errors that report content which failed
@@ -216,6 +217,15 @@ type Store interface {
 	// directory dir, sorted; "." is the store's root. A directory that
 	// does not exist has no files.
 	List(ctx context.Context, dir string) ([]string, error)
+}
+
+// A Walker is a Store that can list every file it holds, for rebuilding
+// an index of it (package catalog). Walk calls fn for each file, with its
+// store name, size and modification time, in no particular order, and
+// stops at fn's first error, which it returns. Temporary files are not
+// listed.
+type Walker interface {
+	Walk(ctx context.Context, fn func(name string, size int64, modTime time.Time) error) error
 }
 
 // An Upstream is where a mirror fills its store from on a miss. Paths and

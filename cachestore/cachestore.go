@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"container/list"
 	"context"
+	"fmt"
 	"io"
 	"io/fs"
 	"path"
@@ -162,4 +163,13 @@ func (s *Store) Ping(ctx context.Context) error {
 		return p.Ping(ctx)
 	}
 	return nil
+}
+
+// Walk implements modmirror.Walker when the store behind it does.
+func (s *Store) Walk(ctx context.Context, fn func(name string, size int64, modTime time.Time) error) error {
+	w, ok := s.Store.(modmirror.Walker)
+	if !ok {
+		return fmt.Errorf("cachestore: %v cannot list all its files", s.Store)
+	}
+	return w.Walk(ctx, fn)
 }

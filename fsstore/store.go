@@ -270,3 +270,45 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Walk implements modmirror.Walker. Names starting with a dot (the
+// staging directory) are skipped.
+func (s *Store) Walk(ctx context.Context, fn func(name string, size int64, modTime time.Time) error) error {
+	var fnErr error // fn's, returned as it is
+	err := filepath.WalkDir(s.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if strings.HasPrefix(d.Name(), ".") && p != s.root {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(s.root, p)
+		if err != nil {
+			return err
+		}
+		if fnErr = fn(filepath.ToSlash(rel), fi.Size(), fi.ModTime()); fnErr != nil {
+			return fnErr
+		}
+		return nil
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return modmirror.StorageError("walking", ".", err)
+	}
+	return nil
+}

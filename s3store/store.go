@@ -492,3 +492,20 @@ func (i objectInfo) Mode() fs.FileMode  { return 0o444 }
 func (i objectInfo) ModTime() time.Time { return i.mod }
 func (i objectInfo) IsDir() bool        { return false }
 func (i objectInfo) Sys() any           { return nil }
+
+// Walk implements modmirror.Walker: one recursive listing of the prefix.
+func (s *Store) Walk(ctx context.Context, fn func(name string, size int64, modTime time.Time) error) error {
+	for obj := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix, Recursive: true}) {
+		if obj.Err != nil {
+			return s.fail("listing", ".", obj.Err)
+		}
+		name := strings.TrimPrefix(obj.Key, s.prefix)
+		if name == "" || strings.HasPrefix(name, ".") || strings.Contains(name, "/.") {
+			continue
+		}
+		if err := fn(name, obj.Size, obj.LastModified); err != nil {
+			return err
+		}
+	}
+	return nil
+}

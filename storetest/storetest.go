@@ -12,8 +12,10 @@ import (
 	"io"
 	"io/fs"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/modmirror/modmirror"
 )
@@ -232,6 +234,54 @@ func Run(t *testing.T, s modmirror.Store) {
 		}
 		if got := read(t, s, name); !bytes.Equal(got, content) {
 			t.Fatalf("after a second large Create, the content changed")
+		}
+	})
+
+	t.Run("Walk", func(t *testing.T) {
+		w, ok := s.(modmirror.Walker)
+		if !ok {
+			t.Skip("the store is not a modmirror.Walker")
+		}
+		want := map[string]int{
+			"example.com/walk/@v/v1.0.0.mod": 10,
+			"example.com/walk/@v/v1.0.0.zip": 2000,
+			"example.com/walk/sub/@v/list":   7,
+			"sumdb/sum.example/tile/8/0/000": 32,
+		}
+		for name, n := range want {
+			if err := s.Create(ctx, name, bytes.NewReader(bytes.Repeat([]byte("w"), n))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		start := time.Now().Add(-time.Minute)
+		got := map[string]int64{}
+		err := w.Walk(ctx, func(name string, size int64, modTime time.Time) error {
+			if _, dup := got[name]; dup {
+				t.Errorf("Walk gave %s twice", name)
+			}
+			got[name] = size
+			if _, mine := want[name]; mine && modTime.Before(start) {
+				t.Errorf("%s: modification time %v, before it was made", name, modTime)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, n := range want {
+			if got[name] != int64(n) {
+				t.Errorf("Walk: %s has size %d (present: %v), want %d", name, got[name], got[name] != 0, n)
+			}
+		}
+		for name := range got {
+			if strings.HasPrefix(name, ".") || strings.Contains(name, "/.") {
+				t.Errorf("Walk gave a temporary file %s", name)
+			}
+		}
+		stop := errors.New("stop")
+		calls := 0
+		if err := w.Walk(ctx, func(string, int64, time.Time) error { calls++; return stop }); err != stop || calls != 1 {
+			t.Errorf("Walk with fn failing: %v after %d calls, want fn's error after 1", err, calls)
 		}
 	})
 

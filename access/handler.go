@@ -1,16 +1,19 @@
 package access
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/mod/module"
 
+	"github.com/modmirror/modmirror/internal/activity"
 	"github.com/modmirror/modmirror/internal/sumdbpath"
 	"github.com/modmirror/modmirror/proxy"
 )
@@ -45,6 +48,9 @@ type Options struct {
 
 	Logger *slog.Logger
 
+	// Activity, if not nil, gets every refusal, for the status page.
+	Activity *activity.Log
+
 	// Registerer, if not nil, gets the refusal counter
 	// modmirror_access_refusals_total{access,reason}.
 	Registerer prometheus.Registerer
@@ -61,6 +67,7 @@ type Handler struct {
 	base     string
 	audited  []string
 	log      *slog.Logger
+	activity *activity.Log
 	refusals *prometheus.CounterVec
 }
 
@@ -76,6 +83,7 @@ func New(next http.Handler, opts Options) (*Handler, error) {
 		audited: opts.AuditSumDBs,
 		log:     opts.Logger,
 	}
+	h.activity = opts.Activity
 	if h.private == nil {
 		h.private = func(string) bool { return false }
 	}
@@ -135,6 +143,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		need = WithToken
 	}
 	if need == Open {
+		if modPath == "" && !audited {
+			// A page or feed, which shows what the reader may see: a
+			// valid token that comes along counts.
+			if tok, reason, err := h.authenticate(r); err == nil && reason == "" {
+				r = r.WithContext(context.WithValue(r.Context(), readerKey{}, tok))
+			}
+		}
 		h.next.ServeHTTP(w, r)
 		return
 	}
@@ -173,7 +188,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.log.Debug("access granted", "path", r.URL.Path, "token", tok.ID)
 	// What a token was needed for must not be kept by shared caches for
 	// others, whatever Cache-Control the protocol handler gives it.
+	r = r.WithContext(context.WithValue(r.Context(), readerKey{}, tok))
 	h.next.ServeHTTP(&privateCaching{ResponseWriter: w}, r)
+}
+
+// readerKey is the context key of the valid token a request presented.
+type readerKey struct{}
+
+// TokenOf returns the valid token that a request passed by a Handler
+// presented, if any.
+func TokenOf(r *http.Request) (Token, bool) {
+	tok, ok := r.Context().Value(readerKey{}).(Token)
+	return tok, ok
+}
+
+// CanSee reports whether the reader of a request that the Handler passed
+// may learn that a module path exists: a public path, or a private one
+// that private access leaves open or that the request's token allows. A
+// page or feed that lists module paths asks it of each one.
+func (h *Handler) CanSee(r *http.Request, path string) bool {
+	if !h.private(path) || h.privAcc == Open {
+		return true
+	}
+	tok, ok := TokenOf(r)
+	return ok && tok.Allows(path)
 }
 
 // auditOnly reports whether a URL path asks for a data tile of an audited
@@ -215,6 +253,9 @@ func (h *Handler) authenticate(r *http.Request) (Token, string, error) {
 
 func (h *Handler) refuse(r *http.Request, tok Token, access, reason string, status int) {
 	h.refusals.WithLabelValues(access, reason).Inc()
+	if h.activity != nil {
+		h.activity.AddRefusal(activity.Refusal{Time: time.Now(), Path: h.modulePath(r.URL.Path), URL: r.URL.Path, Reason: reason, Status: status})
+	}
 	level := slog.LevelInfo
 	if reason == reasonUnknownToken || reason == reasonRevokedToken {
 		level = slog.LevelWarn

@@ -338,3 +338,8 @@ func (v *Verifier) verifiedTree() (tlog.Tree, error) {
 	}
 	return tree, nil
 }
+
+// Tree returns the latest tree of the database that the verifier has
+// verified (its size and hash), for the status page; a zero tree if none
+// yet.
+func (v *Verifier) Tree() (tlog.Tree, error) { return v.verifiedTree() }

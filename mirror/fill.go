@@ -39,6 +39,9 @@ func (m *Mirror) fillInfo(ctx context.Context, path, version, key string) error 
 		m.noteMoved(ctx, path, version, key, data)
 		return nil
 	}
+	if err == nil {
+		m.cataloged(ctx, path, version, modmirror.ExtInfo, int64(len(data)))
+	}
 	return err
 }
 
@@ -122,6 +125,7 @@ func (m *Mirror) fillMod(ctx context.Context, path, version, key string) error {
 	if err != nil {
 		return err
 	}
+	m.cataloged(ctx, path, version, modmirror.ExtMod, int64(len(data)))
 	if m.recordsPublicLines(path) {
 		// Other modules are recorded once their zip is stored too.
 		m.recordLater(path, version)
@@ -185,9 +189,22 @@ func (m *Mirror) fillZip(ctx context.Context, path, version, key string) error {
 		err = m.keepStored(ctx, path, version, key, "zip", tmp)
 	}
 	if err == nil {
+		m.cataloged(ctx, path, version, modmirror.ExtZip, n)
 		m.recordLater(path, version)
 	}
 	return err
+}
+
+// cataloged notes a stored file in the catalog, if there is one.
+func (m *Mirror) cataloged(ctx context.Context, path, version, ext string, size int64) {
+	if m.cfg.Catalog == nil {
+		return
+	}
+	source := "origin"
+	if !m.cfg.Private(path) && m.cfg.Upstream != nil {
+		source = m.cfg.Upstream.String()
+	}
+	m.cfg.Catalog.File(ctx, path, version, ext, size, source)
 }
 
 // verify checks a hash against the checksum database, unless the module is

@@ -41,6 +41,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/modmirror/modmirror"
+	"github.com/modmirror/modmirror/internal/activity"
 	"github.com/modmirror/modmirror/internal/metrics"
 )
 
@@ -82,6 +83,13 @@ type Config struct {
 	// store's Create keeps the first copy).
 	Locker Locker
 
+	// Catalog, if not nil, is told of every file stored and every hit
+	// (catalog.Catalog is one).
+	Catalog Catalog
+
+	// Activity, if not nil, gets every fill, for the status page.
+	Activity *activity.Log
+
 	// Offline makes the mirror serve from its store only.
 	Offline bool
 
@@ -105,6 +113,14 @@ type Config struct {
 
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
+}
+
+// A Catalog keeps an index of the stored versions. File notes a file
+// stored now; Hit notes a hit, and must cost next to nothing: it is on
+// every hit's path.
+type Catalog interface {
+	File(ctx context.Context, path, version, ext string, size int64, source string)
+	Hit(path, version string)
 }
 
 // A Locker makes one holder of a key at a time, across the processes that
@@ -207,6 +223,9 @@ func (m *Mirror) file(ctx context.Context, path, version, ext string) (modmirror
 	f, err := m.cfg.Store.Open(ctx, key)
 	if err == nil {
 		m.metrics.Lookup(kind, true)
+		if m.cfg.Catalog != nil {
+			m.cfg.Catalog.Hit(path, version)
+		}
 		if ext == modmirror.ExtInfo {
 			m.recheckOrigin(ctx, path, version, key)
 		}
@@ -260,6 +279,9 @@ func (m *Mirror) file(ctx context.Context, path, version, ext string) (modmirror
 			return nil, res.Err
 		}
 	}
+	if m.cfg.Catalog != nil {
+		m.cfg.Catalog.Hit(path, version)
+	}
 	return m.cfg.Store.Open(ctx, key)
 }
 
@@ -299,6 +321,14 @@ func detach(ctx context.Context, timeout time.Duration) (context.Context, contex
 }
 
 func (m *Mirror) logFill(path, version, kind string, d time.Duration, err error) {
+	if m.cfg.Activity != nil && !errors.Is(err, fs.ErrNotExist) {
+		f := activity.Fill{Time: time.Now(), Path: path, Version: version, File: kind, Duration: d}
+		if err != nil {
+			f.Err = err.Error()
+			f.Security = errors.Is(err, modmirror.ErrSecurity)
+		}
+		m.cfg.Activity.AddFill(f)
+	}
 	attrs := []any{"module", path, "version", version, "file", kind, "duration", d.Round(time.Millisecond)}
 	switch {
 	case err == nil:

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modmirror/modmirror/catalog"
+	"github.com/modmirror/modmirror/catalog/sqlcatalog"
 	"github.com/modmirror/modmirror/internal/syncbuf"
 
 	"github.com/modmirror/modmirror/checksum"
@@ -760,5 +762,40 @@ func TestListSanitized(t *testing.T) {
 		if w.Code != 200 || w.Body.String() != want {
 			t.Errorf("GET %s: %d %q, want %q", path, w.Code, w.Body, want)
 		}
+	}
+}
+
+// TestCatalog: the mirror tells its catalog of each file it stores (size,
+// source) and of every hit, the first serve of a fill included.
+func TestCatalog(t *testing.T) {
+	t.Parallel()
+	s, err := sqlcatalog.OpenSQLite(filepath.Join(t.TempDir(), "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := catalog.New(s, nil)
+	defer c.Close()
+	e := newEnv(t, func(cfg *mirror.Config) { cfg.Catalog = c })
+	start := time.Now()
+	for _, ext := range []string{".info", ".mod", ".zip", ".mod"} {
+		if r := e.get(t, "/example.com/a/@v/v1.0.0"+ext); r.code != 200 {
+			t.Fatalf("GET %s: %d %s", ext, r.code, r.body)
+		}
+	}
+	ctx := context.Background()
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.Version(ctx, "example.com/a", "v1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	zip := e.upstreamBytes(t, "/example.com/a/@v/v1.0.0.zip")
+	mod := e.upstreamBytes(t, "/example.com/a/@v/v1.0.0.mod")
+	if v.ZipSize != int64(len(zip)) || v.ModSize != int64(len(mod)) || v.InfoSize == 0 {
+		t.Errorf("catalog sizes %d/%d/%d, want .info > 0, .mod %d, .zip %d", v.InfoSize, v.ModSize, v.ZipSize, len(mod), len(zip))
+	}
+	if v.Source != e.up.URL || v.FirstStored.Before(start.Add(-time.Second)) || v.LastServed.Before(v.FirstStored) {
+		t.Errorf("catalog entry %+v: want source %s, first stored after %v, last served after that", v, e.up.URL, start)
 	}
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Needs Go (the end-to-end tests drive the go
-# command on PATH), nix, PostgreSQL and systemd-analyze, which it installs
-# with apt-get when missing, and MinIO, which it builds with the go command once and keeps in
+# command on PATH), nix, PostgreSQL, systemd-analyze and Chromium, which it
+# installs with apt-get when missing, and MinIO, which it builds with the go command once and keeps in
 # ${MODMIRROR_TEST_TOOLS_DIR:-~/.cache/modmirror-tools}; the tests themselves use
 # no network: every upstream is a fixture on 127.0.0.1, and so are the
 # PostgreSQL and MinIO servers it starts.
@@ -25,6 +25,12 @@ export MODMIRROR_TEST_REQUIRE_NIX=1
 echo "== systemd-analyze"
 scripts/need.sh systemd-analyze systemd
 export MODMIRROR_TEST_REQUIRE_SYSTEMD=1
+
+# The status page is checked in a real headless browser (Debian's
+# chromium, driven by chromedp).
+echo "== chromium"
+scripts/need.sh chromium chromium
+export MODMIRROR_TEST_REQUIRE_CHROMIUM=1
 
 # sumlog/postgres, pgstate and the replica tests run against a throwaway
 # server in a temp dir, removed on exit; every step of scripts/postgres.sh

@@ -5,6 +5,7 @@
 // Usage:
 //
 //	modmirror serve [flags]     run the mirror
+//	modmirror catalog rebuild   index the stored versions again
 //	modmirror snapshot ...      write an offline, hash-pinned copy of dependencies
 //	modmirror sumdb ...         keys and audits of the mirror's own checksum database
 //	modmirror token ...         tokens that let clients read private modules
@@ -34,6 +35,7 @@ type command interface {
 }
 
 var commands = map[string]func() command{
+	"catalog":  func() command { return new(catalogCommand) },
 	"serve":    func() command { return new(serveCommand) },
 	"snapshot": func() command { return new(snapshotCommand) },
 	"sumdb":    func() command { return new(sumdbCommand) },
@@ -112,6 +114,7 @@ func usage(w io.Writer) {
 Usage:
 
 	modmirror serve [flags]     run the mirror (GOPROXY server and checksum database proxy)
+	modmirror catalog rebuild   index the stored module versions again
 	modmirror snapshot [flags] [dir ...] -o OUT
 	                            write a hash-pinned offline copy of the projects' dependencies
 	modmirror sumdb keygen --name NAME --out FILE

@@ -19,8 +19,10 @@ import (
 	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/access"
 	"github.com/modmirror/modmirror/cachestore"
+	"github.com/modmirror/modmirror/catalog"
 	"github.com/modmirror/modmirror/checksum"
 	"github.com/modmirror/modmirror/fsstore"
+	"github.com/modmirror/modmirror/internal/activity"
 	"github.com/modmirror/modmirror/internal/datadir"
 	"github.com/modmirror/modmirror/internal/goenv"
 	"github.com/modmirror/modmirror/internal/metrics"
@@ -30,6 +32,7 @@ import (
 	"github.com/modmirror/modmirror/s3store"
 	"github.com/modmirror/modmirror/sumlog"
 	"github.com/modmirror/modmirror/upstream"
+	"github.com/modmirror/modmirror/web"
 )
 
 type serveCommand struct {
@@ -45,6 +48,7 @@ type serveCommand struct {
 	sumdbDB      string
 	sharedDB     string
 	tokensDB     string
+	catalogDB    string
 	offline      bool
 	listTTL      time.Duration
 	basePath     string
@@ -83,6 +87,7 @@ environment, else from the file "go env -w" writes.`)
 	f.StringVar(&c.store, "store", "", "where module files are stored: `URL` file:///path, or s3://BUCKET/PREFIX?endpoint=HOST:PORT&region=R (insecure=true for http, create=true to make the bucket), with credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or ~/.aws/credentials; default file://<data>/cache/download")
 	f.Int64Var(&c.memoryCache, "memory-cache-mb", 64, "`MiB` of memory for keeping small stored files (up to 128 KiB each), so hits skip the disk; 0 turns it off")
 	f.BoolVar(&c.offline, "offline", false, "serve from the store only, never asking the upstream")
+	f.StringVar(&c.catalogDB, "catalog-db", "", "`database` of the catalog, the index of stored versions (first stored, source, sizes, last served): sqlite:///path/file.db, a file path, or postgres://user:pass@host/db; default --shared-db, else <data>/catalog.db; off for none")
 
 	f.group("Upstream")
 	f.StringVar(&c.upstream, "upstream", defaultUpstream(), "upstream proxies in GOPROXY `syntax` (\",\" falls through on not-found, \"|\" on any error); default $GOPROXY")
@@ -259,6 +264,7 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_, metric
 	}
 
 	m := metrics.New()
+	act := new(activity.Log)
 	var orig modmirror.Upstream
 	if c.origin.needed(private, c.upstream) && !c.offline {
 		o, err := c.origin.open(c.data, log)
@@ -284,10 +290,31 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_, metric
 				result = "error"
 			}
 			m.Fetch(f.Upstream, f.Kind, result, f.Duration, f.Bytes)
+			af := activity.Fetch{Time: time.Now(), Upstream: f.Upstream, Kind: f.Kind, Status: f.Status, Duration: f.Duration}
+			if f.Err != nil {
+				af.Err = f.Err.Error()
+			}
+			act.AddFetch(af)
 		},
 	})
 	if err != nil {
 		return nil, nil, nil, usageError{err: fmt.Errorf("--upstream: %w", err)}
+	}
+
+	var cat *catalog.Catalog
+	switch {
+	case c.catalogDB == "off":
+	case dir.ReadOnly && c.catalogDB == "" && c.sharedDB == "":
+		log.Info("catalog: off, as the data directory cannot be written (--catalog-db names another place)")
+	default:
+		s, name, err := openCatalogStorage(ctx, c.catalogDB, c.sharedDB, dir.Path)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		cat = catalog.New(s, log.WithGroup("catalog"))
+		closers = append(closers, cat.Close)
+		log.Info("catalog", "db", name)
+		rebuildIfEmpty(ctx, s, store, log)
 	}
 
 	cfg := mirror.Config{
@@ -303,6 +330,11 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_, metric
 		TempDir:      tmpDir,
 		Logger:       log.WithGroup("mirror"),
 		Metrics:      m,
+		Activity:     act,
+	}
+	var webSumDBs []web.SumDB
+	if cat != nil {
+		cfg.Catalog = cat
 	}
 	sumdbs := map[string]http.Handler{}
 	if c.sumdb != "off" {
@@ -331,6 +363,10 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_, metric
 			return nil, nil, nil, err
 		}
 		cfg.Checker = verifier
+		webSumDBs = append(webSumDBs, web.SumDB{Name: name, Size: func() (int64, string, error) {
+			t, err := verifier.Tree()
+			return t.N, t.Hash.String(), err
+		}})
 		sumdbs[name] = checksum.NewProxy(verifier, checksum.ProxyOptions{Private: private.Match})
 		log.Info("verifying public modules", "sumdb", name)
 	} else {
@@ -351,6 +387,10 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_, metric
 			return nil, nil, nil, usageError{err: fmt.Errorf("--sumdb-key: the mirror's own checksum database must not be named %s, like the one it verifies against", own.Name())}
 		}
 		cfg.Recorder = own
+		webSumDBs = append(webSumDBs, web.SumDB{Name: own.Name(), Own: true, Size: func() (int64, string, error) {
+			h := own.Head()
+			return h.Size, signedHash(h.Signed), nil
+		}})
 		sumdbs[own.Name()] = own
 		ownName = own.Name()
 	}
@@ -379,15 +419,46 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_, metric
 		fmt.Fprintln(w, "ok")
 	})
 	deps := []dependency{{"store", pinger(store)}}
+	if cat != nil {
+		deps = append(deps, dependency{"catalog", cat})
+	}
 	if shared.db != nil {
 		deps = append(deps, dependency{"shared database", shared.db})
 	}
 	if cfg.Recorder != nil {
 		deps = append(deps, dependency{"own checksum database", pinger(cfg.Recorder)})
 	}
-	guarded, metricsHandler, tokens, err := c.guard(ph, m.Handler(), private, ownName, c.tokenOpener(shared), log, m.Registry())
+	// The pages and feeds, beside the protocol, behind the same access
+	// rules: what they show of private paths is what the reader's token
+	// allows (canSee, set by guard).
+	var canSee func(*http.Request, string) bool
+	webOpts := web.Options{
+		Activity: act,
+		Gatherer: m.Registry(),
+		SumDBs:   webSumDBs,
+		CanSee: func(r *http.Request, path string) bool {
+			return canSee == nil || canSee(r, path)
+		},
+		Version:  version(),
+		Upstream: c.upstream,
+		Logger:   log.WithGroup("web"),
+	}
+	if cat != nil {
+		webOpts.Catalog = cat
+	}
+	wh := web.New(webOpts)
+	closers = append(closers, wh.Close)
+	inner := http.NewServeMux()
+	for _, p := range web.Patterns {
+		inner.Handle(p, wh)
+	}
+	inner.Handle("/", ph)
+	guarded, metricsHandler, tokens, ah, err := c.guard(inner, m.Handler(), private, ownName, c.tokenOpener(shared), log, m.Registry(), act)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if ah != nil {
+		canSee = ah.CanSee
 	}
 	if tokens != nil {
 		closers = append(closers, tokens.Close)
@@ -467,24 +538,30 @@ func (c *serveCommand) tokenOpener(shared sharedState) func() (access.TokenStore
 // the data directory's cache/download) or an S3 bucket, whose uploads of
 // unknown size are spooled in tmpDir.
 func (c *serveCommand) openStore(ctx context.Context, data, tmpDir string) (modmirror.Store, error) {
+	return openStore(ctx, c.store, data, tmpDir)
+}
+
+// openStore opens the store of a --store setting: "" for the data
+// directory's, file:///path or s3://bucket/prefix.
+func openStore(ctx context.Context, setting, data, tmpDir string) (modmirror.Store, error) {
 	switch {
-	case c.store == "":
+	case setting == "":
 		return fsstore.New(filepath.Join(data, "cache", "download"))
-	case strings.HasPrefix(c.store, "file://"):
-		u, err := url.Parse(c.store)
+	case strings.HasPrefix(setting, "file://"):
+		u, err := url.Parse(setting)
 		if err != nil || u.Host != "" || u.Path == "" || u.RawQuery != "" {
-			return nil, usagef("--store %s: want file:///absolute/path", c.store)
+			return nil, usagef("--store %s: want file:///absolute/path", setting)
 		}
 		return fsstore.New(filepath.FromSlash(u.Path))
-	case strings.HasPrefix(c.store, "s3://"):
-		cfg, err := s3store.ParseURL(c.store)
+	case strings.HasPrefix(setting, "s3://"):
+		cfg, err := s3store.ParseURL(setting)
 		if err != nil {
 			return nil, usagef("--store: %v", err)
 		}
 		cfg.TempDir = tmpDir
 		return s3store.Open(ctx, cfg)
 	}
-	return nil, usagef("--store %s: want file:///path or s3://bucket/prefix", c.store)
+	return nil, usagef("--store %s: want file:///path or s3://bucket/prefix", setting)
 }
 
 // serverPaths are the directories whose names must never show in an
@@ -636,4 +713,14 @@ func newLogger(format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format: %q is not text or json", format)
+}
+
+// signedHash returns the tree hash of a signed tree head ("<name>\n<size>\n
+// <hash>\n\n<signature>"), or "" if it has none.
+func signedHash(signed []byte) string {
+	lines := strings.SplitN(string(signed), "\n", 4)
+	if len(lines) < 3 {
+		return ""
+	}
+	return lines[2]
 }

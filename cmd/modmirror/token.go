@@ -20,6 +20,7 @@ import (
 
 	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/access"
+	"github.com/modmirror/modmirror/internal/activity"
 	"github.com/modmirror/modmirror/pgstate"
 )
 
@@ -268,19 +269,19 @@ func (a *accessFlags) register(fs *flag.FlagSet) {
 // the caller to close (nil if no token is needed). Data tiles of the own
 // checksum database (named own, if any) list private module paths, so they
 // need a token with --audit.
-func (c *serveCommand) guard(h, metrics http.Handler, private modmirror.Patterns, own string, openTokens func() (access.TokenStore, error), log *slog.Logger, reg prometheus.Registerer) (_, _ http.Handler, _ access.TokenStore, err error) {
+func (c *serveCommand) guard(h, metrics http.Handler, private modmirror.Patterns, own string, openTokens func() (access.TokenStore, error), log *slog.Logger, reg prometheus.Registerer, act *activity.Log) (_, _ http.Handler, _ access.TokenStore, _ *access.Handler, err error) {
 	pub, err := access.ParseAccess(c.access.publicAccess)
 	if err != nil {
-		return nil, nil, nil, usagef("--public-access: %v", err)
+		return nil, nil, nil, nil, usagef("--public-access: %v", err)
 	}
 	priv, err := access.ParseAccess(c.access.privateAccess)
 	if err != nil {
-		return nil, nil, nil, usagef("--private-access: %v", err)
+		return nil, nil, nil, nil, usagef("--private-access: %v", err)
 	}
 	met := pub
 	if c.access.metricsAccess != "" {
 		if met, err = access.ParseAccess(c.access.metricsAccess); err != nil {
-			return nil, nil, nil, usagef("--metrics-access: %v", err)
+			return nil, nil, nil, nil, usagef("--metrics-access: %v", err)
 		}
 	}
 	protocolOpen := pub == access.Open && (priv == access.Open || private.Empty())
@@ -288,11 +289,11 @@ func (c *serveCommand) guard(h, metrics http.Handler, private modmirror.Patterns
 		log.Warn("private modules are served to every client (--private-access open)", "private", private.String())
 	}
 	if protocolOpen && met == access.Open {
-		return h, metrics, nil, nil
+		return h, metrics, nil, nil, nil
 	}
 	store, err := openTokens()
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	defer func() {
 		if err != nil {
@@ -302,11 +303,12 @@ func (c *serveCommand) guard(h, metrics http.Handler, private modmirror.Patterns
 	tokens := access.NewCache(store, access.DefaultCacheTTL)
 	if met == access.WithToken {
 		if metrics, err = access.New(metrics, access.Options{Tokens: tokens, PublicAccess: access.WithToken, Logger: log.WithGroup("access")}); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 	}
+	var ah *access.Handler
 	if !protocolOpen {
-		h, err = access.New(h, access.Options{
+		ah, err = access.New(h, access.Options{
 			Tokens:        tokens,
 			Private:       private.Match,
 			PrivateAccess: priv,
@@ -314,15 +316,17 @@ func (c *serveCommand) guard(h, metrics http.Handler, private modmirror.Patterns
 			BasePath:      c.basePath,
 			AuditSumDBs:   slices.DeleteFunc([]string{own}, func(s string) bool { return s == "" }),
 			Logger:        log.WithGroup("access"),
+			Activity:      act,
 			Registerer:    reg,
 		})
 		if err != nil {
-			return nil, nil, nil, usageError{err: err}
+			return nil, nil, nil, nil, usageError{err: err}
 		}
+		h = ah
 	}
 	toks, err := store.List(context.Background())
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	valid := 0
 	for _, t := range toks {
@@ -334,5 +338,5 @@ func (c *serveCommand) guard(h, metrics http.Handler, private modmirror.Patterns
 	if c.tls.config == nil && !protocolOpen {
 		log.Warn("tokens are checked but the mirror serves plain HTTP: the go command sends tokens only over HTTPS (--tls-cert, or a proxy in front that serves HTTPS)")
 	}
-	return h, metrics, store, nil
+	return h, metrics, store, ah, nil
 }

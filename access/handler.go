@@ -14,6 +14,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/modmirror/modmirror/internal/activity"
+	"github.com/modmirror/modmirror/internal/reqinfo"
 	"github.com/modmirror/modmirror/internal/sumdbpath"
 	"github.com/modmirror/modmirror/proxy"
 )
@@ -51,6 +52,9 @@ type Options struct {
 	// Activity, if not nil, gets every refusal, for the status page.
 	Activity *activity.Log
 
+	// Usage, if not nil, notes every use of a valid token.
+	Usage *Usage
+
 	// Registerer, if not nil, gets the refusal counter
 	// modmirror_access_refusals_total{access,reason}.
 	Registerer prometheus.Registerer
@@ -68,6 +72,7 @@ type Handler struct {
 	audited  []string
 	log      *slog.Logger
 	activity *activity.Log
+	usage    *Usage
 	refusals *prometheus.CounterVec
 }
 
@@ -84,6 +89,7 @@ func New(next http.Handler, opts Options) (*Handler, error) {
 		log:     opts.Logger,
 	}
 	h.activity = opts.Activity
+	h.usage = opts.Usage
 	if h.private == nil {
 		h.private = func(string) bool { return false }
 	}
@@ -147,6 +153,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// A page or feed, which shows what the reader may see: a
 			// valid token that comes along counts.
 			if tok, reason, err := h.authenticate(r); err == nil && reason == "" {
+				h.used(r, tok)
 				r = r.WithContext(context.WithValue(r.Context(), readerKey{}, tok))
 			}
 		}
@@ -186,10 +193,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.log.Debug("access granted", "path", r.URL.Path, "token", tok.ID)
+	h.used(r, tok)
 	// What a token was needed for must not be kept by shared caches for
 	// others, whatever Cache-Control the protocol handler gives it.
 	r = r.WithContext(context.WithValue(r.Context(), readerKey{}, tok))
 	h.next.ServeHTTP(&privateCaching{ResponseWriter: w}, r)
+}
+
+// used notes a use of a valid token.
+func (h *Handler) used(r *http.Request, tok Token) {
+	reqinfo.SetToken(r.Context(), tok.Name)
+	if h.usage != nil && tok.ID != "" {
+		h.usage.Note(tok.ID)
+	}
 }
 
 // readerKey is the context key of the valid token a request presented.

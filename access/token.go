@@ -35,6 +35,10 @@ type Token struct {
 	Audit   bool      // it may read the data tiles of the own checksum database, which name every private module version recorded
 	Created time.Time //
 	Revoked time.Time // zero while the token is valid
+
+	// LastUsed is when a request last presented the token, to the
+	// minute or so (uses are written in batches); zero if never.
+	LastUsed time.Time
 }
 
 // Valid reports whether the token has not been revoked.
@@ -118,6 +122,11 @@ type TokenStore interface {
 
 	// List returns every token, the oldest first.
 	List(ctx context.Context) ([]Token, error)
+
+	// Used records when tokens (by id) were last used: a token's last
+	// use becomes the time given if that is later. Unknown ids are
+	// ignored.
+	Used(ctx context.Context, uses map[string]time.Time) error
 
 	// Revoke revokes the token with the given id and returns it.
 	// Revoking a revoked token changes nothing. An unknown id is an error

@@ -30,8 +30,8 @@ type TokenDB struct {
 var _ TokenStore = (*TokenDB)(nil)
 
 // tokenSchemaVersion is stored in PRAGMA user_version. Version 2 added
-// audit.
-const tokenSchemaVersion = 2
+// audit, version 3 last_used.
+const tokenSchemaVersion = 3
 
 // Times are stored as RFC 3339 text in UTC, which sorts and reads well in
 // the sqlite3 shell; revoked is NULL while a token is valid.
@@ -43,12 +43,14 @@ CREATE TABLE IF NOT EXISTS tokens (
 	allow   TEXT NOT NULL,
 	created TEXT NOT NULL,
 	revoked TEXT,
-	audit   INTEGER NOT NULL DEFAULT 0
+	audit   INTEGER NOT NULL DEFAULT 0,
+	last_used TEXT
 );
 `
 
 var tokenUpgrades = []sqlitedb.Upgrade{
 	{From: 1, SQL: "ALTER TABLE tokens ADD COLUMN audit INTEGER NOT NULL DEFAULT 0"},
+	{From: 2, SQL: "ALTER TABLE tokens ADD COLUMN last_used TEXT"},
 }
 
 // OpenTokenDB opens the token database in file, creating it (readable by
@@ -147,13 +149,13 @@ func (t *TokenDB) Revoke(ctx context.Context, id string) (Token, error) {
 }
 
 // tokenColumns are what scanToken reads.
-const tokenColumns = "id, name, allow, created, revoked, audit"
+const tokenColumns = "id, name, allow, created, revoked, audit, last_used"
 
 func scanToken(row interface{ Scan(...any) error }) (Token, error) {
 	var tok Token
 	var created string
-	var revoked sql.NullString
-	if err := row.Scan(&tok.ID, &tok.Name, &tok.Allow, &created, &revoked, &tok.Audit); err != nil {
+	var revoked, lastUsed sql.NullString
+	if err := row.Scan(&tok.ID, &tok.Name, &tok.Allow, &created, &revoked, &tok.Audit, &lastUsed); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return Token{}, err
 		}
@@ -168,7 +170,34 @@ func scanToken(row interface{ Scan(...any) error }) (Token, error) {
 			return Token{}, fmt.Errorf("access: token %s: revoked: %w", tok.ID, err)
 		}
 	}
+	if lastUsed.Valid {
+		if tok.LastUsed, err = time.Parse(time.RFC3339, lastUsed.String); err != nil {
+			return Token{}, fmt.Errorf("access: token %s: last used: %w", tok.ID, err)
+		}
+	}
 	return tok, nil
+}
+
+// Used implements TokenStore, in one transaction.
+func (t *TokenDB) Used(ctx context.Context, uses map[string]time.Time) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	tx, err := t.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("access: %w", err)
+	}
+	defer tx.Rollback()
+	for id, at := range uses {
+		when := formatTime(at)
+		if _, err := tx.ExecContext(ctx, "UPDATE tokens SET last_used = ? WHERE id = ? AND (last_used IS NULL OR last_used < ?)", when, id, when); err != nil {
+			return fmt.Errorf("access: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("access: %w", err)
+	}
+	return nil
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -218,6 +218,33 @@ func TestStatusPage(t *testing.T) {
 	if err != nil || !strings.Contains(found, secretPath) {
 		t.Errorf("searching for corp with a token: %v, %q", err, found)
 	}
+	// The access log: a line per request, the token's name (never its
+	// secret), hits and misses.
+	var sawHit, sawMiss, sawToken, sawRefused bool
+	for _, rec := range m.log.Records() {
+		a, _ := rec["access"].(map[string]any)
+		if rec["msg"] != "access" || a == nil {
+			continue
+		}
+		p, _ := a["path"].(string)
+		switch {
+		case p == libV100Zip && a["cache"] == "hit" && a["status"] == 200.0:
+			sawHit = true
+		case p == libV100Zip && a["cache"] == "miss":
+			sawMiss = true
+		case strings.HasPrefix(p, "/catalog") && a["token"] == "ci":
+			sawToken = true
+		case strings.Contains(p, secretPath) && a["status"] == 404.0 && a["token"] == nil:
+			sawRefused = true
+		}
+	}
+	if !sawHit || !sawMiss || !sawToken || !sawRefused {
+		t.Errorf("access log lines: zip hit %v, zip miss %v, a request with the token named ci %v, the refused private request %v; want all", sawHit, sawMiss, sawToken, sawRefused)
+	}
+	if strings.Contains(m.Log(), secret) {
+		t.Errorf("the mirror's log shows a token's secret")
+	}
+
 	// The index feed: newline-delimited JSON, private entries only with a
 	// token.
 	for _, tc := range []struct {
@@ -246,5 +273,12 @@ func TestStatusPage(t *testing.T) {
 		if !strings.Contains(feed, `"Path":"`+libPath+`","Version":"v1.0.0"`) {
 			t.Errorf("/index lacks %s@v1.0.0:\n%s", libPath, feed)
 		}
+	}
+
+	// The token's last use is written when the mirror stops, at the
+	// latest.
+	m.Stop(t)
+	if out := tokenCmd(t, "list", "--data", data); !strings.Contains(out, "LAST USED") || strings.Contains(out, " never ") {
+		t.Errorf("token list after the token was used:\n%s", out)
 	}
 }

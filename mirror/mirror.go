@@ -43,6 +43,7 @@ import (
 	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/internal/activity"
 	"github.com/modmirror/modmirror/internal/metrics"
+	"github.com/modmirror/modmirror/internal/reqinfo"
 )
 
 // Config configures a Mirror. Store is required; everything else has a
@@ -223,6 +224,7 @@ func (m *Mirror) file(ctx context.Context, path, version, ext string) (modmirror
 	f, err := m.cfg.Store.Open(ctx, key)
 	if err == nil {
 		m.metrics.Lookup(kind, true)
+		reqinfo.SetCache(ctx, true)
 		if m.cfg.Catalog != nil {
 			m.cfg.Catalog.Hit(path, version)
 		}
@@ -235,6 +237,7 @@ func (m *Mirror) file(ctx context.Context, path, version, ext string) (modmirror
 		return nil, err
 	}
 	m.metrics.Lookup(kind, false)
+	reqinfo.SetCache(ctx, false)
 	if err := m.fillable(path, version); err != nil {
 		return nil, err
 	}

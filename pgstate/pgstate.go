@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS mirror_tokens (
 	revoked timestamptz,
 	seq     bigserial
 );
+ALTER TABLE mirror_tokens ADD COLUMN IF NOT EXISTS last_used timestamptz;
 CREATE TABLE IF NOT EXISTS mirror_sumdb_heads (
 	name text PRIMARY KEY,
 	head bytea NOT NULL

@@ -26,7 +26,7 @@ func (t *Tokens) Close() error { return nil }
 // Ping implements modmirror.Pinger.
 func (t *Tokens) Ping(ctx context.Context) error { return t.db.Ping(ctx) }
 
-const tokenColumns = "id, name, allow, audit, created, revoked"
+const tokenColumns = "id, name, allow, audit, created, revoked, last_used"
 
 // Create implements access.TokenStore.
 func (t *Tokens) Create(ctx context.Context, name, allow string, audit bool) (access.Token, string, error) {
@@ -98,13 +98,31 @@ func (t *Tokens) Revoke(ctx context.Context, id string) (access.Token, error) {
 
 func scanToken(row pgx.Row) (access.Token, error) {
 	var tok access.Token
-	var revoked *time.Time
-	if err := row.Scan(&tok.ID, &tok.Name, &tok.Allow, &tok.Audit, &tok.Created, &revoked); err != nil {
+	var revoked, lastUsed *time.Time
+	if err := row.Scan(&tok.ID, &tok.Name, &tok.Allow, &tok.Audit, &tok.Created, &revoked, &lastUsed); err != nil {
 		return access.Token{}, err
 	}
 	tok.Created = tok.Created.UTC()
 	if revoked != nil {
 		tok.Revoked = revoked.UTC()
 	}
+	if lastUsed != nil {
+		tok.LastUsed = lastUsed.UTC()
+	}
 	return tok, nil
+}
+
+// Used implements access.TokenStore, in one batch.
+func (t *Tokens) Used(ctx context.Context, uses map[string]time.Time) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	b := new(pgx.Batch)
+	for id, at := range uses {
+		b.Queue(`UPDATE mirror_tokens SET last_used = $2 WHERE id = $1 AND (last_used IS NULL OR last_used < $2)`, id, at.UTC().Truncate(time.Second))
+	}
+	if err := t.db.pool.SendBatch(ctx, b).Close(); err != nil {
+		return t.db.fail(err)
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/modmirror/modmirror/access"
 )
@@ -108,5 +109,31 @@ func Run(t *testing.T, open func(t *testing.T) access.TokenStore) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+
+	// Last use: set, only ever later, seen by the other store; unknown
+	// ids ignored.
+	used, _, err := s.Create(ctx, "used", "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t1 := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	if err := s.Used(ctx, map[string]time.Time{used.ID: t1, "nosuchid": t1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Used(ctx, map[string]time.Time{used.ID: t1.Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	toks, err := other.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range toks {
+		switch {
+		case tok.ID == used.ID && !tok.LastUsed.Equal(t1):
+			t.Errorf("token %s last used %v, want %v", tok.ID, tok.LastUsed, t1)
+		case tok.ID == ci.ID && !tok.LastUsed.IsZero():
+			t.Errorf("token %s, never used, last used %v", tok.ID, tok.LastUsed)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/access"
+	"github.com/modmirror/modmirror/accesslog"
 	"github.com/modmirror/modmirror/cachestore"
 	"github.com/modmirror/modmirror/catalog"
 	"github.com/modmirror/modmirror/checksum"
@@ -49,6 +51,8 @@ type serveCommand struct {
 	sharedDB     string
 	tokensDB     string
 	catalogDB    string
+	accessLog    string
+	trusted      string
 	offline      bool
 	listTTL      time.Duration
 	basePath     string
@@ -113,6 +117,8 @@ environment, else from the file "go env -w" writes.`)
 	f.StringVar(&c.tokensDB, "tokens-db", "", "`database` of the client tokens: sqlite:///path/file.db, a file path, or postgres://user:pass@host/db; default --shared-db, else <data>/tokens.db")
 
 	f.group("Logging")
+	f.StringVar(&c.accessLog, "access-log", "log", "where the access log goes, a line per request (client, token name, method, path, status, bytes, duration, hit or miss): log (the mirror's log), off, or a `file` to append to, in --log-format")
+	f.StringVar(&c.trusted, "trusted-proxies", "", "comma-separated `addresses` and CIDR prefixes of proxies in front of the mirror whose X-Forwarded-For names the client in the access log; anyone else's is ignored")
 	f.StringVar(&c.logFormat, "log-format", "text", "log `format`: text or json")
 	f.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	f.fromEnv()
@@ -124,7 +130,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	if _, err := c.flags().parse(args, noArgs); err != nil {
 		return err
 	}
-	log, err := newLogger(c.logFormat, c.logLevel)
+	log, err := newLogger(os.Stderr, c.logFormat, c.logLevel)
 	if err != nil {
 		return usageError{err: err}
 	}
@@ -465,7 +471,12 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_, metric
 		deps = append(deps, dependency{"tokens", pinger(tokens)})
 	}
 	mux.Handle("/readyz", readiness(deps, log))
-	mux.Handle("/", guarded)
+	logged, closeLog, err := c.withAccessLog(guarded, log)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	closers = append(closers, closeLog)
+	mux.Handle("/", logged)
 	if c.access.metricsListen == "" {
 		mux.Handle("/metrics", metricsHandler)
 		return mux, nil, closeAll, nil
@@ -700,7 +711,7 @@ func defaultDataDir() string {
 	return ""
 }
 
-func newLogger(format, level string) (*slog.Logger, error) {
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
@@ -708,9 +719,9 @@ func newLogger(format, level string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: lvl}
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format: %q is not text or json", format)
 }
@@ -723,4 +734,29 @@ func signedHash(signed []byte) string {
 		return ""
 	}
 	return lines[2]
+}
+
+// withAccessLog wraps h in the access log that --access-log and
+// --trusted-proxies ask for, and returns what closes its file.
+func (c *serveCommand) withAccessLog(h http.Handler, log *slog.Logger) (http.Handler, func() error, error) {
+	trusted, err := accesslog.ParseTrusted(c.trusted)
+	if err != nil {
+		return nil, nil, usagef("--trusted-proxies: %v", err)
+	}
+	switch c.accessLog {
+	case "off":
+		return h, func() error { return nil }, nil
+	case "log", "":
+		return accesslog.Handler(h, accesslog.Options{Logger: log.WithGroup("access"), Trusted: trusted}), func() error { return nil }, nil
+	}
+	f, err := os.OpenFile(c.accessLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--access-log: %w", err)
+	}
+	flog, err := newLogger(f, c.logFormat, "info")
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return accesslog.Handler(h, accesslog.Options{Logger: flog, Trusted: trusted}), f.Close, nil
 }

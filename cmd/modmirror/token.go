@@ -193,7 +193,7 @@ func (c *tokenListCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tALLOW\tAUDIT\tCREATED\tSTATUS")
+	fmt.Fprintln(tw, "ID\tNAME\tALLOW\tAUDIT\tCREATED\tLAST USED\tSTATUS")
 	for _, t := range toks {
 		status := "valid"
 		if !t.Valid() {
@@ -207,7 +207,11 @@ func (c *tokenListCommand) Run(ctx context.Context, args []string) error {
 		if t.Audit {
 			audit = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, allow, audit, t.Created.Format(time.RFC3339), status)
+		used := "never"
+		if !t.LastUsed.IsZero() {
+			used = t.LastUsed.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, allow, audit, t.Created.Format(time.RFC3339), used, status)
 	}
 	return tw.Flush()
 }
@@ -300,6 +304,8 @@ func (c *serveCommand) guard(h, metrics http.Handler, private modmirror.Patterns
 			store.Close()
 		}
 	}()
+	usage := access.NewUsage(store, log.WithGroup("access"))
+	store = &withUsage{TokenStore: store, usage: usage}
 	tokens := access.NewCache(store, access.DefaultCacheTTL)
 	if met == access.WithToken {
 		if metrics, err = access.New(metrics, access.Options{Tokens: tokens, PublicAccess: access.WithToken, Logger: log.WithGroup("access")}); err != nil {
@@ -317,6 +323,7 @@ func (c *serveCommand) guard(h, metrics http.Handler, private modmirror.Patterns
 			AuditSumDBs:   slices.DeleteFunc([]string{own}, func(s string) bool { return s == "" }),
 			Logger:        log.WithGroup("access"),
 			Activity:      act,
+			Usage:         usage,
 			Registerer:    reg,
 		})
 		if err != nil {
@@ -339,4 +346,20 @@ func (c *serveCommand) guard(h, metrics http.Handler, private modmirror.Patterns
 		log.Warn("tokens are checked but the mirror serves plain HTTP: the go command sends tokens only over HTTPS (--tls-cert, or a proxy in front that serves HTTPS)")
 	}
 	return h, metrics, store, ah, nil
+}
+
+// withUsage is a token store whose Close first writes the last token uses.
+type withUsage struct {
+	access.TokenStore
+	usage *access.Usage
+}
+
+func (w *withUsage) Close() error { return errors.Join(w.usage.Close(), w.TokenStore.Close()) }
+
+// Ping implements modmirror.Pinger when the store does.
+func (w *withUsage) Ping(ctx context.Context) error {
+	if p, ok := w.TokenStore.(modmirror.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
 }

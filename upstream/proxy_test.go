@@ -274,9 +274,10 @@ func TestStalled(t *testing.T) {
 			<-stall
 			return
 		}
-		// The .mod trickles: a byte every 50ms, under the idle timeout.
+		// The .mod trickles: a byte every 20ms, far under the idle
+		// timeout, even on a loaded machine.
 		for i := 0; i < 10; i++ {
-			time.Sleep(50 * time.Millisecond)
+			time.Sleep(20 * time.Millisecond)
 			w.Write([]byte("x"))
 			http.NewResponseController(w).Flush()
 		}
@@ -284,7 +285,7 @@ func TestStalled(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(stall) }) // first: srv.Close waits for the handler
-	p := newTestProxy(t, srv.URL, Options{IdleTimeout: 200 * time.Millisecond})
+	p := newTestProxy(t, srv.URL, Options{IdleTimeout: time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
@@ -294,7 +295,7 @@ func TestStalled(t *testing.T) {
 	}
 	defer body.Close()
 	_, err = io.ReadAll(body)
-	want := "upstream: example.com/m@v1.0.0: reading " + srv.URL + "/example.com/m/@v/v1.0.0.zip: no data for 200ms: the upstream stalled"
+	want := "upstream: example.com/m@v1.0.0: reading " + srv.URL + "/example.com/m/@v/v1.0.0.zip: no data for 1s: the upstream stalled"
 	if err == nil || err.Error() != want {
 		t.Errorf("reading a stalled zip: %v, want %q", err, want)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/internal/metrics"
+	"github.com/modmirror/modmirror/internal/reqinfo"
 	"github.com/modmirror/modmirror/internal/sumdbpath"
 	"github.com/modmirror/modmirror/internal/via"
 )
@@ -235,6 +236,11 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, req Request,
 	}
 	hdr := w.Header()
 	hdr.Set("Content-Type", contentType)
+	if info := reqinfo.From(r.Context()); info != nil && info.Cache != "" {
+		// Whether the store had the file: for "modmirror warm", and for
+		// anyone curious. Known only where an access log tracks it.
+		hdr["Modmirror-Cache"] = cacheValues[info.Cache == "hit"]
+	}
 	if req.Canonical() {
 		hdr.Set("Cache-Control", immutable)
 		// Stored files never change, so size and time identify them.
@@ -244,6 +250,10 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, req Request,
 	}
 	h.send(w, r, fi.ModTime(), f, fi.Size())
 }
+
+// cacheValues are the values of the Modmirror-Cache header, shared so that
+// setting it allocates nothing.
+var cacheValues = map[bool][]string{true: {"hit"}, false: {"miss"}}
 
 // minCompress is the smallest text worth compressing: below it, gzip's
 // framing and the work cost more than they save.

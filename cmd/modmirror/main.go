@@ -11,6 +11,7 @@
 //	modmirror token ...         tokens that let clients read private modules
 //	modmirror verify ...        check go.sum files against a checksum database
 //	modmirror version           print the version
+//	modmirror warm ...          fill a running mirror ahead of need
 //
 // The flags of "modmirror serve" can also be set with environment variables:
 // --list-ttl is MODMIRROR_LIST_TTL. A flag on the command line wins over the
@@ -42,6 +43,7 @@ var commands = map[string]func() command{
 	"token":    func() command { return new(tokenCommand) },
 	"verify":   func() command { return new(verifyCommand) },
 	"version":  func() command { return new(versionCommand) },
+	"warm":     func() command { return new(warmCommand) },
 }
 
 func main() {
@@ -127,6 +129,8 @@ Usage:
 	modmirror verify [flags] [go.sum ...]
 	                            check every go.sum line against the checksum database
 	modmirror version           print the version
+	modmirror warm --mirror URL [go.sum | go.mod | dir | module@version ...]
+	                            fill a running mirror with what projects need
 
 Run "modmirror <command> --help" for the flags of a command. The settings of
 "modmirror serve" can also be given as environment variables: --list-ttl is

@@ -33,13 +33,18 @@
 package modmirror
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
 )
 
 // ErrSecurity is wrapped by errors that report content which failed
@@ -217,6 +222,43 @@ type Store interface {
 	// directory dir, sorted; "." is the store's root. A directory that
 	// does not exist has no files.
 	List(ctx context.Context, dir string) ([]string, error)
+}
+
+// WriteList rewrites the stored version list of a module (its @v/list)
+// from the .mod files stored, as the go command keeps the list of its
+// module cache, so that the store works as a GOPROXY=file:// directory.
+// The caller keeps others from writing the list at the same time.
+func WriteList(ctx context.Context, s Store, path string) error {
+	dir, err := ModuleDir(path)
+	if err != nil {
+		return err
+	}
+	names, err := s.List(ctx, dir)
+	if err != nil {
+		return err
+	}
+	var versions []string
+	for _, name := range names {
+		if ev, ok := strings.CutSuffix(name, ExtMod); ok {
+			if v, err := module.UnescapeVersion(ev); err == nil {
+				versions = append(versions, v)
+			}
+		}
+	}
+	semver.Sort(versions)
+	var buf bytes.Buffer
+	for _, v := range versions {
+		buf.WriteString(v)
+		buf.WriteByte('\n')
+	}
+	return s.Replace(ctx, dir+"/list", &buf)
+}
+
+// A Deleter is a Store that can delete files, for "modmirror gc": the
+// only way a stored version goes, by the operator's decision. Delete
+// removes the named file; a file that is not there is no error.
+type Deleter interface {
+	Delete(ctx context.Context, name string) error
 }
 
 // A Walker is a Store that can list every file it holds, for rebuilding

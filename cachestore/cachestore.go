@@ -173,3 +173,18 @@ func (s *Store) Walk(ctx context.Context, fn func(name string, size int64, modTi
 	}
 	return w.Walk(ctx, fn)
 }
+
+// Delete implements modmirror.Deleter when the store behind it does: the
+// file leaves memory, then the store.
+func (s *Store) Delete(ctx context.Context, name string) error {
+	d, ok := s.Store.(modmirror.Deleter)
+	if !ok {
+		return fmt.Errorf("cachestore: %v cannot delete files", s.Store)
+	}
+	s.mu.Lock()
+	if el, ok := s.items[name]; ok {
+		s.remove(el)
+	}
+	s.mu.Unlock()
+	return d.Delete(ctx, name)
+}

@@ -312,3 +312,27 @@ func (s *Store) Walk(ctx context.Context, fn func(name string, size int64, modTi
 	}
 	return nil
 }
+
+// Delete implements modmirror.Deleter: the file goes, durably (its
+// directory is synced), and directories left empty go too.
+func (s *Store) Delete(ctx context.Context, name string) error {
+	file, err := s.filename(name)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(file); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return modmirror.StorageError("deleting", name, err)
+	}
+	dir := filepath.Dir(file)
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	for dir != s.root && os.Remove(dir) == nil { // only empty ones go
+		dir = filepath.Dir(dir)
+	}
+	return nil
+}

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/modmirror/modmirror"
+	"github.com/modmirror/modmirror/gosum"
 	"github.com/modmirror/modmirror/internal/srcerr"
 )
 
@@ -213,7 +214,9 @@ func (m *Mirror) verify(ctx context.Context, path, version, hash, kind string) e
 	if !m.public(path) {
 		// Private paths never reach the public database; they and
 		// nosumdb paths are recorded in the mirror's own (recordLater).
-		return nil
+		// A version recorded there before (stored, collected by gc,
+		// filled again) must have the hashes it was recorded with.
+		return m.verifyRecorded(ctx, path, version, hash, kind)
 	}
 	err := m.cfg.Checker.Check(ctx, path, version, hash)
 	switch {
@@ -231,6 +234,39 @@ func (m *Mirror) verify(ctx context.Context, path, version, hash, kind string) e
 	default:
 		return &wrapped{err: err, is: modmirror.ErrUpstream}
 	}
+}
+
+// recordedLister is a Recorder that can say what a version is recorded
+// with (sumlog.Log).
+type recordedLister interface {
+	Recorded(ctx context.Context, path, version string) ([]byte, error)
+}
+
+// verifyRecorded checks a hash against the mirror's own checksum database,
+// if it has recorded the version: a version filled again after it was
+// deleted must be what it was. An unrecorded version passes.
+func (m *Mirror) verifyRecorded(ctx context.Context, path, version, hash, kind string) error {
+	rl, ok := m.cfg.Recorder.(recordedLister)
+	if !ok {
+		return nil
+	}
+	rec, err := rl.Recorded(ctx, path, strings.TrimSuffix(version, "/go.mod"))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	}
+	for _, l := range gosum.Parse("record", rec) {
+		if l.Err == nil && l.Path == path && l.Version == strings.TrimSuffix(version, "/go.mod") && l.GoMod == strings.HasSuffix(version, "/go.mod") {
+			if l.Hash != hash {
+				m.metrics.VerifyFailure(kind, "checksum")
+				return &modmirror.MismatchError{DB: "the mirror's own checksum database", Path: path, Version: version, Got: hash, Want: l.Hash}
+			}
+			return nil
+		}
+	}
+	return nil
 }
 
 // keepStored handles a fill whose file was stored meanwhile (by a racing

@@ -318,25 +318,7 @@ func (m *Mirror) updateList(ctx context.Context, path string) error {
 		}
 		defer unlockShared()
 	}
-	names, err := m.cfg.Store.List(ctx, dir)
-	if err != nil {
-		return err
-	}
-	var versions []string
-	for _, name := range names {
-		if ev, ok := strings.CutSuffix(name, modmirror.ExtMod); ok {
-			if v, err := module.UnescapeVersion(ev); err == nil {
-				versions = append(versions, v)
-			}
-		}
-	}
-	semver.Sort(versions)
-	var buf bytes.Buffer
-	for _, v := range versions {
-		buf.WriteString(v)
-		buf.WriteByte('\n')
-	}
-	if err := m.cfg.Store.Replace(ctx, dir+"/list", &buf); err != nil {
+	if err := modmirror.WriteList(ctx, m.cfg.Store, path); err != nil {
 		return err
 	}
 	m.lists.delete("list\x00" + path)

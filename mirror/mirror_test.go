@@ -611,16 +611,18 @@ func TestClientChecksAreHits(t *testing.T) {
 	if lookup.code != 200 {
 		t.Fatalf("lookup: %d %q", lookup.code, lookup.body)
 	}
-	// The tiles the verifier read to prove the record are stored; the
-	// client asks for the same ones.
+	// The tiles the verifier read to prove the record are stored (in the
+	// background, so wait for them); the client asks for the same ones.
 	var tiles []string
-	filepath.WalkDir(filepath.Join(e.store.Root(), "sumdb", name, "tile"), func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			rel, _ := filepath.Rel(e.store.Root(), p)
-			tiles = append(tiles, "/"+filepath.ToSlash(rel))
-		}
-		return nil
-	})
+	for deadline := time.Now().Add(10 * time.Second); len(tiles) == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		filepath.WalkDir(filepath.Join(e.store.Root(), "sumdb", name, "tile"), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && !strings.HasPrefix(d.Name(), ".") {
+				rel, _ := filepath.Rel(e.store.Root(), p)
+				tiles = append(tiles, "/"+filepath.ToSlash(rel))
+			}
+			return nil
+		})
+	}
 	if len(tiles) == 0 {
 		t.Fatal("no stored tiles")
 	}

@@ -509,3 +509,18 @@ func (s *Store) Walk(ctx context.Context, fn func(name string, size int64, modTi
 	}
 	return nil
 }
+
+// Delete implements modmirror.Deleter.
+func (s *Store) Delete(ctx context.Context, name string) error {
+	key, err := s.key(name)
+	if err != nil {
+		return err
+	}
+	if err := s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{}); err != nil {
+		if resp := minio.ToErrorResponse(err); resp.Code == "NoSuchKey" {
+			return nil
+		}
+		return s.fail("deleting", name, err)
+	}
+	return nil
+}

@@ -285,6 +285,42 @@ func Run(t *testing.T, s modmirror.Store) {
 		}
 	})
 
+	t.Run("Delete", func(t *testing.T) {
+		d, ok := s.(modmirror.Deleter)
+		if !ok {
+			t.Skip("the store is not a modmirror.Deleter")
+		}
+		name := "example.com/gone/@v/v1.0.0.zip"
+		keep := "example.com/gone/@v/v1.0.0.mod"
+		for _, n := range []string{name, keep} {
+			if err := s.Create(ctx, n, strings.NewReader("content")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.Open(ctx, name); err != nil { // perhaps kept in memory now
+			t.Fatal(err)
+		}
+		if err := d.Delete(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Open(ctx, name); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Open after Delete: %v, want fs.ErrNotExist", err)
+		}
+		if got := read(t, s, keep); string(got) != "content" {
+			t.Errorf("the other file of the directory: %q", got)
+		}
+		if err := d.Delete(ctx, name); err != nil {
+			t.Errorf("deleting a file that is not there: %v, want no error", err)
+		}
+		// A deleted name can be created again (a refill).
+		if err := s.Create(ctx, name, strings.NewReader("again")); err != nil {
+			t.Fatal(err)
+		}
+		if got := read(t, s, name); string(got) != "again" {
+			t.Errorf("after a new Create: %q", got)
+		}
+	})
+
 	t.Run("ConcurrentCreateLarge", func(t *testing.T) {
 		// Writers of large contents race, some with the same bytes: one
 		// wins, the others see fs.ErrExist, nothing is mixed.

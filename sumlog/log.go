@@ -353,6 +353,21 @@ func (l *Log) Record(ctx context.Context, path, version string, data []byte) (in
 }
 
 // sameRecord checks that the record id of mv holds data.
+// Recorded returns the record of a module version (its go.sum lines), or
+// an error matching fs.ErrNotExist if the log has none. It records
+// nothing.
+func (l *Log) Recorded(ctx context.Context, path, version string) ([]byte, error) {
+	id, err := l.lookup(ctx, module.Version{Path: path, Version: version})
+	if err != nil {
+		return nil, err
+	}
+	recs, err := l.readRecords(ctx, id, 1)
+	if err != nil {
+		return nil, err
+	}
+	return recs[0], nil
+}
+
 func (l *Log) sameRecord(ctx context.Context, mv module.Version, id int64, data []byte) error {
 	recs, err := l.readRecords(ctx, id, 1)
 	if err != nil {

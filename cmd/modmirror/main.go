@@ -6,6 +6,7 @@
 //
 //	modmirror serve [flags]     run the mirror
 //	modmirror catalog rebuild   index the stored versions again
+//	modmirror gc ...            delete versions no client asked for in a while
 //	modmirror snapshot ...      write an offline, hash-pinned copy of dependencies
 //	modmirror sumdb ...         keys and audits of the mirror's own checksum database
 //	modmirror token ...         tokens that let clients read private modules
@@ -37,6 +38,7 @@ type command interface {
 
 var commands = map[string]func() command{
 	"catalog":  func() command { return new(catalogCommand) },
+	"gc":       func() command { return new(gcCommand) },
 	"serve":    func() command { return new(serveCommand) },
 	"snapshot": func() command { return new(snapshotCommand) },
 	"sumdb":    func() command { return new(sumdbCommand) },
@@ -117,6 +119,8 @@ Usage:
 
 	modmirror serve [flags]     run the mirror (GOPROXY server and checksum database proxy)
 	modmirror catalog rebuild   index the stored module versions again
+	modmirror gc --unused-for 180d [--keep go.sum ...] [--dry-run]
+	                            delete versions no client asked for in a while
 	modmirror snapshot [flags] [dir ...] -o OUT
 	                            write a hash-pinned offline copy of the projects' dependencies
 	modmirror sumdb keygen --name NAME --out FILE

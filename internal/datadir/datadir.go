@@ -150,6 +150,22 @@ func Open(path string, opts Options) (*Dir, error) {
 	return d, nil
 }
 
+// Lock takes the lock of an existing data directory, as Open does, and
+// nothing else (no permissions changed, no files removed): for commands
+// such as "modmirror gc" that must not run beside serve. Close releases
+// it.
+func Lock(path string) (*Dir, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dir{Path: abs}
+	if d.lock, err = lock(filepath.Join(abs, lockName)); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
 // Close releases the lock.
 func (d *Dir) Close() error {
 	if d.lock == nil {

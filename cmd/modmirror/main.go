@@ -7,6 +7,8 @@
 //	modmirror serve [flags]     run the mirror
 //	modmirror catalog rebuild   index the stored versions again
 //	modmirror gc ...            delete versions no client asked for in a while
+//	modmirror export ...        write stored versions to one file, for an offline mirror
+//	modmirror import BUNDLE     read such a file into this mirror
 //	modmirror snapshot ...      write an offline, hash-pinned copy of dependencies
 //	modmirror sumdb ...         keys and audits of the mirror's own checksum database
 //	modmirror token ...         tokens that let clients read private modules
@@ -38,7 +40,9 @@ type command interface {
 
 var commands = map[string]func() command{
 	"catalog":  func() command { return new(catalogCommand) },
+	"export":   func() command { return new(exportCommand) },
 	"gc":       func() command { return new(gcCommand) },
+	"import":   func() command { return new(importCommand) },
 	"serve":    func() command { return new(serveCommand) },
 	"snapshot": func() command { return new(snapshotCommand) },
 	"sumdb":    func() command { return new(sumdbCommand) },
@@ -121,6 +125,10 @@ Usage:
 	modmirror catalog rebuild   index the stored module versions again
 	modmirror gc --unused-for 180d [--keep go.sum ...] [--dry-run]
 	                            delete versions no client asked for in a while
+	modmirror export [--since T] [--match PATTERNS] -o BUNDLE
+	                            write stored versions to one file, for an offline mirror
+	modmirror import [--log-key KEY] BUNDLE
+	                            read such a file into this mirror, all or nothing
 	modmirror snapshot [flags] [dir ...] -o OUT
 	                            write a hash-pinned offline copy of the projects' dependencies
 	modmirror sumdb keygen --name NAME --out FILE

@@ -1,4 +1,4 @@
-// Package atomicfile writes small files so that a crash leaves either the
+// Package atomicfile writes files so that a crash leaves either the
 // old content or the new, never a mix: a temporary file in the same
 // directory, synced, renamed over the target (or linked, when the target
 // must not exist), and the directory synced.
@@ -7,6 +7,7 @@ package atomicfile
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -27,7 +28,20 @@ func Create(file string, data []byte, perm fs.FileMode) error {
 	return write(file, data, perm, os.Link)
 }
 
+// WriteFunc replaces file with what fill writes, as Write does: the file
+// appears whole when fill succeeds, and not at all when it fails.
+func WriteFunc(file string, perm fs.FileMode, fill func(w io.Writer) error) error {
+	return writeWith(file, perm, os.Rename, fill)
+}
+
 func write(file string, data []byte, perm fs.FileMode, place func(tmp, file string) error) error {
+	return writeWith(file, perm, place, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+func writeWith(file string, perm fs.FileMode, place func(tmp, file string) error, fill func(w io.Writer) error) error {
 	dir := filepath.Dir(file)
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return err
@@ -38,7 +52,7 @@ func write(file string, data []byte, perm fs.FileMode, place func(tmp, file stri
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // fails harmlessly once renamed; removes the link's source
-	_, err = f.Write(data)
+	err = fill(f)
 	if err == nil {
 		err = f.Chmod(umask.Apply(perm))
 	}

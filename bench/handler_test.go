@@ -15,7 +15,10 @@ import (
 	"testing"
 
 	"github.com/modmirror/modmirror"
+	"github.com/modmirror/modmirror/accesslog"
 	"github.com/modmirror/modmirror/cachestore"
+	"github.com/modmirror/modmirror/catalog"
+	"github.com/modmirror/modmirror/catalog/sqlcatalog"
 	"github.com/modmirror/modmirror/fsstore"
 	"github.com/modmirror/modmirror/internal/metrics"
 	"github.com/modmirror/modmirror/mirror"
@@ -84,12 +87,17 @@ func (listUpstream) String() string { return "bench" }
 // "modmirror serve" sets it up (an info-level logger, so debug logging is
 // off), with or without metrics.
 func newHandler(b *testing.B, store modmirror.Store, withMetrics bool) http.Handler {
+	return newHandlerWith(b, store, withMetrics, nil)
+}
+
+// newHandlerWith is newHandler with a catalog (nil for none).
+func newHandlerWith(b *testing.B, store modmirror.Store, withMetrics bool, cat mirror.Catalog) http.Handler {
 	var m *metrics.Metrics
 	if withMetrics {
 		m = metrics.New()
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	mir, err := mirror.New(mirror.Config{Store: store, Upstream: listUpstream{}, Logger: log, Metrics: m})
+	mir, err := mirror.New(mirror.Config{Store: store, Upstream: listUpstream{}, Logger: log, Metrics: m, Catalog: cat})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -227,4 +235,38 @@ func BenchmarkOpen(b *testing.B) {
 			f.Close()
 		}
 	})
+}
+
+// BenchmarkHitTracking serves the memory-cached .info and small zip
+// through the whole hit path, as serve sets it up, with what each hit
+// records: nothing ("none"), the catalog's last-served time ("catalog":
+// a time in a map, written to SQLite in batches), a JSON access log line
+// ("accesslog", to a discarding writer: the formatting, not the disk), and
+// both.
+func BenchmarkHitTracking(b *testing.B) {
+	disk := newStore(b)
+	memory := cachestore.New(disk, 64<<20, 128<<10)
+	s, err := sqlcatalog.OpenSQLite(filepath.Join(b.TempDir(), "catalog.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cat := catalog.New(s, nil)
+	b.Cleanup(func() { cat.Close() })
+	jsonLog := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	for _, tc := range []struct {
+		name      string
+		cat       mirror.Catalog
+		accessLog bool
+	}{{"none", nil, false}, {"catalog", cat, false}, {"accesslog", nil, true}, {"both", cat, true}} {
+		var h http.Handler = newHandlerWith(b, memory, true, tc.cat)
+		if tc.accessLog {
+			h = accesslog.Handler(h, accesslog.Options{Logger: jsonLog})
+		}
+		for _, ext := range []string{".info", ".zip"} {
+			p := "/" + modPath + "/@v/" + version + ext
+			b.Run(tc.name+"/"+ext[1:], func(b *testing.B) {
+				serve(b, h, httptest.NewRequest("GET", p, nil), len(files[ext]))
+			})
+		}
+	}
 }

@@ -104,7 +104,7 @@ func TestStatusPage(t *testing.T) {
 	seedPrivate(t, data, privateModules...)
 	_, secret := createToken(t, data, "ci", "corp.example/*")
 	up := newFixture(t)
-	m := startMirror(t, up, data, "--private", "corp.example", "--no-origin")
+	m := startMirror(t, up, data, "--private", "corp.example", "--no-origin", "--access-log", "log")
 
 	// The known sequence: a download (misses, then fills), the same
 	// again from a fresh module cache (hits), a private module without a

@@ -127,6 +127,12 @@ func New(src Source, opts Options) (*Handler, error) {
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	if r.Header[cacheHeader] != nil && reqinfo.From(r.Context()) == nil {
+		// A client that asks whether the store had the file (modmirror
+		// warm) is told, access log or not.
+		ctx, _ := reqinfo.New(r.Context())
+		r = r.WithContext(ctx)
+	}
 	sw := &statusWriter{ResponseWriter: w, hide: h.hide}
 	endpoint := h.serve(sw, r)
 	h.metrics.Request(endpoint, sw.status(), time.Since(start))
@@ -239,7 +245,7 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, req Request,
 	if info := reqinfo.From(r.Context()); info != nil && info.Cache != "" {
 		// Whether the store had the file: for "modmirror warm", and for
 		// anyone curious. Known only where an access log tracks it.
-		hdr["Modmirror-Cache"] = cacheValues[info.Cache == "hit"]
+		hdr[cacheHeader] = cacheValues[info.Cache == "hit"]
 	}
 	if req.Canonical() {
 		hdr.Set("Cache-Control", immutable)
@@ -250,6 +256,11 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, req Request,
 	}
 	h.send(w, r, fi.ModTime(), f, fi.Size())
 }
+
+// cacheHeader answers whether the store had the file asked for: the
+// mirror sends it where an access log tracks it, or when the request has
+// it too (with any value).
+const cacheHeader = "Modmirror-Cache"
 
 // cacheValues are the values of the Modmirror-Cache header, shared so that
 // setting it allocates nothing.

@@ -7,7 +7,7 @@
 // It is a client of the mirror's GOPROXY protocol like the go command:
 // everything the mirror stores, it verifies as for any client. Whether a
 // file was new comes from the mirror's Modmirror-Cache answer header,
-// which a mirror with its access log off does not send ("fetched" then).
+// which warm asks for (another mirror does not send it: "fetched" then).
 package warm
 
 import (
@@ -106,6 +106,7 @@ func (c *Client) get(ctx context.Context, f File) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	req.Header.Set("Modmirror-Cache", "?") // tell me whether you had it
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return "", err
@@ -131,6 +132,7 @@ func (c *Client) goMod(ctx context.Context, path, version string) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
+	req.Header.Set("Modmirror-Cache", "?")
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return nil, err

@@ -117,7 +117,7 @@ environment, else from the file "go env -w" writes.`)
 	f.StringVar(&c.tokensDB, "tokens-db", "", "`database` of the client tokens: sqlite:///path/file.db, a file path, or postgres://user:pass@host/db; default --shared-db, else <data>/tokens.db")
 
 	f.group("Logging")
-	f.StringVar(&c.accessLog, "access-log", "log", "where the access log goes, a line per request (client, token name, method, path, status, bytes, duration, hit or miss): log (the mirror's log), off, or a `file` to append to, in --log-format")
+	f.StringVar(&c.accessLog, "access-log", "off", "where the access log goes, a line per request (client, token name, method, path, status, bytes, duration, hit or miss): off, log (the mirror's log), or a `file` to append to, in --log-format; it is the audit trail of who read which private module, and costs about 1.6 µs a hit")
 	f.StringVar(&c.trusted, "trusted-proxies", "", "comma-separated `addresses` and CIDR prefixes of proxies in front of the mirror whose X-Forwarded-For names the client in the access log; anyone else's is ignored")
 	f.StringVar(&c.logFormat, "log-format", "text", "log `format`: text or json")
 	f.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
@@ -744,9 +744,9 @@ func (c *serveCommand) withAccessLog(h http.Handler, log *slog.Logger) (http.Han
 		return nil, nil, usagef("--trusted-proxies: %v", err)
 	}
 	switch c.accessLog {
-	case "off":
+	case "off", "":
 		return h, func() error { return nil }, nil
-	case "log", "":
+	case "log":
 		return accesslog.Handler(h, accesslog.Options{Logger: log.WithGroup("access"), Trusted: trusted}), func() error { return nil }, nil
 	}
 	f, err := os.OpenFile(c.accessLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -145,40 +146,77 @@ func (s *Storage) q(stmt string) string {
 
 const columns = "path, version, first_stored, source, info_size, mod_size, zip_size, last_served"
 
-// Stored implements catalog.Storage, in one transaction.
+// A row is what Stored writes of one version: its files of a batch
+// together.
+type row struct {
+	path, version string
+	first         int64
+	source        string
+	sizes         [3]int64 // info, mod, zip
+}
+
+// rows gathers files into one row per version, in the order first seen.
+func rows(files []catalog.File) ([]*row, error) {
+	var out []*row
+	by := make(map[[2]string]*row)
+	for _, f := range files {
+		i := slices.Index([]string{modmirror.ExtInfo, modmirror.ExtMod, modmirror.ExtZip}, f.Ext)
+		if i < 0 {
+			return nil, fmt.Errorf("catalog: %s@%s: no such file kind %q", f.Path, f.Version, f.Ext)
+		}
+		k := [2]string{f.Path, f.Version}
+		r := by[k]
+		if r == nil {
+			r = &row{path: f.Path, version: f.Version, first: f.At.UnixNano(), source: f.Source}
+			by[k] = r
+			out = append(out, r)
+		}
+		r.first = min(r.first, f.At.UnixNano())
+		r.sizes[i] = max(r.sizes[i], f.Size)
+	}
+	return out, nil
+}
+
+const upsert = `INSERT INTO catalog_versions (path, version, first_stored, source, info_size, mod_size, zip_size)
+	%s
+	ON CONFLICT (path, version) DO UPDATE SET
+		first_stored = LEAST(catalog_versions.first_stored, excluded.first_stored),
+		info_size = CASE WHEN excluded.info_size > 0 THEN excluded.info_size ELSE catalog_versions.info_size END,
+		mod_size = CASE WHEN excluded.mod_size > 0 THEN excluded.mod_size ELSE catalog_versions.mod_size END,
+		zip_size = CASE WHEN excluded.zip_size > 0 THEN excluded.zip_size ELSE catalog_versions.zip_size END`
+
+// Stored implements catalog.Storage, in one transaction: one statement
+// for the whole batch in PostgreSQL (arrays unnested), one a version in
+// SQLite, where statements cost no round trip.
 func (s *Storage) Stored(ctx context.Context, files []catalog.File) error {
-	if len(files) == 0 {
-		return nil
+	rs, err := rows(files)
+	if err != nil || len(rs) == 0 {
+		return err
+	}
+	if s.pg {
+		var paths, versions, sources []string
+		var firsts, infos, mods, zips []int64
+		for _, r := range rs {
+			paths, versions, sources = append(paths, r.path), append(versions, r.version), append(sources, r.source)
+			firsts, infos, mods, zips = append(firsts, r.first), append(infos, r.sizes[0]), append(mods, r.sizes[1]), append(zips, r.sizes[2])
+		}
+		_, err := s.db.ExecContext(ctx, s.q(fmt.Sprintf(upsert,
+			"SELECT * FROM unnest(?::text[], ?::text[], ?::bigint[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[])")),
+			paths, versions, firsts, sources, infos, mods, zips)
+		return s.fail(err)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return s.fail(err)
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO catalog_versions (path, version, first_stored, source, info_size, mod_size, zip_size)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (path, version) DO UPDATE SET
-			first_stored = LEAST(catalog_versions.first_stored, excluded.first_stored),
-			info_size = CASE WHEN excluded.info_size > 0 THEN excluded.info_size ELSE catalog_versions.info_size END,
-			mod_size = CASE WHEN excluded.mod_size > 0 THEN excluded.mod_size ELSE catalog_versions.mod_size END,
-			zip_size = CASE WHEN excluded.zip_size > 0 THEN excluded.zip_size ELSE catalog_versions.zip_size END`))
+	stmt, err := tx.PrepareContext(ctx, s.q(fmt.Sprintf(upsert, "VALUES (?, ?, ?, ?, ?, ?, ?)")))
 	if err != nil {
 		return s.fail(err)
 	}
 	defer stmt.Close()
-	for _, f := range files {
-		var sizes [3]int64
-		switch f.Ext {
-		case modmirror.ExtInfo:
-			sizes[0] = f.Size
-		case modmirror.ExtMod:
-			sizes[1] = f.Size
-		case modmirror.ExtZip:
-			sizes[2] = f.Size
-		default:
-			return fmt.Errorf("catalog: %s@%s: no such file kind %q", f.Path, f.Version, f.Ext)
-		}
-		if _, err := stmt.ExecContext(ctx, f.Path, f.Version, f.At.UnixNano(), f.Source, sizes[0], sizes[1], sizes[2]); err != nil {
+	for _, r := range rs {
+		if _, err := stmt.ExecContext(ctx, r.path, r.version, r.first, r.source, r.sizes[0], r.sizes[1], r.sizes[2]); err != nil {
 			return s.fail(err)
 		}
 	}
@@ -189,6 +227,23 @@ func (s *Storage) Stored(ctx context.Context, files []catalog.File) error {
 func (s *Storage) Served(ctx context.Context, hits []catalog.Hit) error {
 	if len(hits) == 0 {
 		return nil
+	}
+	if s.pg {
+		// One statement: the latest hit of each version, unnested.
+		latest := make(map[[2]string]int64)
+		for _, h := range hits {
+			k := [2]string{h.Path, h.Version}
+			latest[k] = max(latest[k], h.At.UnixNano())
+		}
+		var paths, versions []string
+		var ats []int64
+		for k, at := range latest {
+			paths, versions, ats = append(paths, k[0]), append(versions, k[1]), append(ats, at)
+		}
+		_, err := s.db.ExecContext(ctx, `UPDATE catalog_versions AS c SET last_served = u.at
+			FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(path, version, at)
+			WHERE c.path = u.path AND c.version = u.version AND c.last_served < u.at`, paths, versions, ats)
+		return s.fail(err)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {

@@ -74,4 +74,11 @@ func TestGC(t *testing.T) {
 	if code != 200 || body != zipBefore {
 		t.Errorf("the same version filled again: %d, %d bytes; want 200 and the bytes served before", code, len(body))
 	}
+
+	// The catalog, rebuilt from the store while the mirror serves: the
+	// versions it stores now (lib filled again, and azure).
+	out, code = runModmirror(t, "catalog", "rebuild", "--data", data)
+	if code != 0 || !strings.Contains(out, "2 versions") {
+		t.Errorf("catalog rebuild (exit %d): %s", code, out)
+	}
 }

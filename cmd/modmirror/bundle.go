@@ -9,30 +9,66 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/bundle"
+	"github.com/modmirror/modmirror/catalog/sqlcatalog"
 	"github.com/modmirror/modmirror/internal/atomicfile"
 	"github.com/modmirror/modmirror/internal/datadir"
 	"github.com/modmirror/modmirror/sumlog"
 )
 
-// bundleStoreFlags are the flags of export and import that name a mirror's
-// stores and databases, as serve names them.
-type bundleStoreFlags struct {
+// storeFlags are the flags of the commands that work on a mirror's store
+// and catalog beside serve (catalog rebuild, gc, export, import), which
+// name them as serve does.
+type storeFlags struct {
 	data, store, catalogDB, sharedDB, sumdbDB string
 }
 
-func (b *bundleStoreFlags) register(fs *commandFlags) {
+func (b *storeFlags) register(fs *commandFlags, withLog bool) {
 	fs.StringVar(&b.data, "data", defaultDataDir(), "data `directory` of the mirror")
 	fs.StringVar(&b.store, "store", "", "the mirror's store, as serve's --store; default <data>/cache/download")
 	fs.StringVar(&b.catalogDB, "catalog-db", "", "the catalog `database`, as serve's --catalog-db")
 	fs.StringVar(&b.sharedDB, "shared-db", "", "the replicas' shared PostgreSQL `URL`, as serve's --shared-db")
-	fs.StringVar(&b.sumdbDB, "sumdb-db", "", "the own checksum database's `database`, as serve's --sumdb-db; default --shared-db, else <data>/sumdb.db")
-	fs.fromEnv("data", "store", "catalog-db", "shared-db", "sumdb-db")
+	fs.fromEnv("data", "store", "catalog-db", "shared-db")
+	if withLog {
+		fs.StringVar(&b.sumdbDB, "sumdb-db", "", "the own checksum database's `database`, as serve's --sumdb-db; default --shared-db, else <data>/sumdb.db")
+		fs.fromEnv("sumdb-db")
+	}
+}
+
+// openStore opens the store and the catalog; tmp is for the store's
+// temporary files.
+func (b *storeFlags) open(ctx context.Context, tmp string) (modmirror.Store, *sqlcatalog.Storage, error) {
+	store, err := openStore(ctx, b.store, b.data, tmp)
+	if err != nil {
+		return nil, nil, err
+	}
+	cat, _, err := openCatalogStorage(ctx, b.catalogDB, b.sharedDB, b.data)
+	if err != nil {
+		return nil, nil, err
+	}
+	return store, cat, nil
+}
+
+// lock takes the data directory's lock, so that the command does not run
+// beside a single serve; replicas (--shared-db) need none.
+func (b *storeFlags) lock() (release func(), err error) {
+	if b.sharedDB != "" {
+		return func() {}, nil
+	}
+	dir, err := datadir.Lock(b.data)
+	if err != nil {
+		if errors.Is(err, datadir.ErrLocked) {
+			return nil, fmt.Errorf("%w; stop serve first (replicas with --shared-db need not)", err)
+		}
+		return nil, err
+	}
+	return func() { dir.Close() }, nil
 }
 
 // logSetting returns the own log's database setting, and whether there is
 // one to open.
-func (b *bundleStoreFlags) logSetting() (string, bool) {
+func (b *storeFlags) logSetting() (string, bool) {
 	switch {
 	case b.sumdbDB != "":
 		return b.sumdbDB, true
@@ -45,7 +81,7 @@ func (b *bundleStoreFlags) logSetting() (string, bool) {
 
 // exportCommand is "modmirror export".
 type exportCommand struct {
-	bundleStoreFlags
+	storeFlags
 	since string
 	match string
 	out   string
@@ -64,7 +100,7 @@ may keep serving meanwhile.`)
 	fs.StringVar(&c.match, "match", "", "only module paths matching these `patterns` (GOPRIVATE syntax)")
 	fs.StringVar(&c.out, "out", "", "the bundle `file` to write, or - for standard output (required)")
 	fs.shortName("out", "o")
-	c.register(fs)
+	c.register(fs, true)
 	if _, err := fs.parse(args, noArgs); err != nil {
 		return err
 	}
@@ -87,11 +123,7 @@ may keep serving meanwhile.`)
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	store, err := openStore(ctx, c.store, c.data, tmp)
-	if err != nil {
-		return err
-	}
-	cat, _, err := openCatalogStorage(ctx, c.catalogDB, c.sharedDB, c.data)
+	store, cat, err := c.open(ctx, tmp)
 	if err != nil {
 		return err
 	}
@@ -134,7 +166,7 @@ may keep serving meanwhile.`)
 
 // importCommand is "modmirror import".
 type importCommand struct {
-	bundleStoreFlags
+	storeFlags
 	sumdbKey string
 	logKey   string
 }
@@ -153,7 +185,7 @@ checksum database, for its clients. A single mirror must be stopped: import
 takes its data directory's lock (replicas with --shared-db need not).`)
 	fs.StringVar(&c.sumdbKey, "sumdb-key", "", "this mirror's signer key `file`, as serve's --sumdb-key: record the versions in its own checksum database")
 	fs.StringVar(&c.logKey, "log-key", "", "the exporting mirror's own checksum database's verifier `key` (name+hash+key): check the bundle's lines against it")
-	c.register(fs)
+	c.register(fs, true)
 	rest, err := fs.parse(args, 1)
 	if err != nil {
 		return err
@@ -161,16 +193,11 @@ takes its data directory's lock (replicas with --shared-db need not).`)
 	if len(rest) != 1 {
 		return usageError{err: errors.New("want the bundle file, or - for standard input")}
 	}
-	if c.sharedDB == "" {
-		dir, err := datadir.Lock(c.data)
-		if err != nil {
-			if errors.Is(err, datadir.ErrLocked) {
-				return fmt.Errorf("%w; stop serve first (replicas with --shared-db need not)", err)
-			}
-			return err
-		}
-		defer dir.Close()
+	release, err := c.lock()
+	if err != nil {
+		return err
 	}
+	defer release()
 	in := os.Stdin
 	if rest[0] != "-" {
 		if in, err = os.Open(rest[0]); err != nil {
@@ -182,11 +209,7 @@ takes its data directory's lock (replicas with --shared-db need not).`)
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return err
 	}
-	store, err := openStore(ctx, c.store, c.data, tmp)
-	if err != nil {
-		return err
-	}
-	cat, _, err := openCatalogStorage(ctx, c.catalogDB, c.sharedDB, c.data)
+	store, cat, err := c.open(ctx, tmp)
 	if err != nil {
 		return err
 	}

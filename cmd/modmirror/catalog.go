@@ -68,10 +68,7 @@ func rebuildIfEmpty(ctx context.Context, s catalog.Storage, store modmirror.Stor
 
 // catalogCommand is "modmirror catalog": the index of stored versions.
 type catalogCommand struct {
-	data      string
-	store     string
-	catalogDB string
-	sharedDB  string
+	storeFlags
 }
 
 // Run runs "modmirror catalog rebuild".
@@ -88,11 +85,7 @@ Indexes every module version the store holds in the catalog: its files'
 sizes, and their times as first-stored times where the catalog has none
 earlier. Nothing is removed; versions the catalog already knows keep their
 source. serve does this by itself when it starts with an empty catalog.`)
-	fs.StringVar(&c.data, "data", defaultDataDir(), "data `directory` of the mirror")
-	fs.StringVar(&c.store, "store", "", "the mirror's store, as serve's --store; default <data>/cache/download")
-	fs.StringVar(&c.catalogDB, "catalog-db", "", "the catalog `database`, as serve's --catalog-db; default --shared-db, else <data>/catalog.db")
-	fs.StringVar(&c.sharedDB, "shared-db", "", "the replicas' shared PostgreSQL `URL`, as serve's --shared-db")
-	fs.fromEnv("data", "store", "catalog-db", "shared-db")
+	c.register(fs, false)
 	if _, err := fs.parse(args[1:], noArgs); err != nil {
 		return err
 	}
@@ -101,19 +94,15 @@ source. serve does this by itself when it starts with an empty catalog.`)
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	store, err := openStore(ctx, c.store, c.data, tmp)
-	if err != nil {
-		return err
-	}
-	w, ok := store.(modmirror.Walker)
-	if !ok {
-		return fmt.Errorf("the store %v cannot list its files", store)
-	}
-	s, name, err := openCatalogStorage(ctx, c.catalogDB, c.sharedDB, c.data)
+	store, s, err := c.open(ctx, tmp)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	w, ok := store.(modmirror.Walker)
+	if !ok {
+		return fmt.Errorf("the store %v cannot list its files", store)
+	}
 	start := time.Now()
 	n, err := catalog.Rebuild(ctx, s, w)
 	if err != nil {
@@ -123,7 +112,7 @@ source. serve does this by itself when it starts with an empty catalog.`)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("indexed %d files in %v: the catalog %s has %d modules, %d versions, %d bytes\n", n, time.Since(start).Round(time.Millisecond), name, st.Modules, st.Versions, st.Bytes)
+	fmt.Printf("indexed %d files in %v: the catalog %s has %d modules, %d versions, %d bytes\n", n, time.Since(start).Round(time.Millisecond), s, st.Modules, st.Versions, st.Bytes)
 	return nil
 }
 

@@ -13,19 +13,15 @@ import (
 	"github.com/modmirror/modmirror/catalog"
 	"github.com/modmirror/modmirror/gc"
 	"github.com/modmirror/modmirror/gosum"
-	"github.com/modmirror/modmirror/internal/datadir"
 	"github.com/modmirror/modmirror/pgstate"
 )
 
 // gcCommand is "modmirror gc".
 type gcCommand struct {
-	data      string
-	store     string
-	catalogDB string
-	sharedDB  string
-	unused    string
-	keep      listFlag
-	dryRun    bool
+	storeFlags
+	unused string
+	keep   listFlag
+	dryRun bool
 
 	stdout io.Writer
 }
@@ -52,11 +48,7 @@ and the replicas keep serving.`)
 	fs.StringVar(&c.unused, "unused-for", "", "delete versions not served for this `duration`, such as 180d or 4320h (required)")
 	fs.Var(&c.keep, "keep", "a go.sum `file` whose versions are never deleted (repeat the flag for more)")
 	fs.BoolVar(&c.dryRun, "dry-run", false, "print what would be deleted, delete nothing")
-	fs.StringVar(&c.data, "data", defaultDataDir(), "data `directory` of the mirror")
-	fs.StringVar(&c.store, "store", "", "the mirror's store, as serve's --store; default <data>/cache/download")
-	fs.StringVar(&c.catalogDB, "catalog-db", "", "the catalog `database`, as serve's --catalog-db")
-	fs.StringVar(&c.sharedDB, "shared-db", "", "the replicas' shared PostgreSQL `URL`, as serve's --shared-db")
-	fs.fromEnv("data", "store", "catalog-db", "shared-db")
+	c.register(fs, false)
 	return fs
 }
 
@@ -93,26 +85,18 @@ func (c *gcCommand) Run(ctx context.Context, args []string) error {
 		}
 		defer db.Close()
 		lock = db.Locks().Lock
-	} else {
-		dir, err := datadir.Lock(c.data)
-		if err != nil {
-			if errors.Is(err, datadir.ErrLocked) {
-				return fmt.Errorf("%w; stop serve first (replicas with --shared-db need not)", err)
-			}
-			return err
-		}
-		defer dir.Close()
 	}
+	release, err := c.lock()
+	if err != nil {
+		return err
+	}
+	defer release()
 	tmp, err := os.MkdirTemp("", "modmirror-gc-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	store, err := openStore(ctx, c.store, c.data, tmp)
-	if err != nil {
-		return err
-	}
-	s, _, err := openCatalogStorage(ctx, c.catalogDB, c.sharedDB, c.data)
+	store, s, err := c.open(ctx, tmp)
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,8 @@
 // stored. [ErrInvalid] marks a malformed request, [ErrUpstream] an upstream
 // that failed, and [ErrStorage] the mirror's own storage failing: a full
 // disk, an unreachable bucket. The HTTP layer answers 400, 502 and 500 for
-// them. Error texts name store keys, never a server's file paths.
+// them. [ErrBlocked] marks a version the mirror's policy refuses to serve:
+// 403, which the go command prints and does not fall through on. Error texts name store keys, never a server's file paths.
 package modmirror
 
 import (
@@ -73,6 +74,13 @@ var ErrStorage = errors.New("storage failure")
 // may succeed later, and clients should not fall through to another proxy
 // as for a module that does not exist.
 var ErrUnavailable = errors.New("service unavailable")
+
+// ErrBlocked is wrapped by errors that report a module version the
+// mirror's policy does not serve. Their text names the rule and why. The
+// HTTP layer answers 403 Forbidden: the go command prints the text and,
+// unlike for 404 and 410, does not try the next GOPROXY entry, which would
+// serve the version all the same.
+var ErrBlocked = errors.New("blocked by policy")
 
 // Unavailable returns err as an error matching ErrUnavailable (and, for
 // storage, ErrStorage), with the text "<what> unavailable: <err>".

@@ -132,6 +132,14 @@ type Storage interface {
 	// never, and first stored before it), oldest first.
 	Unused(ctx context.Context, before time.Time, limit int) ([]Version, error)
 
+	// Seen returns, for each of versions of path, when the mirror first
+	// saw it: the earlier of the time it was first stored and the time
+	// recorded by the first call to Seen that named it, which records at
+	// for versions never named before. A version's first-seen time never
+	// moves later. Delete leaves it: a version deleted and filled again is
+	// not new.
+	Seen(ctx context.Context, path string, versions []string, at time.Time) ([]time.Time, error)
+
 	// Delete removes versions from the catalog. Versions not known are
 	// ignored.
 	Delete(ctx context.Context, versions []module.Version) error

@@ -308,6 +308,8 @@ func (h *Handler) fail(w http.ResponseWriter, err error) {
 		code, msg = http.StatusNotFound, "not found: "+msg
 	case errors.Is(err, modmirror.ErrInvalid):
 		code = http.StatusBadRequest
+	case errors.Is(err, modmirror.ErrBlocked):
+		code = http.StatusForbidden
 	case errors.Is(err, modmirror.ErrUnavailable):
 		// A store or database is down: try later, here. What it is
 		// goes to the client, why (hosts, buckets) only to the log.

@@ -140,6 +140,39 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Storage) {
 		}
 	})
 
+	t.Run("Seen", func(t *testing.T) {
+		s := open(t)
+		// v1.0.0 was stored at t0, long before anyone asked for it.
+		must(t, s.Stored(ctx, []catalog.File{file("example.com/s", "v1.0.0", modmirror.ExtZip, 1, "u", at(0))}))
+		got, err := s.Seen(ctx, "example.com/s", []string{"v1.1.0", "v1.0.0", "v1.1.0"}, at(time.Hour))
+		must(t, err)
+		if want := []time.Time{at(time.Hour), at(0), at(time.Hour)}; !equalTimes(got, want) {
+			t.Errorf("Seen = %v, want %v", got, want)
+		}
+		// Later calls do not move a time; a new version gets the new one.
+		got, err = s.Seen(ctx, "example.com/s", []string{"v1.1.0", "v1.2.0"}, at(2*time.Hour))
+		must(t, err)
+		if want := []time.Time{at(time.Hour), at(2 * time.Hour)}; !equalTimes(got, want) {
+			t.Errorf("Seen later = %v, want %v", got, want)
+		}
+		// A version stored after it was first seen keeps the seen time;
+		// one found by a rebuild with an earlier time gets that.
+		must(t, s.Stored(ctx, []catalog.File{
+			file("example.com/s", "v1.1.0", modmirror.ExtZip, 1, "u", at(3*time.Hour)),
+			file("example.com/s", "v1.2.0", modmirror.ExtZip, 1, "store", at(-time.Hour)),
+		}))
+		// Deleting a version forgets its store record, not that it was seen.
+		must(t, s.Delete(ctx, []module.Version{{Path: "example.com/s", Version: "v1.1.0"}}))
+		got, err = s.Seen(ctx, "example.com/s", []string{"v1.1.0", "v1.2.0"}, at(4*time.Hour))
+		must(t, err)
+		if want := []time.Time{at(time.Hour), at(-time.Hour)}; !equalTimes(got, want) {
+			t.Errorf("Seen after store and delete = %v, want %v", got, want)
+		}
+		if got, err := s.Seen(ctx, "example.com/s", nil, at(0)); err != nil || len(got) != 0 {
+			t.Errorf("Seen of no versions = %v, %v", got, err)
+		}
+	})
+
 	t.Run("Concurrent", func(t *testing.T) {
 		s := open(t)
 		var wg sync.WaitGroup
@@ -182,6 +215,18 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Storage) {
 		}
 		must(t, c.Close())
 	})
+}
+
+func equalTimes(a, b []time.Time) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !a[i].Equal(b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func cut(mv string) (string, string, bool) {

@@ -42,6 +42,12 @@ CREATE TABLE IF NOT EXISTS catalog_versions (
 );
 CREATE INDEX IF NOT EXISTS catalog_versions_stored ON catalog_versions (first_stored, path, version);
 CREATE INDEX IF NOT EXISTS catalog_versions_served ON catalog_versions (last_served, first_stored);
+CREATE TABLE IF NOT EXISTS catalog_seen (
+	path       TEXT NOT NULL,
+	version    TEXT NOT NULL,
+	first_seen BIGINT NOT NULL,
+	PRIMARY KEY (path, version)
+);
 `
 
 // schemaVersion is SQLite's PRAGMA user_version, and PostgreSQL's row in
@@ -422,3 +428,75 @@ func (s *Storage) Close() error { return s.db.Close() }
 
 // String describes the storage for logs.
 func (s *Storage) String() string { return s.name }
+
+// Seen implements catalog.Storage: versions never seen get at, and a
+// version's time is the earlier of that and its first stored time.
+func (s *Storage) Seen(ctx context.Context, path string, versions []string, at time.Time) ([]time.Time, error) {
+	out := make([]time.Time, len(versions))
+	if len(versions) == 0 {
+		return out, nil
+	}
+	now := at.UnixNano()
+	if s.pg {
+		if _, err := s.db.ExecContext(ctx, `INSERT INTO catalog_seen (path, version, first_seen)
+			SELECT $1, v, $3 FROM unnest($2::text[]) AS v ON CONFLICT (path, version) DO NOTHING`, path, versions, now); err != nil {
+			return nil, s.fail(err)
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT u.v, LEAST(s.first_seen, COALESCE(c.first_stored, s.first_seen))
+			FROM unnest($2::text[]) AS u(v)
+			JOIN catalog_seen s ON s.path = $1 AND s.version = u.v
+			LEFT JOIN catalog_versions c ON c.path = $1 AND c.version = u.v`, path, versions)
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		defer rows.Close()
+		times := make(map[string]int64, len(versions))
+		for rows.Next() {
+			var v string
+			var t int64
+			if err := rows.Scan(&v, &t); err != nil {
+				return nil, s.fail(err)
+			}
+			times[v] = t
+		}
+		if err := rows.Err(); err != nil {
+			return nil, s.fail(err)
+		}
+		for i, v := range versions {
+			t, ok := times[v]
+			if !ok {
+				return nil, fmt.Errorf("catalog: %s: first-seen time of %s@%s missing after recording it", s.name, path, v)
+			}
+			out[i] = time.Unix(0, t).UTC()
+		}
+		return out, nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	defer tx.Rollback()
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO catalog_seen (path, version, first_seen) VALUES (?, ?, ?) ON CONFLICT (path, version) DO NOTHING`)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	defer ins.Close()
+	sel, err := tx.PrepareContext(ctx, `SELECT min(s.first_seen, coalesce(c.first_stored, s.first_seen))
+		FROM catalog_seen s LEFT JOIN catalog_versions c ON c.path = s.path AND c.version = s.version
+		WHERE s.path = ? AND s.version = ?`)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	defer sel.Close()
+	for i, v := range versions {
+		if _, err := ins.ExecContext(ctx, path, v, now); err != nil {
+			return nil, s.fail(err)
+		}
+		var t int64
+		if err := sel.QueryRowContext(ctx, path, v).Scan(&t); err != nil {
+			return nil, s.fail(err)
+		}
+		out[i] = time.Unix(0, t).UTC()
+	}
+	return out, s.fail(tx.Commit())
+}

@@ -1,0 +1,66 @@
+package policy
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+)
+
+// Load reads and parses a policy file.
+func Load(file string) (*Policy, []byte, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, nil, fmt.Errorf("policy: %w", err)
+	}
+	p, err := Parse(file, data)
+	return p, data, err
+}
+
+// Watch reloads the policy file into c when its content changes, looking
+// every interval until ctx ends. last is the content loaded at start. An
+// edit that does not parse, or a file that cannot be read, is logged, and
+// the last good policy stays in force; so a half-written file is never
+// taken, and the mistake shows in the log until it is mended. Editors that
+// replace the file (write a new one, rename it over the old) are seen as
+// well as those that write in place, since the content is compared.
+func Watch(ctx context.Context, file string, last []byte, interval time.Duration, c *Checker, log *slog.Logger, loaded func(*Policy)) {
+	lastErr := "" // logged once, not at every look
+	fail := func(msg string, err error) {
+		if err.Error() != lastErr {
+			log.Error(msg, "err", err)
+			lastErr = err.Error()
+		}
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			fail("policy: reading the policy file failed; the last good policy stays in force", err)
+			continue
+		}
+		if bytes.Equal(data, last) {
+			lastErr = ""
+			continue
+		}
+		p, err := Parse(file, data)
+		if err != nil {
+			fail("policy: the edited policy file is not valid; the last good policy stays in force", err)
+			continue
+		}
+		c.Set(p)
+		last, lastErr = data, ""
+		log.Info("policy: reloaded", "file", file, "rules", p.Len())
+		if loaded != nil {
+			loaded(p)
+		}
+	}
+}

@@ -3,7 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
-		"strings"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"

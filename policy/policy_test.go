@@ -132,13 +132,13 @@ func TestCheck(t *testing.T) {
 		{"example.com/lib", "v1.1.0", "", "", ""}, // GO-2026-0002 excepted by its alias
 		{"example.com/lib", "v1.2.0", "vulns", "GO-2026-0003 affects example.com/lib v1.2.0; no fixed version", ""},
 		{"example.com/lib", "v1.3.0", "vulns", "GO-2026-0003 affects", ""}, // GO-2026-0009 excepted
-		{"corp.example/x", "v1.0.0", "", "", ""},                             // allowed before the vulns rule
+		{"corp.example/x", "v1.0.0", "", "", ""},                           // allowed before the vulns rule
 		{"example.com/gpl", "v1.1.9", "", "", ""},
 		{"example.com/gpl", "v1.2.0", "legal", "example.com/gpl v1.2.0 is denied (versions >= v1.2.0, < v1.4.0 || incompatible): not cleared by legal (LEGAL-42)", ""},
 		{"example.com/gpl", "v1.3.5", "legal", "", ""},
 		{"example.com/gpl", "v1.4.0", "", "", ""},
 		{"example.com/gpl", "v2.0.0+incompatible", "legal", "", ""},
-		{"example.com/gpl", "v1.3.0-rc.1", "legal", "", ""}, // below v1.4.0 and above v1.2.0
+		{"example.com/gpl", "v1.3.0-rc.1", "legal", "", ""},          // below v1.4.0 and above v1.2.0
 		{"github.com/badcorp/tool/v2", "v2.3.0", "cooldown", "", ""}, // not in the range; new
 		{"github.com/badcorp/tool", "v1.3.0", "legal", "github.com/badcorp/tool v1.3.0 is denied", ""},
 		{"example.com/strict", "v1.0.1-0.20261101000000-abcdefabcdef", "no-pseudo", "tagged releases only", ""},

@@ -173,4 +173,3 @@ func infoVersion(path string, data []byte) (string, bool) {
 	}
 	return info.Version, true
 }
-

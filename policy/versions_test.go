@@ -8,9 +8,9 @@ import (
 func TestRange(t *testing.T) {
 	const pseudo = "v1.3.1-0.20240102030405-abcdefabcdef" // after v1.3.0
 	tests := []struct {
-		rng  string
-		in   []string
-		out  []string
+		rng string
+		in  []string
+		out []string
 	}{
 		{"", []string{"v0.0.1", "v1.0.0", pseudo, "v2.0.0+incompatible"}, nil},
 		{">= v1.2.0, < v1.4.0",

@@ -197,7 +197,9 @@ func (db *DB) index() error {
 		vulns = append(vulns, vulnMeta{ID: id, Modified: e.Modified, Aliases: e.Aliases})
 	}
 	for name, v := range map[string]any{
-		"index/db.json":      struct{ Modified time.Time `json:"modified"` }{db.Modified},
+		"index/db.json": struct {
+			Modified time.Time `json:"modified"`
+		}{db.Modified},
 		"index/modules.json": modules,
 		"index/vulns.json":   vulns,
 	} {

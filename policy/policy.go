@@ -165,10 +165,10 @@ func (p *Policy) rulesFor(path string) []*rule {
 
 // A Match is a rule that matched a module version.
 type Match struct {
-	Rule   string
-	Kind   Kind
-	Mode   Mode
-	Reason string // why, naming the version
+	Rule   string `json:"rule"`
+	Kind   Kind   `json:"kind"`
+	Mode   Mode   `json:"mode"`
+	Reason string `json:"reason"` // why, naming the version
 }
 
 func (m Match) String() string { return fmt.Sprintf("policy '%s': %s", m.Rule, m.Reason) }

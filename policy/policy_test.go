@@ -296,7 +296,13 @@ func TestWatch(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	reloaded := make(chan *Policy, 10)
-	go Watch(ctx, file, data, time.Millisecond, c, log, func(p *Policy) { reloaded <- p })
+	go Watch(ctx, file, data, time.Millisecond, c, log, func(p *Policy) error {
+		if p.Has(Cooldown) {
+			return errors.New("no cooldown here")
+		}
+		reloaded <- p
+		return nil
+	})
 
 	rule := func() string {
 		v, err := c.Check(ctx, "example.com/x", "v1.0.0")
@@ -315,6 +321,12 @@ func TestWatch(t *testing.T) {
 	waitLog(t, &logs, "not a semantic version")
 	if got := rule(); got != "second" {
 		t.Errorf("after an invalid edit, blocked by %q, want second", got)
+	}
+	// So is one the caller refuses.
+	writeFile(t, file, "[[rule]]\nname = \"c\"\nkind = \"cooldown\"\ndays = 1\n")
+	waitLog(t, &logs, "no cooldown here")
+	if got := rule(); got != "second" {
+		t.Errorf("after a refused edit, blocked by %q, want second", got)
 	}
 	// A removed file too.
 	os.Remove(file)

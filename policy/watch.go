@@ -26,7 +26,10 @@ func Load(file string) (*Policy, []byte, error) {
 // taken, and the mistake shows in the log until it is mended. Editors that
 // replace the file (write a new one, rename it over the old) are seen as
 // well as those that write in place, since the content is compared.
-func Watch(ctx context.Context, file string, last []byte, interval time.Duration, c *Checker, log *slog.Logger, loaded func(*Policy)) {
+//
+// accept, if not nil, is asked before a parsed policy is put in force; its
+// error is logged like a parse error's, and the policy is not taken.
+func Watch(ctx context.Context, file string, last []byte, interval time.Duration, c *Checker, log *slog.Logger, accept func(*Policy) error) {
 	lastErr := "" // logged once, not at every look
 	fail := func(msg string, err error) {
 		if err.Error() != lastErr {
@@ -52,6 +55,9 @@ func Watch(ctx context.Context, file string, last []byte, interval time.Duration
 			continue
 		}
 		p, err := Parse(file, data)
+		if err == nil && accept != nil {
+			err = accept(p)
+		}
 		if err != nil {
 			fail("policy: the edited policy file is not valid; the last good policy stays in force", err)
 			continue
@@ -59,8 +65,5 @@ func Watch(ctx context.Context, file string, last []byte, interval time.Duration
 		c.Set(p)
 		last, lastErr = data, ""
 		log.Info("policy: reloaded", "file", file, "rules", p.Len())
-		if loaded != nil {
-			loaded(p)
-		}
 	}
 }

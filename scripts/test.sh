@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Needs Go (the end-to-end tests drive the go
 # command on PATH), nix, PostgreSQL, systemd-analyze and Chromium, which it
-# installs with apt-get when missing, and MinIO, which it builds with the go command once and keeps in
+# installs with apt-get when missing, and MinIO and govulncheck, which it builds with the go command once and keeps in
 # ${MODMIRROR_TEST_TOOLS_DIR:-~/.cache/modmirror-tools}; the tests themselves use
 # no network: every upstream is a fixture on 127.0.0.1, and so are the
 # PostgreSQL and MinIO servers it starts.
@@ -31,6 +31,12 @@ export MODMIRROR_TEST_REQUIRE_SYSTEMD=1
 echo "== chromium"
 scripts/need.sh chromium chromium
 export MODMIRROR_TEST_REQUIRE_CHROMIUM=1
+
+# The mirror's /vuln/ endpoint is checked with the real govulncheck, built
+# once into the tools directory.
+echo "== govulncheck"
+MODMIRROR_TEST_GOVULNCHECK=$(scripts/govulncheck.sh)
+export MODMIRROR_TEST_GOVULNCHECK MODMIRROR_TEST_REQUIRE_GOVULNCHECK=1
 
 # sumlog/postgres, pgstate and the replica tests run against a throwaway
 # server in a temp dir, removed on exit; every step of scripts/postgres.sh

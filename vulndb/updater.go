@@ -26,6 +26,10 @@ type Source interface {
 	Zip(ctx context.Context, path, version string) (modmirror.File, error)
 }
 
+// RetryInterval is how soon Run tries again when no database is loaded
+// yet.
+const RetryInterval = 30 * time.Second
+
 // An Updater keeps Current at the latest version of the database module
 // that its source gives.
 type Updater struct {
@@ -106,10 +110,14 @@ func (u *Updater) Run(ctx context.Context, interval time.Duration) {
 			}
 			u.logger().Warn(msg, "err", err)
 		}
+		wait := interval
+		if u.Current.Load() == nil {
+			wait = min(interval, RetryInterval) // none to serve yet: try again soon
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(interval):
+		case <-time.After(wait):
 		}
 	}
 }

@@ -42,6 +42,7 @@ var commands = map[string]func() command{
 	"catalog":  func() command { return new(catalogCommand) },
 	"export":   func() command { return new(exportCommand) },
 	"gc":       func() command { return new(gcCommand) },
+	"policy":   func() command { return new(policyCommand) },
 	"import":   func() command { return new(importCommand) },
 	"serve":    func() command { return new(serveCommand) },
 	"snapshot": func() command { return new(snapshotCommand) },
@@ -129,6 +130,9 @@ Usage:
 	                            write stored versions to one file, for an offline mirror
 	modmirror import [--log-key KEY] BUNDLE
 	                            read such a file into this mirror, all or nothing
+	modmirror policy check --mirror URL [go.sum | go.mod | dir ...]
+	                            which versions a project uses that the mirror's policy blocks
+	modmirror policy lint FILE  check a policy file
 	modmirror snapshot [flags] [dir ...] -o OUT
 	                            write a hash-pinned offline copy of the projects' dependencies
 	modmirror sumdb keygen --name NAME --out FILE

@@ -30,10 +30,12 @@ import (
 	"github.com/modmirror/modmirror/internal/metrics"
 	"github.com/modmirror/modmirror/mirror"
 	"github.com/modmirror/modmirror/pgstate"
+	"github.com/modmirror/modmirror/policy"
 	"github.com/modmirror/modmirror/proxy"
 	"github.com/modmirror/modmirror/s3store"
 	"github.com/modmirror/modmirror/sumlog"
 	"github.com/modmirror/modmirror/upstream"
+	"github.com/modmirror/modmirror/vulndb"
 	"github.com/modmirror/modmirror/web"
 )
 
@@ -64,6 +66,7 @@ type serveCommand struct {
 	tls          tlsFlags    // tls.go
 	origin       originFlags // originflags.go
 	access       accessFlags // token.go
+	policy       policyFlags // policyflags.go
 }
 
 func (c *serveCommand) flags() *commandFlags {
@@ -108,6 +111,9 @@ environment, else from the file "go env -w" writes.`)
 	f.StringVar(&c.nosumdb, "nosumdb", goenv.Get("GONOSUMDB"), "module path `patterns` fetched from the upstream without a checksum database check; default $GONOSUMDB")
 	f.StringVar(&c.sumdbKey, "sumdb-key", "", "signer key `file` (from \"modmirror sumdb keygen\"): serve the mirror's own checksum database, which records every module version served, at /sumdb/<name>/")
 	f.StringVar(&c.sumdbDB, "sumdb-db", "", "`database` of the own checksum database: sqlite:///path/file.db, a file path, or postgres://user:pass@host/db (shared by replicas); default --shared-db, else <data>/sumdb.db")
+
+	f.group("Policy")
+	c.policy.register(f.FlagSet)
 
 	f.group("Replicas")
 	f.StringVar(&c.sharedDB, "shared-db", "", "PostgreSQL `URL` (postgres://user:pass@host/db) of what replicas share: tokens, the verified tree heads of the checksum databases, the locks that make one replica fill a missing file, and the own checksum database; without it, they are in the data directory")
@@ -323,6 +329,15 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_, metric
 		rebuildIfEmpty(ctx, s, store, log)
 	}
 
+	var seen policy.FirstSeen
+	if cat != nil {
+		seen = cat
+	}
+	pol, polData, err := c.policy.open(log.WithGroup("policy"), seen)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+
 	cfg := mirror.Config{
 		Store:        store,
 		Upstream:     chain,
@@ -405,7 +420,13 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_, metric
 		return nil, nil, nil, err
 	}
 	closers = append(closers, mir.Close)
-	ph, err := proxy.New(mir, proxy.Options{
+	// The policy's background work (reloading the file, refreshing the
+	// vulnerability database) ends with the server.
+	pctx, stopPolicy := context.WithCancel(ctx)
+	closers = append(closers, func() error { stopPolicy(); return nil })
+	pol.start(pctx, polData, mir, tmpDir, seen)
+	src := &policy.Filter{Source: mir, Checker: pol.checker, Matched: matched(log.WithGroup("policy"), m, act)}
+	ph, err := proxy.New(src, proxy.Options{
 		HidePaths:  c.serverPaths(dir.Path),
 		Via:        via,
 		BasePath:   c.basePath,
@@ -459,6 +480,15 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_, metric
 		inner.Handle(p, wh)
 	}
 	inner.Handle("/", ph)
+	inner.Handle(policy.CheckPath, policy.Handler(pol.checker, func(r *http.Request, path string) bool {
+		return canSee == nil || canSee(r, path)
+	}))
+	if pol.module != "" {
+		inner.Handle("/vuln/", http.StripPrefix("/vuln", vulndb.Handler(pol.vulns)))
+		if pol.eager {
+			deps = append(deps, dependency{"vulnerability database", vulnReady{pol.vulns}})
+		}
+	}
 	guarded, metricsHandler, tokens, ah, err := c.guard(inner, m.Handler(), private, ownName, c.tokenOpener(shared), log, m.Registry(), act)
 	if err != nil {
 		return nil, nil, nil, err

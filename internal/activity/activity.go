@@ -29,6 +29,16 @@ type Refusal struct {
 	Status int
 }
 
+// A Policy is a request the mirror's policy blocked, or served with a
+// report-mode rule matching.
+type Policy struct {
+	Time          time.Time
+	Path, Version string
+	File          string // info or zip
+	Rule, Reason  string
+	Blocked       bool // else reported
+}
+
 // A Fetch is one request to an upstream.
 type Fetch struct {
 	Time     time.Time
@@ -48,6 +58,8 @@ type Log struct {
 	fills     ring[Fill]
 	refusals  ring[Refusal]
 	fetches   ring[Fetch]
+	policy    ring[Policy]
+	policyN   struct{ blocked, reported int64 }
 	fillCount struct{ stored, failed, security int64 }
 	refused   int64
 }
@@ -82,6 +94,26 @@ func (l *Log) AddFetch(f Fetch) {
 	l.fetches.add(f)
 }
 
+// AddPolicy records a policy's block or report.
+func (l *Log) AddPolicy(p Policy) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.policy.add(p)
+	if p.Blocked {
+		l.policyN.blocked++
+	} else {
+		l.policyN.reported++
+	}
+}
+
+// Policy returns the recent blocks and reports of the policy, newest
+// first.
+func (l *Log) Policy() []Policy {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.policy.newestFirst()
+}
+
 // Fills returns the recent fills, newest first.
 func (l *Log) Fills() []Fill {
 	l.mu.Lock()
@@ -106,13 +138,14 @@ func (l *Log) Fetches() []Fetch {
 // Counts are the totals since start.
 type Counts struct {
 	Stored, FillFailed, Security, Refused int64
+	Blocked, Reported                     int64 // by the policy
 }
 
 // Counts returns the totals since start.
 func (l *Log) Counts() Counts {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return Counts{Stored: l.fillCount.stored, FillFailed: l.fillCount.failed, Security: l.fillCount.security, Refused: l.refused}
+	return Counts{Stored: l.fillCount.stored, FillFailed: l.fillCount.failed, Security: l.fillCount.security, Refused: l.refused, Blocked: l.policyN.blocked, Reported: l.policyN.reported}
 }
 
 // ring keeps the last ringSize values added.

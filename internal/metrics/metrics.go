@@ -24,6 +24,7 @@ type Metrics struct {
 	fetchSeconds   *prometheus.HistogramVec
 	fetchBytes     *prometheus.CounterVec
 	verifyFailures *prometheus.CounterVec
+	policy         *prometheus.CounterVec
 }
 
 // New returns Metrics registered in a new registry, with the Go runtime and
@@ -61,11 +62,15 @@ func New() *Metrics {
 			Name: "modmirror_verification_failures_total",
 			Help: "Module files refused because they failed verification, by file kind and reason.",
 		}, []string{"kind", "reason"}),
+		policy: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "modmirror_policy_matches_total",
+			Help: "Requests for a module version's .info or .zip that a policy rule matched, by rule and action (block, report).",
+		}, []string{"rule", "action"}),
 	}
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.requestSeconds, m.lookups, m.fetches, m.fetchSeconds, m.fetchBytes, m.verifyFailures,
+		m.requests, m.requestSeconds, m.lookups, m.fetches, m.fetchSeconds, m.fetchBytes, m.verifyFailures, m.policy,
 	)
 	return m
 }
@@ -141,4 +146,13 @@ func codeLabel(code int) string {
 		return "502"
 	}
 	return http.StatusText(code)
+}
+
+// PolicyMatch counts a request a policy rule matched; action is block or
+// report.
+func (m *Metrics) PolicyMatch(rule, action string) {
+	if m == nil {
+		return
+	}
+	m.policy.WithLabelValues(rule, action).Inc()
 }

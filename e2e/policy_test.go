@@ -5,9 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/modmirror/modmirror/internal/testenv"
 	"github.com/modmirror/modmirror/internal/testupstream"
@@ -206,6 +209,43 @@ func TestPolicyVulns(t *testing.T) {
 	if code, _, _ := httpGet(m.URL + "/" + vulnPath + "/@v/v1.0.0.info"); code != 403 {
 		t.Errorf("after an invalid edit, the blocked version answers %d, want 403", code)
 	}
+
+	// The status page shows the rules, the database and the blocks.
+	t.Run("StatusPage", func(t *testing.T) {
+		ctx, consoleErrs := browser(t)
+		if err := chromedp.Do(ctx, chromedp.Navigate(m.Root+"/")); err != nil {
+			t.Fatalf("loading the status page: %v", err)
+		}
+		texts := map[string]string{}
+		for _, id := range []string{"policy-blocked", "policy-reported", "policy-rules", "vulndb", "policy-events"} {
+			v, err := text(ctx, id)
+			if err != nil {
+				t.Fatalf("the status page's #%s: %v", id, err)
+			}
+			texts[id] = v
+		}
+		if n, err := strconv.Atoi(strings.TrimSpace(texts["policy-blocked"])); err != nil || n < 3 {
+			t.Errorf("blocked requests shown: %q, want at least 3", texts["policy-blocked"])
+		}
+		if n, err := strconv.Atoi(strings.TrimSpace(texts["policy-reported"])); err != nil || n < 1 {
+			t.Errorf("reports shown: %q, want at least 1", texts["policy-reported"])
+		}
+		for id, want := range map[string]string{
+			"policy-rules":  "vulns (vulns, block)",
+			"vulndb":        vulndbMod + "@" + vulndbVer + ", 1 entries",
+			"policy-events": "blocked",
+		} {
+			if !strings.Contains(texts[id], want) {
+				t.Errorf("the status page's #%s = %q, want %q in it", id, texts[id], want)
+			}
+		}
+		if !strings.Contains(texts["policy-events"], vulnID) || !strings.Contains(texts["policy-events"], "not cleared by legal") {
+			t.Errorf("the policy's recent blocks do not name the rules' reasons:\n%s", texts["policy-events"])
+		}
+		if errs := consoleErrs.list(); len(errs) > 0 {
+			t.Errorf("console errors: %v", errs)
+		}
+	})
 
 	// modmirror policy check: the app as it was (v1.0.0) fails the check.
 	writeModule(t, app, map[string]string{"go.mod": vulnApp["go.mod"]})

@@ -51,6 +51,12 @@ type refusalRow struct {
 	Shown bool
 }
 
+// policyRow is a policy's block or report shown on the status page.
+type policyRow struct {
+	activity.Policy
+	Shown bool
+}
+
 type sumdbRow struct {
 	Name  string
 	Own   bool
@@ -77,6 +83,8 @@ type statusData struct {
 	Refusals         []refusalRow
 	RefusalsByReason map[string]int
 	HiddenFills      int
+	Policy           *PolicyInfo
+	PolicyEvents     []policyRow
 }
 
 // status serves the status page.
@@ -123,6 +131,18 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 			d.RefusalsByReason[rf.Reason]++
 			if len(d.Refusals) < 20 {
 				d.Refusals = append(d.Refusals, refusalRow{Refusal: rf, Shown: rf.Path == "" || h.opts.CanSee(r, rf.Path)})
+			}
+		}
+	}
+	if h.opts.Policy != nil {
+		info := h.opts.Policy()
+		d.Policy = &info
+		if a := h.opts.Activity; a != nil {
+			for _, p := range a.Policy() {
+				if len(d.PolicyEvents) == 20 {
+					break
+				}
+				d.PolicyEvents = append(d.PolicyEvents, policyRow{Policy: p, Shown: h.opts.CanSee(r, p.Path)})
 			}
 		}
 	}

@@ -53,11 +53,24 @@ type Options struct {
 	// module path exists; nil means every path is visible.
 	CanSee func(r *http.Request, path string) bool
 
+	// Policy, if not nil, describes the policy in force, for the page.
+	Policy func() PolicyInfo
+
 	// Version is modmirror's version; Upstream the mirror's upstream
 	// setting, as shown.
 	Version, Upstream string
 
 	Logger *slog.Logger
+}
+
+// PolicyInfo is what the status page shows of the policy.
+type PolicyInfo struct {
+	File  string   // the policy file, "" for none
+	Rules []string // "name (kind, mode)", in the order evaluated
+
+	// VulnDB is the vulnerability database loaded ("module@version, N
+	// entries"), or why there is none.
+	VulnDB string
 }
 
 // A SumDB is a checksum database shown on the status page.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/mod/module"
@@ -15,6 +16,7 @@ import (
 	"github.com/modmirror/modmirror/internal/metrics"
 	"github.com/modmirror/modmirror/policy"
 	"github.com/modmirror/modmirror/vulndb"
+	"github.com/modmirror/modmirror/web"
 )
 
 // policyFlags are serve's flags for the policy and the vulnerability
@@ -43,7 +45,7 @@ type policySetup struct {
 	log     *slog.Logger
 
 	startVulns sync.Once
-	updater    *vulndb.Updater // set by start
+	started    atomic.Bool // the updater runs
 }
 
 // open loads the policy file (an invalid one stops the mirror at start)
@@ -120,8 +122,9 @@ func (s *policySetup) start(ctx context.Context, data []byte, src vulndb.Source,
 
 func (s *policySetup) runVulns(ctx context.Context, src vulndb.Source, tmpDir string) {
 	s.startVulns.Do(func() {
-		s.updater = &vulndb.Updater{Module: s.module, Source: src, Current: s.vulns, TempDir: tmpDir, Logger: s.log.WithGroup("vulndb")}
-		go s.updater.Run(ctx, s.flags.refresh)
+		u := &vulndb.Updater{Module: s.module, Source: src, Current: s.vulns, TempDir: tmpDir, Logger: s.log.WithGroup("vulndb")}
+		s.started.Store(true)
+		go u.Run(ctx, s.flags.refresh)
 	})
 }
 
@@ -148,4 +151,20 @@ func (v vulnReady) Ping(ctx context.Context) error {
 		return errors.New("not loaded yet")
 	}
 	return nil
+}
+
+// info describes the policy in force, for the status page.
+func (s *policySetup) info() web.PolicyInfo {
+	info := web.PolicyInfo{File: s.flags.file, Rules: s.checker.Policy().RuleNames()}
+	switch db := s.vulns.Load(); {
+	case s.module == "":
+		info.VulnDB = "off"
+	case db != nil:
+		info.VulnDB = fmt.Sprintf("%s@%s, %d entries, served at /vuln/", db.Module, db.Version, db.Len())
+	case !s.started.Load():
+		info.VulnDB = "not loaded (--vulndb on, or a vulns rule, loads it)"
+	default:
+		info.VulnDB = "loading " + s.module + " (see the log if this lasts)"
+	}
+	return info
 }

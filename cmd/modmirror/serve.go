@@ -466,6 +466,7 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_, metric
 		CanSee: func(r *http.Request, path string) bool {
 			return canSee == nil || canSee(r, path)
 		},
+		Policy:   pol.info,
 		Version:  version(),
 		Upstream: c.upstream,
 		Logger:   log.WithGroup("web"),

@@ -311,9 +311,18 @@ func TestWatch(t *testing.T) {
 		}
 		return v.Blocked.Rule
 	}
+	// accept runs just before the policy is put in force: wait for both.
+	settled := func(want string) string {
+		<-reloaded
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if rule() == want {
+				break
+			}
+		}
+		return rule()
+	}
 	writeFile(t, file, deny("second"))
-	<-reloaded
-	if got := rule(); got != "second" {
+	if got := settled("second"); got != "second" {
 		t.Errorf("after an edit, blocked by %q, want second", got)
 	}
 	// An invalid edit is logged; the last good policy stays.
@@ -328,6 +337,12 @@ func TestWatch(t *testing.T) {
 	if got := rule(); got != "second" {
 		t.Errorf("after a refused edit, blocked by %q, want second", got)
 	}
+	// An emptied file (an editor caught between truncating and writing).
+	writeFile(t, file, "")
+	waitLog(t, &logs, "policy file is empty")
+	if got := rule(); got != "second" {
+		t.Errorf("after the file was emptied, blocked by %q, want second", got)
+	}
 	// A removed file too.
 	os.Remove(file)
 	waitLog(t, &logs, "reading the policy file failed")
@@ -337,8 +352,7 @@ func TestWatch(t *testing.T) {
 	// A file replaced by rename is seen.
 	writeFile(t, file+".new", deny("fourth"))
 	os.Rename(file+".new", file)
-	<-reloaded
-	if got := rule(); got != "fourth" {
+	if got := settled("fourth"); got != "fourth" {
 		t.Errorf("after a rename, blocked by %q, want fourth", got)
 	}
 	if n := strings.Count(logs.String(), "not a semantic version"); n != 1 {

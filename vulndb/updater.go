@@ -23,6 +23,7 @@ const DefaultModule = "golang.org/x/vulndb"
 // them like any other (mirror.Mirror is one).
 type Source interface {
 	Latest(ctx context.Context, path string) ([]byte, error)
+	Info(ctx context.Context, path, query string) (modmirror.File, error)
 	Zip(ctx context.Context, path, version string) (modmirror.File, error)
 }
 
@@ -34,27 +35,31 @@ const RetryInterval = 30 * time.Second
 // that its source gives.
 type Updater struct {
 	Module  string // DefaultModule if empty
+	Version string // a version to keep to; the latest if empty
 	Source  Source
 	Current *Current
 	TempDir string // for zips from stores that cannot read at offsets
 	Logger  *slog.Logger
 }
 
-// Update loads the latest version of the module, unless it is the one
-// loaded already. It reports whether it loaded a new one. On failure the
-// current database stays.
+// Update loads the latest version of the module (or the one Version
+// names), unless it is the one loaded already. It reports whether it loaded
+// a new one. On failure the current database stays.
 func (u *Updater) Update(ctx context.Context) (bool, error) {
-	mod := u.module()
-	data, err := u.Source.Latest(ctx, mod)
+	mod, query := u.module(), u.Version
+	if query == "" {
+		query = "latest"
+	}
+	data, err := u.info(ctx, mod)
 	if err != nil {
-		return false, fmt.Errorf("vulndb: %s@latest: %w", mod, err)
+		return false, fmt.Errorf("vulndb: %s@%s: %w", mod, query, err)
 	}
 	var info struct {
 		Version string
 		Time    time.Time
 	}
 	if err := json.Unmarshal(data, &info); err != nil || module.Check(mod, info.Version) != nil {
-		return false, fmt.Errorf("vulndb: %s@latest: the answer names no valid version", mod)
+		return false, fmt.Errorf("vulndb: %s@%s: the answer names no valid version", mod, query)
 	}
 	if cur := u.Current.Load(); cur != nil && cur.Module == mod && cur.Version == info.Version {
 		return false, nil
@@ -66,6 +71,19 @@ func (u *Updater) Update(ctx context.Context) (bool, error) {
 	u.Current.Store(db)
 	u.logger().Info("vulnerability database loaded", "module", mod, "version", info.Version, "entries", db.Len())
 	return true, nil
+}
+
+// info is the .info of the version to load.
+func (u *Updater) info(ctx context.Context, mod string) ([]byte, error) {
+	if u.Version == "" {
+		return u.Source.Latest(ctx, mod)
+	}
+	f, err := u.Source.Info(ctx, mod, u.Version)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, 1<<20))
 }
 
 func (u *Updater) load(ctx context.Context, mod, version string, t time.Time) (*DB, error) {

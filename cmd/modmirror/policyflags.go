@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,7 +32,7 @@ type policyFlags struct {
 func (p *policyFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.file, "policy", "", "policy `file` (TOML): rules that deny, allow, hold back (cooldown) or refuse vulnerable module versions; see docs/POLICY.md. Reloaded when it changes; an invalid edit is logged and the last good policy stays")
 	fs.DurationVar(&p.reload, "policy-reload", 5*time.Second, "how often the policy file is looked at for changes")
-	fs.StringVar(&p.vulndb, "vulndb", "", "the Go vulnerability database, served at /vuln/ for govulncheck -db and read by vulns rules: on (from the module "+vulndb.DefaultModule+"), off, or another module `path` that publishes one; default on when the policy has a vulns rule, else off")
+	fs.StringVar(&p.vulndb, "vulndb", "", "the Go vulnerability database, served at /vuln/ for govulncheck -db and read by vulns rules: on (from the module "+vulndb.DefaultModule+"), off, another module `path` that publishes one, or path@version to keep to one version of it (an imported one, on a mirror without upstream); default on when the policy has a vulns rule, else off")
 	fs.DurationVar(&p.refresh, "vulndb-refresh", time.Hour, "how often the vulnerability database module is refreshed from the upstream")
 }
 
@@ -41,6 +42,7 @@ type policySetup struct {
 	checker *policy.Checker
 	vulns   *vulndb.Current // empty until the database is loaded
 	module  string          // of the database; "" if it is off
+	version string          // of the database module to keep to; "" for the latest
 	eager   bool            // load the database at start
 	log     *slog.Logger
 
@@ -68,17 +70,20 @@ func (p *policyFlags) open(log *slog.Logger, seen policy.FirstSeen) (*policySetu
 		}
 	}
 	switch p.vulndb {
-	case "off":
-		if pol.Has(policy.Vulns) {
-			return nil, nil, usagef("--vulndb off: the policy has a vulns rule, which reads the vulnerability database")
-		}
+	case "off": // a vulns rule was refused by accept
 	case "", "on":
 		s.module = vulndb.DefaultModule
 	default:
-		if err := module.CheckPath(p.vulndb); err != nil {
-			return nil, nil, usagef("--vulndb: want on, off or a module path: %v", err)
+		path, version, pinned := strings.Cut(p.vulndb, "@")
+		if err := module.CheckPath(path); err != nil {
+			return nil, nil, usagef("--vulndb: want on, off, a module path or path@version: %v", err)
 		}
-		s.module = p.vulndb
+		if pinned {
+			if err := module.Check(path, version); err != nil || version != module.CanonicalVersion(version) {
+				return nil, nil, usagef("--vulndb: want on, off, a module path or path@version, with a canonical version: %q", p.vulndb)
+			}
+		}
+		s.module, s.version = path, version
 	}
 	s.eager = p.vulndb != "off" && (p.vulndb != "" || pol.Has(policy.Vulns))
 	s.vulns = new(vulndb.Current)
@@ -122,7 +127,7 @@ func (s *policySetup) start(ctx context.Context, data []byte, src vulndb.Source,
 
 func (s *policySetup) runVulns(ctx context.Context, src vulndb.Source, tmpDir string) {
 	s.startVulns.Do(func() {
-		u := &vulndb.Updater{Module: s.module, Source: src, Current: s.vulns, TempDir: tmpDir, Logger: s.log.WithGroup("vulndb")}
+		u := &vulndb.Updater{Module: s.module, Version: s.version, Source: src, Current: s.vulns, TempDir: tmpDir, Logger: s.log.WithGroup("vulndb")}
 		s.started.Store(true)
 		go u.Run(ctx, s.flags.refresh)
 	})

@@ -7,7 +7,10 @@ package real
 
 import (
 	"bytes"
+	"cmp"
+	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -217,4 +220,96 @@ func get(t *testing.T, url string) string {
 		t.Fatalf("GET %s: %d %v\n%s", url, resp.StatusCode, err, body)
 	}
 	return string(body)
+}
+
+// TestRealVulnDB fills the real vulnerability database module
+// (golang.org/x/vulndb) through the mirror, verified against
+// sum.golang.org, and checks that /vuln/ serves it well formed: the
+// indexes as govulncheck reads them, and every entry they name.
+//
+// It keeps to one version of the module (--vulndb path@version): the
+// module proxy this suite runs against answers 404 for @latest of a module
+// with no tagged versions, as golang.org/x/vulndb is, while it serves the
+// versions it holds. MODMIRROR_TEST_VULNDB_VERSION names another.
+func TestRealVulnDB(t *testing.T) {
+	version := cmp.Or(os.Getenv("MODMIRROR_TEST_VULNDB_VERSION"), "v0.0.0-20261105234957-e22db6528018")
+	url, _ := startMirror(t, "--vulndb", "golang.org/x/vulndb@"+version)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		resp, err := http.Get(url + "/vuln/index/db.json.gz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the vulnerability database did not load in 2 minutes (see the log above): %v", err)
+		}
+		time.Sleep(time.Second)
+	}
+	var db struct{ Modified time.Time }
+	getJSONGz(t, url+"/vuln/index/db.json.gz", &db)
+	if db.Modified.Before(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("index/db.json: modified %v, want a recent time", db.Modified)
+	}
+	var modules []struct {
+		Path  string
+		Vulns []struct {
+			ID       string
+			Modified time.Time
+			Fixed    string
+		}
+	}
+	getJSONGz(t, url+"/vuln/index/modules.json.gz", &modules)
+	ids := map[string]bool{}
+	for _, m := range modules {
+		for _, v := range m.Vulns {
+			ids[v.ID] = true
+			if v.Modified.IsZero() || v.Modified.After(db.Modified) {
+				t.Errorf("%s %s: modified %v (the database's: %v)", m.Path, v.ID, v.Modified, db.Modified)
+			}
+		}
+	}
+	if len(modules) < 1000 || len(ids) < 3000 {
+		t.Errorf("index/modules.json lists %d modules and %d entries, fewer than the real database has", len(modules), len(ids))
+	}
+	// Every entry, as govulncheck fetches them, parses and is the one
+	// named.
+	n := 0
+	for id := range ids {
+		var e struct {
+			ID       string
+			Modified time.Time
+			Affected []struct {
+				Package struct{ Name string }
+			}
+		}
+		getJSONGz(t, url+"/vuln/ID/"+id+".json.gz", &e)
+		if e.ID != id || e.Modified.IsZero() || len(e.Affected) == 0 {
+			t.Errorf("ID/%s.json.gz: id %q, modified %v, %d affected", id, e.ID, e.Modified, len(e.Affected))
+		}
+		if n++; t.Failed() && n > 20 {
+			break
+		}
+	}
+}
+
+func getJSONGz(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s: %s", url, resp.Status)
+	}
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		t.Fatalf("%s: %v", url, err)
+	}
+	if err := json.NewDecoder(zr).Decode(v); err != nil {
+		t.Fatalf("%s: %v", url, err)
+	}
 }

@@ -107,6 +107,16 @@ func Files(entries ...Entry) map[string]string {
 // Zip returns a module zip of mod@version holding the entries (and a
 // go.mod), as a zip.Reader.
 func Zip(mod, version string, entries ...Entry) *zip.Reader {
+	b := ZipBytes(mod, version, entries...)
+	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		panic(err)
+	}
+	return zr
+}
+
+// ZipBytes is Zip's zip, as bytes.
+func ZipBytes(mod, version string, entries ...Entry) []byte {
 	var b bytes.Buffer
 	zw := zip.NewWriter(&b)
 	files := Files(entries...)
@@ -122,9 +132,5 @@ func Zip(mod, version string, entries ...Entry) *zip.Reader {
 	if err := zw.Close(); err != nil {
 		panic(err)
 	}
-	zr, err := zip.NewReader(bytes.NewReader(b.Bytes()), int64(b.Len()))
-	if err != nil {
-		panic(err)
-	}
-	return zr
+	return b.Bytes()
 }

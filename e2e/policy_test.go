@@ -166,6 +166,18 @@ func TestPolicyVulns(t *testing.T) {
 		t.Errorf("the go command fell through to the next GOPROXY entry: the upstream was asked for the zip %d times", n)
 	}
 
+	// A mirror in front of this one (its upstream list "this,upstream")
+	// relays the refusal, reason and all, and does not ask the next entry.
+	front := startMirror(t, up, "", "--upstream", m.URL+","+up.URL)
+	up.ResetRequests()
+	stderr = newGo(t, front.URL, up.VerifierKey()).Fail(t.TempDir(), "mod", "download", vulnPath+"@v1.0.0")
+	if !strings.Contains(stderr, "403 Forbidden") || !strings.Contains(stderr, vulnReason) {
+		t.Errorf("go mod download through a mirror in front printed:\n%s\nwant 403 Forbidden and %q", stderr, vulnReason)
+	}
+	if n := up.Requests("/" + vulnPath + "/@v/v1.0.0.zip"); n != 0 {
+		t.Errorf("the mirror in front fell through to the upstream: asked for the zip %d times", n)
+	}
+
 	// The list leaves out v1.0.0 and v1.1.0; go get -u picks v1.0.1,
 	// the newest allowed, though v1.1.0 is the latest.
 	empty := writeModule(t, t.TempDir(), map[string]string{"go.mod": "module example.com/empty\n"})

@@ -125,6 +125,9 @@ func TestFallThrough(t *testing.T) {
 		{list: "nf,ok", wantHits: map[string]int{"nf": 1, "ok": 1}},
 		{list: "gone,ok", wantHits: map[string]int{"gone": 1, "ok": 1}},
 		{list: "forbidden,ok", wantHits: map[string]int{"forbidden": 1, "ok": 1}},
+		// A mirror's policy refusing the version is not "not found".
+		{list: "blocked,ok", wantErr: "403 Forbidden: blocked by policy 'vulns': GO-2026-0042", wantHits: map[string]int{"blocked": 1, "ok": 0}},
+		{list: "blocked|ok", wantHits: map[string]int{"blocked": 1, "ok": 1}},
 		{list: "nf|ok", wantHits: map[string]int{"nf": 1, "ok": 1}},
 		{list: "err,ok", wantErr: "500 Internal Server Error: boom", wantHits: map[string]int{"err": 1, "ok": 0}},
 		{list: "unavail,ok", wantErr: "503 Service Unavailable", wantHits: map[string]int{"unavail": 1, "ok": 0}},
@@ -156,6 +159,7 @@ func TestFallThrough(t *testing.T) {
 				"nf2":       newFakeProxy(t, nil),
 				"gone":      newFakeProxy(t, map[string]reply{modPath: {status: http.StatusGone, body: "gone"}}),
 				"forbidden": newFakeProxy(t, map[string]reply{modPath: {status: http.StatusForbidden, body: "not available"}}),
+				"blocked":   newFakeProxy(t, map[string]reply{modPath: {status: http.StatusForbidden, body: "blocked by policy 'vulns': GO-2026-0042 affects example.com/m v1.0.0; fixed in v1.0.1"}}),
 				"err":       newFakeProxy(t, map[string]reply{modPath: {status: http.StatusInternalServerError, body: "boom"}}),
 				"unavail":   newFakeProxy(t, map[string]reply{modPath: {status: http.StatusServiceUnavailable}}),
 			}

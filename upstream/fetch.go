@@ -214,7 +214,8 @@ func escapePathURL(s string) string {
 
 // statusError returns the error for a response other than 200 OK: one
 // matching fs.ErrNotExist for 403, 404 and 410, with the first line of the
-// server's explanation; any other error, with a few lines of it.
+// server's explanation, except a 403 that says a policy blocked the version
+// (matching modmirror.ErrBlocked); any other error, with a few lines of it.
 func statusError(b *observedBody, resp *http.Response) error {
 	status := strconv.Itoa(resp.StatusCode)
 	if text := http.StatusText(resp.StatusCode); text != "" {
@@ -222,7 +223,14 @@ func statusError(b *observedBody, resp *http.Response) error {
 	}
 	lines := errorDetail(b, resp.Body, resp.Header.Get("Content-Type"))
 	switch resp.StatusCode {
-	case http.StatusForbidden, http.StatusNotFound, http.StatusGone:
+	case http.StatusForbidden:
+		if len(lines) > 0 && strings.HasPrefix(lines[0], blockedPrefix) {
+			// Another mirror's policy refused the version: not a
+			// module it lacks, so not a reason to ask the next entry.
+			return &blockedError{fmt.Sprintf("reading %s: %s: %s", b.url, status, lines[0])}
+		}
+		fallthrough
+	case http.StatusNotFound, http.StatusGone:
 		// 404 and 410 are the protocol's "not found". 403 is too here: the
 		// upstream this mirror is built for answers 403 for modules it does
 		// not hold.
@@ -236,6 +244,19 @@ func statusError(b *observedBody, resp *http.Response) error {
 	}
 	return fmt.Errorf("reading %s: %s", b.url, status)
 }
+
+// blockedPrefix begins the text of a mirror's 403 for a version its
+// policy refuses (see package policy).
+const blockedPrefix = "blocked by policy '"
+
+// A blockedError is an upstream mirror's refusal of a version by its
+// policy. It matches modmirror.ErrBlocked, so this mirror answers 403 with
+// the same reason, and not fs.ErrNotExist: after "," the next entry is not
+// asked, as the go command would not ask it.
+type blockedError struct{ msg string }
+
+func (e *blockedError) Error() string        { return e.msg }
+func (e *blockedError) Is(target error) bool { return target == modmirror.ErrBlocked }
 
 // errorDetail reads the start of the error response body for b and returns
 // its first lines, if it is plain text in UTF-8 that is safe to print to a

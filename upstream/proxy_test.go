@@ -43,9 +43,11 @@ func TestStatus(t *testing.T) {
 		reply        reply
 		wantErr      string // the whole message after "<url>: "; "" for success
 		wantNotExist bool
+		wantBlocked  bool
 	}{
 		{reply: reply{body: "module example.com/m\n"}},
 		{reply: reply{status: 403, body: "not available\nsecond line\n"}, wantErr: "403 Forbidden: not available", wantNotExist: true},
+		{reply: reply{status: 403, body: "blocked by policy 'legal': example.com/m v1.0.0 is denied\n"}, wantErr: "403 Forbidden: blocked by policy 'legal': example.com/m v1.0.0 is denied", wantBlocked: true},
 		{reply: reply{status: 404, body: "not found: example.com/m@v1.0.0: invalid version\n"}, wantErr: "404 Not Found: not found: example.com/m@v1.0.0: invalid version", wantNotExist: true},
 		{reply: reply{status: 410, body: "gone"}, wantErr: "410 Gone: gone", wantNotExist: true},
 		{reply: reply{status: 404}, wantErr: "404 Not Found", wantNotExist: true},
@@ -76,6 +78,9 @@ func TestStatus(t *testing.T) {
 			}
 			if got := errors.Is(err, fs.ErrNotExist); got != tt.wantNotExist {
 				t.Errorf("errors.Is(err, fs.ErrNotExist) = %v, want %v", got, tt.wantNotExist)
+			}
+			if got := errors.Is(err, modmirror.ErrBlocked); got != tt.wantBlocked {
+				t.Errorf("errors.Is(err, modmirror.ErrBlocked) = %v, want %v", got, tt.wantBlocked)
 			}
 		})
 	}

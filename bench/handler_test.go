@@ -13,16 +13,20 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/accesslog"
+	"github.com/modmirror/modmirror/bench/internal/policyfixture"
 	"github.com/modmirror/modmirror/cachestore"
 	"github.com/modmirror/modmirror/catalog"
 	"github.com/modmirror/modmirror/catalog/sqlcatalog"
 	"github.com/modmirror/modmirror/fsstore"
 	"github.com/modmirror/modmirror/internal/metrics"
 	"github.com/modmirror/modmirror/mirror"
+	"github.com/modmirror/modmirror/policy"
 	"github.com/modmirror/modmirror/proxy"
+	"github.com/modmirror/modmirror/vulndb"
 )
 
 const (
@@ -92,6 +96,12 @@ func newHandler(b *testing.B, store modmirror.Store, withMetrics bool) http.Hand
 
 // newHandlerWith is newHandler with a catalog (nil for none).
 func newHandlerWith(b *testing.B, store modmirror.Store, withMetrics bool, cat mirror.Catalog) http.Handler {
+	return newHandlerPolicy(b, store, withMetrics, cat, nil)
+}
+
+// newHandlerPolicy is newHandlerWith with a policy in front of the mirror,
+// as serve puts it (nil for none).
+func newHandlerPolicy(b *testing.B, store modmirror.Store, withMetrics bool, cat mirror.Catalog, checker *policy.Checker) http.Handler {
 	var m *metrics.Metrics
 	if withMetrics {
 		m = metrics.New()
@@ -101,7 +111,11 @@ func newHandlerWith(b *testing.B, store modmirror.Store, withMetrics bool, cat m
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := proxy.New(mir, proxy.Options{Logger: log, Metrics: m})
+	var src proxy.Source = mir
+	if checker != nil {
+		src = &policy.Filter{Source: mir, Checker: checker}
+	}
+	h, err := proxy.New(src, proxy.Options{Logger: log, Metrics: m})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -266,6 +280,56 @@ func BenchmarkHitTracking(b *testing.B) {
 			p := "/" + modPath + "/@v/" + version + ext
 			b.Run(tc.name+"/"+ext[1:], func(b *testing.B) {
 				serve(b, h, httptest.NewRequest("GET", p, nil), len(files[ext]))
+			})
+		}
+	}
+}
+
+// BenchmarkPolicy serves the memory-cached .info and small zip through the
+// whole hit path, as serve sets it up with the catalog, without a policy
+// and with one of 1,000 rules (bench/internal/policyfixture: the module
+// meets about 300 of them, then a cooldown and a vulns rule) and a
+// vulnerability database of 4,800 entries, 960 of which name the module
+// without affecting the version.
+func BenchmarkPolicy(b *testing.B) {
+	memory := cachestore.New(newStore(b), 64<<20, 128<<10)
+	s, err := sqlcatalog.OpenSQLite(filepath.Join(b.TempDir(), "catalog.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cat := catalog.New(s, nil)
+	b.Cleanup(func() { cat.Close() })
+	ctx := context.Background()
+	if _, err := cat.Seen(ctx, modPath, []string{version}, time.Now().Add(-30*24*time.Hour)); err != nil {
+		b.Fatal(err)
+	}
+	p, err := policy.Parse("policy.toml", []byte(policyfixture.Policy(1000, 3)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	const vmod, vver = "golang.org/x/vulndb", "v0.0.0-20261201000000-aaaaaaaaaaaa"
+	zr, err := policyfixture.Zip(vmod, vver, policyfixture.VulnDB(4800, modPath))
+	if err != nil {
+		b.Fatal(err)
+	}
+	db, err := vulndb.Load(zr, vmod, vver, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if !db.Covers(modPath) {
+		b.Fatalf("the database names no entry of %s", modPath)
+	}
+	vulns := new(vulndb.Current)
+	vulns.Store(db)
+	for _, tc := range []struct {
+		name    string
+		checker *policy.Checker
+	}{{"none", nil}, {"1000rules", policy.NewChecker(p, vulns, cat)}} {
+		h := newHandlerPolicy(b, memory, true, cat, tc.checker)
+		for _, ext := range []string{".info", ".zip"} {
+			path := "/" + modPath + "/@v/" + version + ext
+			b.Run(tc.name+"/"+ext[1:], func(b *testing.B) {
+				serve(b, h, httptest.NewRequest("GET", path, nil), len(files[ext]))
 			})
 		}
 	}

@@ -78,6 +78,13 @@ func (c *Checker) now() time.Time {
 // database not loaded, the first-seen times unavailable): the version is
 // not to be served.
 func (c *Checker) Check(ctx context.Context, path, version string) (Verdict, error) {
+	p := c.policy.Load()
+	if p.Empty() {
+		return Verdict{}, nil
+	}
+	if v, ok := p.kept(module.Version{Path: path, Version: version}, c.Vulns, c.now()); ok {
+		return v, nil // the hit path: no allocation
+	}
 	vs, err := c.CheckList(ctx, path, []string{version})
 	if err != nil {
 		return Verdict{}, err
@@ -86,6 +93,12 @@ func (c *Checker) Check(ctx context.Context, path, version string) (Verdict, err
 }
 
 // CheckList evaluates the policy for versions of path, all canonical.
+//
+// Verdicts are kept (per policy, so an edit starts afresh) and given again
+// while they hold: a verdict depends on the policy, the vulnerability
+// database loaded and, for a version a cooldown rule holds back, on the
+// time, until the cooldown ends. First-seen times never change once
+// recorded. So a hit evaluates nothing, whatever the number of rules.
 func (c *Checker) CheckList(ctx context.Context, path string, versions []string) ([]Verdict, error) {
 	p := c.policy.Load()
 	out := make([]Verdict, len(versions))
@@ -96,22 +109,37 @@ func (c *Checker) CheckList(ctx context.Context, path string, versions []string)
 	if len(rules) == 0 {
 		return out, nil
 	}
-	var seen []time.Time
-	for _, r := range rules {
-		if r.Kind == Cooldown {
-			var err error
-			if seen, err = c.firstSeen(ctx, path, versions); err != nil {
-				return nil, err
-			}
-			break
-		}
-	}
 	var db *vulndb.DB
 	if c.Vulns != nil {
 		db = c.Vulns.Load()
 	}
 	now := c.now()
+	var todo []string // the versions with no verdict kept
+	var at []int      // and their indexes in versions
 	for i, v := range versions {
+		if kv, ok := p.kept(module.Version{Path: path, Version: v}, c.Vulns, now); ok {
+			out[i] = kv
+			continue
+		}
+		todo = append(todo, v)
+		at = append(at, i)
+	}
+	if len(todo) == 0 {
+		return out, nil
+	}
+	var seen []time.Time
+	for _, r := range rules {
+		if r.Kind == Cooldown {
+			var err error
+			if seen, err = c.firstSeen(ctx, path, todo); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
+	for k, v := range todo {
+		var verdict Verdict
+		var until time.Time // when the verdict may change; zero: never
 	rules:
 		for _, r := range rules {
 			if !r.Versions.Contains(v) {
@@ -124,7 +152,11 @@ func (c *Checker) CheckList(ctx context.Context, path string, versions []string)
 			case Deny:
 				m = deny(r, path, v)
 			case Cooldown:
-				m = cooldown(r, path, v, seen[i], now)
+				if m = cooldown(r, path, v, seen[k], now); m != nil {
+					if end := seen[k].Add(r.Cooldown); until.IsZero() || end.Before(until) {
+						until = end
+					}
+				}
 			case Vulns:
 				if db == nil {
 					if r.Mode == Report {
@@ -138,13 +170,40 @@ func (c *Checker) CheckList(ctx context.Context, path string, versions []string)
 				continue
 			}
 			if r.Mode == Block {
-				out[i].Blocked = m
+				verdict.Blocked = m
 				break rules
 			}
-			out[i].Reports = append(out[i].Reports, *m)
+			verdict.Reports = append(verdict.Reports, *m)
 		}
+		out[at[k]] = verdict
+		p.keep(module.Version{Path: path, Version: v}, &keptVerdict{verdict: verdict, db: db, until: until})
 	}
 	return out, nil
+}
+
+// kept returns the verdict kept for mv, if it still holds with the
+// database vulns has loaded, at now.
+func (p *Policy) kept(mv module.Version, vulns *vulndb.Current, now time.Time) (Verdict, bool) {
+	kv, ok := p.verdicts.Load(mv)
+	if !ok {
+		return Verdict{}, false
+	}
+	k := kv.(*keptVerdict)
+	var db *vulndb.DB
+	if vulns != nil {
+		db = vulns.Load()
+	}
+	if k.db != db || !k.until.IsZero() && !now.Before(k.until) {
+		return Verdict{}, false
+	}
+	return k.verdict, true
+}
+
+// A keptVerdict is a verdict and what it holds for.
+type keptVerdict struct {
+	verdict Verdict
+	db      *vulndb.DB // the database it was evaluated with
+	until   time.Time  // zero: for good
 }
 
 func deny(r *rule, path, v string) *Match {
@@ -167,8 +226,8 @@ func cooldown(r *rule, path, v string, seen, now time.Time) *Match {
 		return nil
 	}
 	return &Match{Rule: r.Name, Kind: r.Kind, Mode: r.Mode, Reason: fmt.Sprintf(
-		"%s %s was first seen by this mirror %s (%s ago) and is held back for %s, until %s",
-		path, v, seen.UTC().Format(time.RFC3339), roughly(now.Sub(seen)), roughly(r.Cooldown), until.UTC().Format(time.RFC3339))}
+		"%s %s was first seen by this mirror %s and is held back for %s, until %s",
+		path, v, seen.UTC().Format(time.RFC3339), roughly(r.Cooldown), until.UTC().Format(time.RFC3339))}
 }
 
 // roughly writes a duration in days, hours or minutes.

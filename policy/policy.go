@@ -103,13 +103,30 @@ type Policy struct {
 	// hit.
 	byPath     sync.Map // string -> []*rule
 	byPathSize atomic.Int64
+
+	// verdicts keeps the verdicts evaluated, by module version (see
+	// Checker.CheckList).
+	verdicts     sync.Map // module.Version -> *keptVerdict
+	verdictsSize atomic.Int64
+}
+
+// maxKeptVerdicts bounds the verdicts kept; past it, they are forgotten
+// and kept afresh. The verdicts of a mirror's working set stay.
+const maxKeptVerdicts = 1 << 17
+
+func (p *Policy) keep(mv module.Version, kv *keptVerdict) {
+	if p.verdictsSize.Load() >= maxKeptVerdicts {
+		p.verdicts.Clear()
+		p.verdictsSize.Store(0)
+	}
+	if _, loaded := p.verdicts.Swap(mv, kv); !loaded {
+		p.verdictsSize.Add(1)
+	}
 }
 
 // maxCachedPaths bounds the cache of rules by module path; past it, rules
 // are matched on each request.
 const maxCachedPaths = 200_000
-
-func (p *Policy) init() {}
 
 // Empty reports whether the policy has no rules.
 func (p *Policy) Empty() bool { return p == nil || len(p.rules) == 0 }

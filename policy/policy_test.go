@@ -144,7 +144,7 @@ func TestCheck(t *testing.T) {
 		{"example.com/strict", "v1.0.1-0.20261101000000-abcdefabcdef", "no-pseudo", "tagged releases only", ""},
 		{"example.com/strict", "v1.0.0", "", "", ""},
 		// New to the mirror: the cooldown holds them, after reporting.
-		{"example.com/fresh", "v1.5.0-beta.1", "cooldown", "was first seen by this mirror 2026-12-01T12:00:00Z (0 minutes ago) and is held back for 7 days, until 2026-12-08T12:00:00Z", "watch-betas"},
+		{"example.com/fresh", "v1.5.0-beta.1", "cooldown", "was first seen by this mirror 2026-12-01T12:00:00Z and is held back for 7 days, until 2026-12-08T12:00:00Z", "watch-betas"},
 		{"example.com/fresh", "v1.5.1", "", "", ""}, // an exception
 		{"example.com/new", "v0.1.0", "cooldown", "", ""},
 	}
@@ -175,7 +175,7 @@ func TestCheck(t *testing.T) {
 
 	// The cooldown's edges: held until exactly 7 days after first seen.
 	*now = t0.Add(7*day - time.Nanosecond)
-	if v, _ := c.Check(ctx, "example.com/new", "v0.1.0"); v.Blocked == nil || !strings.Contains(v.Blocked.Reason, "(6 days ago)") {
+	if v, _ := c.Check(ctx, "example.com/new", "v0.1.0"); v.Blocked == nil || !strings.Contains(v.Blocked.Reason, "until 2026-12-08T12:00:00Z") {
 		t.Errorf("a nanosecond before the cooldown ends: %+v", v.Blocked)
 	}
 	*now = t0.Add(7 * day)
@@ -373,5 +373,66 @@ func waitLog(t *testing.T, logs *syncbuf.Buffer, text string) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no %q in the log:\n%s", text, logs.String())
 		}
+	}
+}
+
+// TestKeptVerdicts checks that a verdict kept for the hit path is given
+// again only while it holds: not after the database or the policy changed,
+// and, for lists, in the list's order with the versions evaluated anew.
+func TestKeptVerdicts(t *testing.T) {
+	c, seen, _ := newTestChecker(t, testPolicy)
+	ctx := context.Background()
+	list := []string{"v1.0.0", "v1.0.1", "v1.1.0", "v1.1.1", "v1.2.0"}
+	seen.Seen(ctx, "example.com/lib", list, t0.Add(-30*day))
+	blockedBy := func(vs []Verdict) string {
+		var out []string
+		for _, v := range vs {
+			rule := "-"
+			if v.Blocked != nil {
+				rule = v.Blocked.Rule
+			}
+			out = append(out, rule)
+		}
+		return strings.Join(out, " ")
+	}
+	fresh, freshSeen, _ := newTestChecker(t, testPolicy)
+	freshSeen.Seen(ctx, "example.com/lib", list, t0.Add(-30*day))
+	want, err := fresh.CheckList(ctx, "example.com/lib", list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Some kept, some not, in every arrangement.
+	for _, first := range [][]string{{"v1.0.1"}, {"v1.0.0", "v1.2.0"}, {"v1.1.1"}, list} {
+		if _, err := c.CheckList(ctx, "example.com/lib", first); err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.CheckList(ctx, "example.com/lib", list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if blockedBy(got) != blockedBy(want) {
+			t.Errorf("after checking %v: %s, want %s", first, blockedBy(got), blockedBy(want))
+		}
+	}
+
+	// A new database: v1.0.1 is now affected.
+	db, err := vulndb.Load(vulndbtest.Zip("golang.org/x/vulndb", "v0.0.0-20261202000000-abcdefabcdef",
+		vulndbtest.Entry{ID: "GO-2026-0011", Module: "example.com/lib", Ranges: [][]string{{"introduced:1.0.1", "fixed:1.0.2"}}},
+	), "golang.org/x/vulndb", "v0.0.0-20261202000000-abcdefabcdef", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Vulns.Store(db)
+	if v, _ := c.Check(ctx, "example.com/lib", "v1.0.1"); v.Blocked == nil || !strings.Contains(v.Blocked.Reason, "GO-2026-0011") {
+		t.Errorf("after the database changed, v1.0.1: %+v, want blocked by GO-2026-0011", v.Blocked)
+	}
+	// A new policy.
+	p, err := Parse("policy.toml", []byte("[[rule]]\nname = \"all\"\nkind = \"deny\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Set(p)
+	if v, _ := c.Check(ctx, "example.com/lib", "v1.0.1"); v.Blocked == nil || v.Blocked.Rule != "all" {
+		t.Errorf("after the policy changed, v1.0.1: %+v, want blocked by all", v.Blocked)
 	}
 }

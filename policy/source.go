@@ -104,7 +104,7 @@ func (f *Filter) Info(ctx context.Context, path, query string) (modmirror.File, 
 	if f.Checker.Policy().Empty() {
 		return f.Source.Info(ctx, path, query)
 	}
-	canonical := module.Check(path, query) == nil && module.CanonicalVersion(query) == query
+	canonical := isVersionOf(path, query)
 	if canonical {
 		if err := f.check(ctx, path, query, "info"); err != nil {
 			return nil, err
@@ -145,6 +145,18 @@ func (f *Filter) Zip(ctx context.Context, path, version string) (modmirror.File,
 		}
 	}
 	return f.Source.Zip(ctx, path, version)
+}
+
+// isVersionOf reports whether query is a canonical version that path can
+// have (v4.1.2 is not one of a v1 path: the mirror resolves it, like any
+// query, to v4.1.2+incompatible). It is module.Check for a path already
+// checked, which the hit path cannot afford to check again.
+func isVersionOf(path, query string) bool {
+	if module.CanonicalVersion(query) != query {
+		return false
+	}
+	_, major, ok := module.SplitPathVersion(path)
+	return ok && module.CheckPathMajor(query, major) == nil
 }
 
 // check evaluates the policy for one version asked for, telling Matched.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/modmirror/modmirror"
+	"golang.org/x/mod/module"
 )
 
 // fakeSource serves versions of modules from a map, and counts zips.
@@ -160,5 +161,33 @@ func TestFilter(t *testing.T) {
 	list, _ = f.List(ctx, "example.com/lib")
 	if len(list) != 5 {
 		t.Errorf("List with no policy = %v", list)
+	}
+}
+
+func TestIsVersionOf(t *testing.T) {
+	for _, tt := range []struct {
+		path, query string
+		want        bool
+	}{
+		{"example.com/m", "v1.2.3", true},
+		{"example.com/m", "v0.0.0-20240102030405-abcdefabcdef", true},
+		{"example.com/m", "v4.1.2", false}, // resolved to v4.1.2+incompatible
+		{"example.com/m", "v4.1.2+incompatible", true},
+		{"example.com/m/v4", "v4.1.2", true},
+		{"example.com/m/v4", "v4.1.2+incompatible", true}, // as module.Check has it
+		{"example.com/m/v4", "v1.0.0", false},
+		{"gopkg.in/yaml.v3", "v3.0.1", true},
+		{"gopkg.in/yaml.v3", "v2.0.0", false},
+		{"example.com/m", "v1.2", false},
+		{"example.com/m", "latest", false},
+		{"example.com/m", "master", false},
+		{"example.com/m", "v1.2.3+meta", false},
+	} {
+		if got := isVersionOf(tt.path, tt.query); got != tt.want {
+			t.Errorf("isVersionOf(%q, %q) = %v, want %v", tt.path, tt.query, got, tt.want)
+		}
+		if want := module.Check(tt.path, tt.query) == nil && module.CanonicalVersion(tt.query) == tt.query; want != tt.want {
+			t.Errorf("%q, %q: module.Check says %v", tt.path, tt.query, want)
+		}
 	}
 }

@@ -20,14 +20,9 @@ package main
 import (
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	mrand "math/rand/v2"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -70,10 +65,10 @@ func main() {
 	}
 	tb := &benchutil.ProgramTB{Program: "replicabench"}
 	defer tb.RunCleanups()
-	benchutil.OnInterrupt(func() { stopAll(); tb.RunCleanups() })
-	defer stopAll()
+	benchutil.OnInterrupt(func() { benchutil.StopAll(); tb.RunCleanups() })
+	defer benchutil.StopAll()
 	if err := run(tb, o); err != nil {
-		stopAll()
+		benchutil.StopAll()
 		tb.RunCleanups()
 		log.Fatal(err)
 	}
@@ -155,43 +150,6 @@ type runner struct {
 	db string
 }
 
-// A mirror is a running modmirror serve.
-type mirror struct {
-	name string
-	url  string
-	cmd  *exec.Cmd
-	log  string
-}
-
-var (
-	runningMu sync.Mutex
-	running   []*mirror
-)
-
-func stopAll() {
-	runningMu.Lock()
-	defer runningMu.Unlock()
-	for _, m := range running {
-		m.stop()
-	}
-	running = nil
-}
-
-func (m *mirror) stop() {
-	if m.cmd.ProcessState != nil {
-		return
-	}
-	m.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { m.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(40 * time.Second):
-		m.cmd.Process.Kill()
-		<-done
-	}
-}
-
 // bucket returns the --store URL of a new bucket.
 func (r *runner) bucket() string {
 	return tests3.Bucket(r.tb, "go").URL()
@@ -199,130 +157,10 @@ func (r *runner) bucket() string {
 
 // start starts a mirror in front of the fixture upstream with the extra
 // flags, and waits until /readyz answers 200.
-func (r *runner) start(name string, extra ...string) (*mirror, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	addr := l.Addr().String()
-	l.Close()
-	data := r.tb.TempDir()
-	args := append([]string{"serve", "--listen", addr, "--data", data,
-		"--upstream", r.up.URL, "--sumdb", r.up.VerifierKey(), "--log-level", "warn"}, extra...)
-	m := &mirror{name: name, url: "http://" + addr, log: filepath.Join(data, "..", filepath.Base(data)+".log")}
-	logf, err := os.Create(m.log)
-	if err != nil {
-		return nil, err
-	}
-	m.cmd = exec.Command(r.o.bin, args...)
-	m.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + data,
-		"AWS_ACCESS_KEY_ID=" + os.Getenv("AWS_ACCESS_KEY_ID"), "AWS_SECRET_ACCESS_KEY=" + os.Getenv("AWS_SECRET_ACCESS_KEY")}
-	m.cmd.Stdout, m.cmd.Stderr = logf, logf
-	if err := m.cmd.Start(); err != nil {
-		return nil, err
-	}
-	logf.Close()
-	runningMu.Lock()
-	running = append(running, m)
-	runningMu.Unlock()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(m.url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return m, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("%s not ready: %v\n%s", name, err, benchutil.Tail(m.log, 10))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// fetch GETs url and reads the body; an answer other than 200 is an error.
-func fetch(client *http.Client, url string) (int64, error) {
-	resp, err := client.Get(url)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	n, err := io.Copy(io.Discard, resp.Body)
-	if err == nil && resp.StatusCode != 200 {
-		err = fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return n, err
-}
-
-func newClient(conns int) *http.Client {
-	return &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{
-		MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}}
-}
-
-// A load is what clients fetching urls for a while got.
-type load struct {
-	reqs  int
-	bytes int64
-	lat   []time.Duration
-	wall  time.Duration
-}
-
-func (l load) rps() float64 { return float64(l.reqs) / l.wall.Seconds() }
-
-// pct returns the p-th percentile latency.
-func (l load) pct(p float64) time.Duration {
-	if len(l.lat) == 0 {
-		return 0
-	}
-	s := slices.Clone(l.lat)
-	slices.Sort(s)
-	return s[min(len(s)-1, int(float64(len(s))*p))]
-}
-
-// hammer runs clients that fetch url over and over for d.
-func hammer(url string, clients int, d time.Duration) (load, error) {
-	client := newClient(clients)
-	defer client.CloseIdleConnections()
-	var mu sync.Mutex
-	var total load
-	var firstErr error
-	start := time.Now()
-	deadline := start.Add(d)
-	var wg sync.WaitGroup
-	for range clients {
-		wg.Go(func() {
-			var l load
-			for time.Now().Before(deadline) {
-				t := time.Now()
-				n, err := fetch(client, url)
-				if err != nil {
-					mu.Lock()
-					firstErr = cmp(firstErr, err)
-					mu.Unlock()
-					return
-				}
-				l.reqs++
-				l.bytes += n
-				l.lat = append(l.lat, time.Since(t))
-			}
-			mu.Lock()
-			total.reqs += l.reqs
-			total.bytes += l.bytes
-			total.lat = append(total.lat, l.lat...)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	total.wall = time.Since(start)
-	return total, firstErr
-}
-
-func cmp(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
+func (r *runner) start(name string, extra ...string) (*benchutil.Mirror, error) {
+	env := []string{"AWS_ACCESS_KEY_ID=" + os.Getenv("AWS_ACCESS_KEY_ID"), "AWS_SECRET_ACCESS_KEY=" + os.Getenv("AWS_SECRET_ACCESS_KEY")}
+	args := append([]string{"--upstream", r.up.URL, "--sumdb", r.up.VerifierKey(), "--log-level", "warn"}, extra...)
+	return benchutil.StartMirror(r.tb, r.o.bin, name, env, 30*time.Second, args...)
 }
 
 // warm measures hits on stored files.
@@ -340,17 +178,17 @@ func (r *runner) warm(md *strings.Builder) error {
 	if err != nil {
 		return err
 	}
-	mirrors := []*mirror{fs, s3c, s3n}
+	mirrors := []*benchutil.Mirror{fs, s3c, s3n}
 	files := []struct{ name, path string }{
 		{".info", "/" + smallPath + "/@v/v1.0.0.info"},
 		{".zip (32 KiB)", "/" + smallPath + "/@v/v1.0.0.zip"},
 		{".zip (3 MiB)", "/" + midPath + "/@v/v1.0.0.zip"},
 	}
-	client := newClient(1)
+	client := benchutil.NewClient(1)
 	for _, m := range mirrors {
 		for _, f := range files {
-			if _, err := fetch(client, m.url+f.path); err != nil {
-				return fmt.Errorf("%s: %v", m.name, err)
+			if _, err := benchutil.Fetch(client, m.URL+f.path); err != nil {
+				return fmt.Errorf("%s: %v", m.Name, err)
 			}
 		}
 	}
@@ -358,32 +196,30 @@ func (r *runner) warm(md *strings.Builder) error {
 	for _, f := range files {
 		var base float64
 		for _, m := range mirrors {
-			var runs []load
+			var runs []benchutil.Load
 			for range r.o.repeat {
-				hammer(m.url+f.path, r.o.clients, r.o.duration/3) // warm-up
-				l, err := hammer(m.url+f.path, r.o.clients, r.o.duration)
+				benchutil.Hammer(m.URL+f.path, r.o.clients, r.o.duration/3) // warm-up
+				l, err := benchutil.Hammer(m.URL+f.path, r.o.clients, r.o.duration)
 				if err != nil {
-					return fmt.Errorf("%s %s: %v", m.name, f.name, err)
+					return fmt.Errorf("%s %s: %v", m.Name, f.name, err)
 				}
 				runs = append(runs, l)
 			}
-			slices.SortFunc(runs, func(a, b load) int { return int(a.rps() - b.rps()) })
+			slices.SortFunc(runs, func(a, b benchutil.Load) int { return int(a.RPS() - b.RPS()) })
 			l := runs[len(runs)/2]
 			if m == fs {
-				base = l.rps()
+				base = l.RPS()
 			}
-			cells = append(cells, []string{f.name, m.name, fmt.Sprintf("%.0f", l.rps()),
-				ms(l.pct(0.5)), ms(l.pct(0.99)), fmt.Sprintf("%.2f", l.rps()/base)})
-			log.Printf("warm %s %s: %.0f req/s", f.name, m.name, l.rps())
+			cells = append(cells, []string{f.name, m.Name, fmt.Sprintf("%.0f", l.RPS()),
+				benchutil.Ms(l.Pct(0.5)), benchutil.Ms(l.Pct(0.99)), fmt.Sprintf("%.2f", l.RPS()/base)})
+			log.Printf("warm %s %s: %.0f req/s", f.name, m.Name, l.RPS())
 		}
 	}
 	for _, m := range mirrors {
-		m.stop()
+		m.Stop()
 	}
 	return r.table(md, fmt.Sprintf("Warm hits: %d clients, keep-alive, median of %d runs of %v", r.o.clients, r.o.repeat, r.o.duration), cells)
 }
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
 
 // cold measures fills one at a time.
 func (r *runner) cold(md *strings.Builder) error {
@@ -398,22 +234,22 @@ func (r *runner) cold(md *strings.Builder) error {
 	}
 	cells := [][]string{{"store", "median", "p90", "max", "median ÷ fs"}}
 	var base time.Duration
-	client := newClient(1)
-	for set, m := range []*mirror{fs, s3} {
-		var l load
+	client := benchutil.NewClient(1)
+	for set, m := range []*benchutil.Mirror{fs, s3} {
+		var l benchutil.Load
 		for i := range seqFills {
 			t := time.Now()
-			if _, err := fetch(client, m.url+"/"+coldPath+"/@v/"+coldVersion(set, i)+".zip"); err != nil {
-				return fmt.Errorf("%s: %v", m.name, err)
+			if _, err := benchutil.Fetch(client, m.URL+"/"+coldPath+"/@v/"+coldVersion(set, i)+".zip"); err != nil {
+				return fmt.Errorf("%s: %v", m.Name, err)
 			}
-			l.lat = append(l.lat, time.Since(t))
+			l.Lat = append(l.Lat, time.Since(t))
 		}
 		if m == fs {
-			base = l.pct(0.5)
+			base = l.Pct(0.5)
 		}
-		cells = append(cells, []string{m.name, ms(l.pct(0.5)), ms(l.pct(0.9)), ms(l.pct(1)),
-			fmt.Sprintf("%.2f", float64(l.pct(0.5))/float64(base))})
-		m.stop()
+		cells = append(cells, []string{m.Name, benchutil.Ms(l.Pct(0.5)), benchutil.Ms(l.Pct(0.9)), benchutil.Ms(l.Pct(1)),
+			fmt.Sprintf("%.2f", float64(l.Pct(0.5))/float64(base))})
+		m.Stop()
 	}
 	return r.table(md, fmt.Sprintf("Cold fills, one at a time: %d zips of 64 KiB each, fetched, verified against the checksum database and stored", seqFills), cells)
 }
@@ -434,7 +270,7 @@ func (r *runner) burst(md *strings.Builder) error {
 	}
 	for i, s := range setups {
 		set := 2 + i
-		var group []*mirror
+		var group []*benchutil.Mirror
 		for j, f := range s.flags {
 			m, err := r.start(fmt.Sprintf("%s %d", s.name, j), f...)
 			if err != nil {
@@ -443,27 +279,27 @@ func (r *runner) burst(md *strings.Builder) error {
 			group = append(group, m)
 		}
 		r.up.ResetRequests()
-		client := newClient(burstReqs)
+		client := benchutil.NewClient(burstReqs)
 		var mu sync.Mutex
-		var l load
+		var l benchutil.Load
 		errs := 0
 		var wg sync.WaitGroup
 		gate := make(chan struct{})
 		start := time.Now()
 		for k := range burstReqs {
 			m := group[k%len(group)]
-			url := m.url + "/" + coldPath + "/@v/" + coldVersion(set, (k/len(group))%burstFiles) + ".zip"
+			url := m.URL + "/" + coldPath + "/@v/" + coldVersion(set, (k/len(group))%burstFiles) + ".zip"
 			wg.Go(func() {
 				<-gate
 				t := time.Now()
-				_, err := fetch(client, url)
+				_, err := benchutil.Fetch(client, url)
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
 					errs++
 					return
 				}
-				l.lat = append(l.lat, time.Since(t))
+				l.Lat = append(l.Lat, time.Since(t))
 			})
 		}
 		close(gate)
@@ -474,10 +310,10 @@ func (r *runner) burst(md *strings.Builder) error {
 			fetches += r.up.Requests("/" + coldPath + "/@v/" + coldVersion(set, k) + ".zip")
 		}
 		cells = append(cells, []string{s.name, fmt.Sprintf("%d for %d files", fetches, burstFiles),
-			ms(wall), ms(l.pct(0.5)), ms(l.pct(0.99)), fmt.Sprint(errs)})
+			benchutil.Ms(wall), benchutil.Ms(l.Pct(0.5)), benchutil.Ms(l.Pct(0.99)), fmt.Sprint(errs)})
 		log.Printf("burst %s: %d fetches, %v", s.name, fetches, wall)
 		for _, m := range group {
-			m.stop()
+			m.Stop()
 		}
 	}
 	return r.table(md, fmt.Sprintf("%d requests at once for %d zips (64 KiB) that no mirror has stored, spread over the mirrors", burstReqs, burstFiles), cells)
@@ -502,12 +338,12 @@ func (r *runner) rss(md *strings.Builder) error {
 		if err != nil {
 			return err
 		}
-		url := m.url + "/" + bigPath + "/@v/v1.0.0.zip"
-		if _, err := fetch(newClient(1), url); err != nil { // the fill
+		url := m.URL + "/" + bigPath + "/@v/v1.0.0.zip"
+		if _, err := benchutil.Fetch(benchutil.NewClient(1), url); err != nil { // the fill
 			return err
 		}
 		runtimeSettle()
-		before, err := benchutil.ProcStatus(m.cmd.Process.Pid, "VmRSS")
+		before, err := benchutil.ProcStatus(m.Cmd.Process.Pid, "VmRSS")
 		if err != nil {
 			return err
 		}
@@ -516,7 +352,7 @@ func (r *runner) rss(md *strings.Builder) error {
 		go func() {
 			var p int64
 			for {
-				if v, err := benchutil.ProcStatus(m.cmd.Process.Pid, "VmRSS"); err == nil {
+				if v, err := benchutil.ProcStatus(m.Cmd.Process.Pid, "VmRSS"); err == nil {
 					p = max(p, v)
 				}
 				select {
@@ -527,7 +363,7 @@ func (r *runner) rss(md *strings.Builder) error {
 				}
 			}
 		}()
-		client := newClient(r.o.clients)
+		client := benchutil.NewClient(r.o.clients)
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		var total int64
@@ -535,10 +371,12 @@ func (r *runner) rss(md *strings.Builder) error {
 		start := time.Now()
 		for range r.o.clients {
 			wg.Go(func() {
-				n, err := fetch(client, url)
+				n, err := benchutil.Fetch(client, url)
 				mu.Lock()
 				total += n
-				ferr = cmp(ferr, err)
+				if ferr == nil {
+					ferr = err
+				}
 				mu.Unlock()
 			})
 		}
@@ -553,7 +391,7 @@ func (r *runner) rss(md *strings.Builder) error {
 			base = p
 		}
 		cells = append(cells, []string{s.name, mib(p), mib(before), fmt.Sprintf("%.0f", float64(total)/wall.Seconds()/1e6), fmt.Sprintf("%.2f", float64(p)/float64(base))})
-		m.stop()
+		m.Stop()
 	}
 	return r.table(md, fmt.Sprintf("Memory: %d clients downloading one %d MiB zip at once (VmRSS sampled every 20 ms)", r.o.clients, r.o.bigMiB), cells)
 }

@@ -82,7 +82,7 @@ func (c *Checker) Check(ctx context.Context, path, version string) (Verdict, err
 	if p.Empty() {
 		return Verdict{}, nil
 	}
-	if v, ok := p.kept(module.Version{Path: path, Version: version}, c.Vulns, c.now()); ok {
+	if v, ok := p.kept(module.Version{Path: path, Version: version}, c.Vulns, c.now); ok {
 		return v, nil // the hit path: no allocation
 	}
 	vs, err := c.CheckList(ctx, path, []string{version})
@@ -117,7 +117,7 @@ func (c *Checker) CheckList(ctx context.Context, path string, versions []string)
 	var todo []string // the versions with no verdict kept
 	var at []int      // and their indexes in versions
 	for i, v := range versions {
-		if kv, ok := p.kept(module.Version{Path: path, Version: v}, c.Vulns, now); ok {
+		if kv, ok := p.kept(module.Version{Path: path, Version: v}, c.Vulns, func() time.Time { return now }); ok {
 			out[i] = kv
 			continue
 		}
@@ -181,9 +181,20 @@ func (c *Checker) CheckList(ctx context.Context, path string, versions []string)
 	return out, nil
 }
 
+// kept returns the verdict kept for path@version, if there is one that
+// still holds. Only canonical versions of path have verdicts.
+func (c *Checker) kept(path, version string) (Verdict, bool) {
+	p := c.policy.Load()
+	if p.Empty() {
+		return Verdict{}, true
+	}
+	return p.kept(module.Version{Path: path, Version: version}, c.Vulns, c.now)
+}
+
 // kept returns the verdict kept for mv, if it still holds with the
-// database vulns has loaded, at now.
-func (p *Policy) kept(mv module.Version, vulns *vulndb.Current, now time.Time) (Verdict, bool) {
+// database vulns has loaded, at now (asked only of a verdict that a
+// cooldown's end will change).
+func (p *Policy) kept(mv module.Version, vulns *vulndb.Current, now func() time.Time) (Verdict, bool) {
 	kv, ok := p.verdicts.Load(mv)
 	if !ok {
 		return Verdict{}, false
@@ -193,7 +204,7 @@ func (p *Policy) kept(mv module.Version, vulns *vulndb.Current, now time.Time) (
 	if vulns != nil {
 		db = vulns.Load()
 	}
-	if k.db != db || !k.until.IsZero() && !now.Before(k.until) {
+	if k.db != db || !k.until.IsZero() && !now().Before(k.until) {
 		return Verdict{}, false
 	}
 	return k.verdict, true

@@ -104,6 +104,13 @@ func (f *Filter) Info(ctx context.Context, path, query string) (modmirror.File, 
 	if f.Checker.Policy().Empty() {
 		return f.Source.Info(ctx, path, query)
 	}
+	if v, ok := f.Checker.kept(path, query); ok {
+		// The hit path: a version evaluated before, so a canonical one.
+		if err := f.tell(ctx, path, query, "info", v); err != nil {
+			return nil, err
+		}
+		return f.Source.Info(ctx, path, query)
+	}
 	canonical := isVersionOf(path, query)
 	if canonical {
 		if err := f.check(ctx, path, query, "info"); err != nil {
@@ -165,6 +172,11 @@ func (f *Filter) check(ctx context.Context, path, version, file string) error {
 	if err != nil {
 		return err
 	}
+	return f.tell(ctx, path, version, file, verdict)
+}
+
+// tell tells Matched of a verdict's matches, and returns its error.
+func (f *Filter) tell(ctx context.Context, path, version, file string, verdict Verdict) error {
 	if f.Matched != nil {
 		for _, m := range verdict.Reports {
 			f.Matched(ctx, path, version, file, m, false)

@@ -3,6 +3,7 @@ package benchutil
 import (
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/modmirror/modmirror/internal/testupstream"
 )
 
 // A Mirror is a running "modmirror serve".
@@ -180,3 +183,19 @@ func Hammer(url string, clients int, d time.Duration) (Load, error) {
 
 // Ms writes d in milliseconds.
 func Ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
+// RandomModule is a module version with files of random bytes (so that its
+// zip is incompressible) totalling n bytes, in files of at most 1 MiB.
+func RandomModule(path, version string, seed uint64, n int) testupstream.Module {
+	r := mrand.New(mrand.NewPCG(seed, 7))
+	files := map[string]string{"go.mod": "module " + path + "\n\ngo 1.22\n"}
+	for i := 0; n > 0; i++ {
+		b := make([]byte, min(n, 1<<20))
+		for j := range b {
+			b[j] = byte(r.Uint32())
+		}
+		files[fmt.Sprintf("data/blob%03d.bin", i)] = string(b)
+		n -= len(b)
+	}
+	return testupstream.Module{Path: path, Version: version, Files: files}
+}

@@ -21,7 +21,6 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	mrand "math/rand/v2"
 	"os"
 	"slices"
 	"strings"
@@ -82,22 +81,6 @@ const (
 	bigPath   = "example.com/bench/big"   // memory: one large zip
 )
 
-// randomModule is a module version with files of random bytes (so that its
-// zip is incompressible) totalling n bytes, in files of at most 1 MiB.
-func randomModule(path, version string, seed uint64, n int) testupstream.Module {
-	r := mrand.New(mrand.NewPCG(seed, 7))
-	files := map[string]string{"go.mod": "module " + path + "\n\ngo 1.22\n"}
-	for i := 0; n > 0; i++ {
-		b := make([]byte, min(n, 1<<20))
-		for j := range b {
-			b[j] = byte(r.Uint32())
-		}
-		files[fmt.Sprintf("data/blob%03d.bin", i)] = string(b)
-		n -= len(b)
-	}
-	return testupstream.Module{Path: path, Version: version, Files: files}
-}
-
 // coldVersion is the version of the cold module for fill i of set s.
 func coldVersion(s, i int) string { return fmt.Sprintf("v1.%d.%d", s, i) }
 
@@ -110,8 +93,8 @@ const (
 func run(tb *benchutil.ProgramTB, o options) error {
 	log.Printf("building fixtures")
 	mods := []testupstream.Module{
-		randomModule(smallPath, "v1.0.0", 1, 32<<10),
-		randomModule(midPath, "v1.0.0", 2, 3<<20),
+		benchutil.RandomModule(smallPath, "v1.0.0", 1, 32<<10),
+		benchutil.RandomModule(midPath, "v1.0.0", 2, 3<<20),
 	}
 	// Sets 0-1: sequential cold fills (fs, s3); 2-4: the burst (one
 	// mirror, replicas, replicas without locks).
@@ -121,11 +104,11 @@ func run(tb *benchutil.ProgramTB, o options) error {
 			n = burstFiles
 		}
 		for i := range n {
-			mods = append(mods, randomModule(coldPath, coldVersion(s, i), uint64(1000+s*100+i), 64<<10))
+			mods = append(mods, benchutil.RandomModule(coldPath, coldVersion(s, i), uint64(1000+s*100+i), 64<<10))
 		}
 	}
 	if !o.skipRSS {
-		mods = append(mods, randomModule(bigPath, "v1.0.0", 3, o.bigMiB<<20))
+		mods = append(mods, benchutil.RandomModule(bigPath, "v1.0.0", 3, o.bigMiB<<20))
 	}
 	up := testupstream.New(tb, mods...)
 	db := testpostgres.Database(tb)

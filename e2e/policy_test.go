@@ -280,3 +280,57 @@ func TestPolicyVulns(t *testing.T) {
 		t.Errorf("modmirror policy check --json: %v\n%s", err, out)
 	}
 }
+
+// TestPolicyPrivate checks that private modules are subject to the policy
+// like public ones: a denied version of a module served from the store
+// (no upstream may be asked for it) is refused with the rule's reason and
+// left out of the list and @latest.
+func TestPolicyPrivate(t *testing.T) {
+	t.Parallel()
+	up := newFixture(t)
+	data := t.TempDir()
+	const secret = "corp.example/secret"
+	var mods []testupstream.Module
+	for _, v := range []string{"v1.0.0", "v1.1.0"} {
+		mods = append(mods, testupstream.Module{Path: secret, Version: v, Files: map[string]string{
+			"go.mod":    "module " + secret + "\n\ngo 1.21\n",
+			"secret.go": "package secret\n\nconst Version = \"" + v + "\"\n",
+		}})
+	}
+	seedPrivate(t, data, mods...)
+	// The version list the mirror keeps beside them.
+	writeModule(t, filepath.Join(data, "cache", "download"), map[string]string{secret + "/@v/list": "v1.0.0\nv1.1.0\n"})
+	pol := filepath.Join(t.TempDir(), "policy.toml")
+	if err := os.WriteFile(pol, []byte(`
+[[rule]]
+name = "internal"
+kind = "deny"
+modules = ["corp.example/*"]
+versions = ">= v1.1.0"
+reason = "withdrawn: leaks credentials (SEC-9)"
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := startMirror(t, up, data, "--private", "corp.example", "--private-access", "open", "--no-origin", "--offline", "--policy", pol)
+	base := m.URL + "/" + secret + "/@v/"
+	if code, body, _ := httpGet(base + "v1.1.0.info"); code != 403 || !strings.Contains(body, "blocked by policy 'internal': "+secret+" v1.1.0 is denied (versions >= v1.1.0): withdrawn: leaks credentials (SEC-9)") {
+		t.Errorf("v1.1.0.info: %d %q, want 403 naming the rule", code, body)
+	}
+	if code, _, _ := httpGet(base + "v1.1.0.zip"); code != 403 {
+		t.Errorf("v1.1.0.zip: %d, want 403", code)
+	}
+	if code, body, _ := httpGet(base + "v1.0.0.info"); code != 200 {
+		t.Errorf("v1.0.0.info: %d %q, want 200", code, body)
+	}
+	if code, body, _ := httpGet(base + "list"); code != 200 || strings.TrimSpace(body) != "v1.0.0" {
+		t.Errorf("list: %d %q, want only v1.0.0", code, body)
+	}
+	if code, body, _ := httpGet(m.URL + "/" + secret + "/@latest"); code != 200 || !strings.Contains(body, `"v1.0.0"`) {
+		t.Errorf("@latest: %d %q, want v1.0.0", code, body)
+	}
+	for _, p := range up.RequestLog() {
+		if strings.Contains(p, "corp.example") {
+			t.Errorf("the upstream was asked for the private module: %s", p)
+		}
+	}
+}

@@ -9,24 +9,18 @@ import (
 	"golang.org/x/mod/semver"
 
 	"github.com/modmirror/modmirror"
+	"github.com/modmirror/modmirror/proxy"
 )
 
-// A Source answers GOPROXY requests (proxy.Source; mirror.Mirror is one).
-type Source interface {
-	List(ctx context.Context, path string) ([]string, error)
-	Latest(ctx context.Context, path string) ([]byte, error)
-	Info(ctx context.Context, path, query string) (modmirror.File, error)
-	Mod(ctx context.Context, path, version string) (modmirror.File, error)
-	Zip(ctx context.Context, path, version string) (modmirror.File, error)
-}
+var _ proxy.Source = (*Filter)(nil)
 
-// A Filter is a Source that serves what its source does, less what the
+// A Filter is a proxy.Source that serves what its source does, less what the
 // policy blocks: blocked versions are left out of lists, never chosen as
 // @latest, and refused (with an error matching modmirror.ErrBlocked) as
 // .info and .zip. Their go.mod files are served. A blocked version's .zip
 // is refused before the source is asked, so it is not even filled.
 type Filter struct {
-	Source  Source
+	Source  proxy.Source
 	Checker *Checker
 
 	// Matched, if not nil, is told of every block and report-mode match
@@ -35,7 +29,7 @@ type Filter struct {
 	Matched func(ctx context.Context, path, version, file string, m Match, blocked bool)
 }
 
-// List implements Source.
+// List implements proxy.Source.
 func (f *Filter) List(ctx context.Context, path string) ([]string, error) {
 	versions, err := f.Source.List(ctx, path)
 	if err != nil || f.Checker.Policy().Empty() {
@@ -54,7 +48,7 @@ func (f *Filter) List(ctx context.Context, path string) ([]string, error) {
 	return out, nil
 }
 
-// Latest implements Source: the source's latest version if it is allowed,
+// Latest implements proxy.Source: the source's latest version if it is allowed,
 // else the newest allowed version of the list, as the go command would
 // choose it (the highest release, else the highest pre-release).
 func (f *Filter) Latest(ctx context.Context, path string) ([]byte, error) {
@@ -98,7 +92,7 @@ func latestOf(list []string) string {
 	return best
 }
 
-// Info implements Source. A canonical version is checked before the
+// Info implements proxy.Source. A canonical version is checked before the
 // source is asked; a query, once the source has resolved it.
 func (f *Filter) Info(ctx context.Context, path, query string) (modmirror.File, error) {
 	if f.Checker.Policy().Empty() {
@@ -138,13 +132,13 @@ func (f *Filter) Info(ctx context.Context, path, query string) (modmirror.File, 
 	return file, nil
 }
 
-// Mod implements Source: go.mod files are served whatever the policy says
+// Mod implements proxy.Source: go.mod files are served whatever the policy says
 // (see the package documentation).
 func (f *Filter) Mod(ctx context.Context, path, version string) (modmirror.File, error) {
 	return f.Source.Mod(ctx, path, version)
 }
 
-// Zip implements Source.
+// Zip implements proxy.Source.
 func (f *Filter) Zip(ctx context.Context, path, version string) (modmirror.File, error) {
 	if !f.Checker.Policy().Empty() {
 		if err := f.check(ctx, path, version, "zip"); err != nil {

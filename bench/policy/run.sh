@@ -28,24 +28,12 @@ if ! command -v wrk >/dev/null; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
 
-rev=
-args=()
-while [ $# -gt 0 ]; do
-	case "$1" in
-	-rev | --rev) rev=$2; shift 2 ;;
-	*) args+=("$1"); shift ;;
-	esac
-done
+. bench/build.sh
+bench_args "$@"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-src=.
-if [ -n "$rev" ]; then
-	git worktree add --detach -q "$work/src" "$rev"
-	trap 'git worktree remove --force "$work/src"; rm -rf "$work"' EXIT
-	src=$work/src
-fi
-(cd "$src" && go build -o "$work/modmirror" ./cmd/modmirror)
+bench_build_modmirror "$work/modmirror"
 go build -o "$work/policybench" ./bench/policy/cmd/policybench
 
 echo "== uptime before: $(uptime)"

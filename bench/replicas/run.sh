@@ -20,14 +20,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export GOTOOLCHAIN=local
 
-rev=
-args=()
-while [ $# -gt 0 ]; do
-	case "$1" in
-	-rev | --rev) rev=$2; shift 2 ;;
-	*) args+=("$1"); shift ;;
-	esac
-done
+. bench/build.sh
+bench_args "$@"
 
 work=$(mktemp -d)
 # Each server in a directory of its own, as scripts/test.sh does: the
@@ -36,13 +30,7 @@ pgdir=$(mktemp -d "${TMPDIR:-/tmp}/modmirror-postgres.XXXXXX")
 miniodir=$(mktemp -d "${TMPDIR:-/tmp}/modmirror-minio.XXXXXX")
 trap 'scripts/postgres.sh stop "$pgdir" >/dev/null 2>&1 || true; scripts/minio.sh stop "$miniodir" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
-src=.
-if [ -n "$rev" ]; then
-	git worktree add --detach -q "$work/src" "$rev"
-	trap 'scripts/postgres.sh stop "$pgdir" >/dev/null 2>&1 || true; scripts/minio.sh stop "$miniodir" >/dev/null 2>&1 || true; git worktree remove --force "$work/src"; rm -rf "$work"' EXIT
-	src=$work/src
-fi
-(cd "$src" && go build -o "$work/modmirror" ./cmd/modmirror)
+bench_build_modmirror "$work/modmirror"
 go build -o "$work/replicabench" ./bench/replicas/cmd/replicabench
 
 MODMIRROR_TEST_POSTGRES_URL=$(scripts/postgres.sh start "$pgdir")

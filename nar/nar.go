@@ -79,14 +79,111 @@ func SRI(sum [sha256.Size]byte) string {
 	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
 }
 
+// hash hashes the NAR of root with two goroutines: one walks the tree and
+// reads the files, writing the archive into chunks, while the caller's
+// hashes the chunks it has filled. SHA-256 is sequential, so this is as
+// parallel as hashing one archive gets: the reading (system calls and the
+// kernel's copying) overlaps the hashing instead of adding to it. At most
+// hashChunks chunks are in flight, so memory stays bounded.
 func hash(t tree, root string) (string, error) {
+	cw := newChunkWriter()
+	errc := make(chan error, 1)
+	go func() {
+		err := writeTo(cw, t, root)
+		close(cw.full)
+		errc <- err
+	}()
 	h := sha256.New()
-	if err := write(h, t, root); err != nil {
+	for c := range cw.full {
+		h.Write(c)
+		cw.free <- c[:0]
+	}
+	if err := <-errc; err != nil {
 		return "", err
 	}
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
 	return SRI(sum), nil
+}
+
+// Chunks of the archive between the reading and the hashing goroutines.
+const (
+	hashChunkSize = 128 << 10
+	hashChunks    = 4
+)
+
+// A chunkWriter is a bufWriter that fills chunks and passes each full one
+// on; file contents are read straight into them.
+type chunkWriter struct {
+	cur  []byte
+	full chan []byte // filled, in order
+	free chan []byte // emptied by the hasher
+}
+
+func newChunkWriter() *chunkWriter {
+	cw := &chunkWriter{full: make(chan []byte, hashChunks), free: make(chan []byte, hashChunks)}
+	for range hashChunks - 1 {
+		cw.free <- make([]byte, 0, hashChunkSize)
+	}
+	cw.cur = make([]byte, 0, hashChunkSize)
+	return cw
+}
+
+// room returns cur with space left, passing on a full one.
+func (cw *chunkWriter) room() []byte {
+	if len(cw.cur) == cap(cw.cur) {
+		cw.full <- cw.cur
+		cw.cur = <-cw.free
+	}
+	return cw.cur
+}
+
+func (cw *chunkWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		c := cw.room()
+		m := copy(c[len(c):cap(c)], p)
+		cw.cur = c[:len(c)+m]
+		p = p[m:]
+	}
+	return n, nil
+}
+
+func (cw *chunkWriter) WriteString(s string) (int, error) {
+	n := len(s)
+	for len(s) > 0 {
+		c := cw.room()
+		m := copy(c[len(c):cap(c)], s)
+		cw.cur = c[:len(c)+m]
+		s = s[m:]
+	}
+	return n, nil
+}
+
+// ReadFrom reads r to its end into the chunks.
+func (cw *chunkWriter) ReadFrom(r io.Reader) (int64, error) {
+	var total int64
+	for {
+		c := cw.room()
+		m, err := r.Read(c[len(c):cap(c)])
+		cw.cur = c[:len(c)+m]
+		total += int64(m)
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// Flush passes on the last chunk, if it holds anything.
+func (cw *chunkWriter) Flush() error {
+	if len(cw.cur) > 0 {
+		cw.full <- cw.cur
+		cw.cur = nil
+	}
+	return nil
 }
 
 // tree is the file system a NAR is written from: the operating system's,
@@ -104,7 +201,20 @@ type tree interface {
 const bufferSize = 128 << 10
 
 func write(w io.Writer, t tree, root string) error {
-	nw := &writer{t: t, bw: bufio.NewWriterSize(w, bufferSize)}
+	return writeTo(bufio.NewWriterSize(w, bufferSize), t, root)
+}
+
+// A bufWriter is where the archive is written: a bufio.Writer, or the
+// hashing's chunks. Write errors stick until Flush or ReadFrom report them.
+type bufWriter interface {
+	io.Writer
+	io.StringWriter
+	io.ReaderFrom
+	Flush() error
+}
+
+func writeTo(bw bufWriter, t tree, root string) error {
+	nw := &writer{t: t, bw: bw}
 	nw.str("nix-archive-1")
 	if err := nw.node(root); err != nil {
 		return err
@@ -117,7 +227,7 @@ func write(w io.Writer, t tree, root string) error {
 
 type writer struct {
 	t       tree
-	bw      *bufio.Writer
+	bw      bufWriter
 	scratch [8]byte
 }
 
@@ -239,10 +349,10 @@ func (osTree) lstat(name string) (fs.FileInfo, error) { return os.Lstat(name) }
 func (osTree) readLink(name string) (string, error)   { return os.Readlink(name) }
 func (osTree) join(dir, elem string) string           { return filepath.Join(dir, elem) }
 
-func (osTree) open(name string) (io.ReadCloser, error) { return os.Open(name) }
+func (osTree) open(name string) (io.ReadCloser, error) { return openRead(name) }
 
 func (osTree) readDirNames(name string) ([]string, error) {
-	f, err := os.Open(name)
+	f, err := openRead(name)
 	if err != nil {
 		return nil, err
 	}

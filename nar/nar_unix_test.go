@@ -3,6 +3,7 @@
 package nar
 
 import (
+	"crypto/sha256"
 	"errors"
 	"net"
 	"os"
@@ -46,5 +47,38 @@ func TestUnsupportedTypes(t *testing.T) {
 		if !strings.Contains(err.Error(), tc.kind) || !strings.HasPrefix(err.Error(), "nar: ") {
 			t.Errorf("Hash(%s) error = %q, want it to begin with \"nar: \" and name %q", tc.path, err, tc.kind)
 		}
+	}
+}
+
+// TestHashPipeline checks the hashing's two goroutines against Write: the
+// same hash for trees whose archive spans many chunks, and an error after
+// several chunks (a fifo sorted after large files) ends the hash with that
+// error, not a hang.
+func TestHashPipeline(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for i, size := range []int{hashChunkSize - 7, 3*hashChunkSize + 1, 1, 0, hashChunks*hashChunkSize + 5} {
+		data := make([]byte, size)
+		for j := range data {
+			data[j] = byte(i*31 + j*7)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "f"+strings.Repeat("x", i)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := sha256.New()
+	if err := Write(h, dir); err != nil {
+		t.Fatal(err)
+	}
+	var want [sha256.Size]byte
+	h.Sum(want[:0])
+	if got, err := Hash(dir); err != nil || got != SRI(want) {
+		t.Errorf("Hash = %s, %v; the hash of Write's archive is %s", got, err, SRI(want))
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "zz-fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Hash(dir); !errors.Is(err, ErrUnsupportedType) {
+		t.Errorf("Hash of a tree with a fifo after %d bytes of files: %v", hashChunks*hashChunkSize, err)
 	}
 }

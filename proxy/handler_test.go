@@ -1,13 +1,18 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modmirror/modmirror"
 )
@@ -111,6 +116,89 @@ func TestLoopDetected(t *testing.T) {
 		h.ServeHTTP(w, r)
 		if w.Code != want || want == 508 && !strings.Contains(w.Body.String(), "leads back to the mirror itself") {
 			t.Errorf("Via %q: %d %q, want %d", via, w.Code, w.Body, want)
+		}
+	}
+}
+
+// zipSource answers Zip with the file open returns.
+type zipSource struct {
+	listSource
+	open func() (modmirror.File, error)
+}
+
+func (s zipSource) Zip(ctx context.Context, path, version string) (modmirror.File, error) {
+	return s.open()
+}
+
+// memFile is a stored file held in memory, as the memory cache gives.
+type memFile struct{ *bytes.Reader }
+
+func (memFile) Close() error                 { return nil }
+func (f memFile) Stat() (fs.FileInfo, error) { return memInfo(f.Size()), nil }
+
+type memInfo int64
+
+func (memInfo) Name() string       { return "v1.0.0.zip" }
+func (n memInfo) Size() int64      { return int64(n) }
+func (memInfo) Mode() fs.FileMode  { return 0o444 }
+func (memInfo) ModTime() time.Time { return time.Unix(1, 0) }
+func (memInfo) IsDir() bool        { return false }
+func (memInfo) Sys() any           { return nil }
+
+// readFromRecorder records whether the body came through ReadFrom (which
+// net/http turns into sendfile for a file).
+type readFromRecorder struct {
+	*httptest.ResponseRecorder
+	readFrom bool
+}
+
+func (r *readFromRecorder) ReadFrom(src io.Reader) (int64, error) {
+	r.readFrom = true
+	return io.Copy(r.ResponseRecorder, src)
+}
+
+// TestSendfileOrWrite checks how bodies leave: a stored file of more than
+// 4 KiB through ReadFrom (sendfile), a smaller one, and content in memory
+// up to 16 KiB, in the one write with the headers.
+func TestSendfileOrWrite(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name     string
+		size     int
+		inMemory bool
+		readFrom bool
+	}{
+		{"file 3 KiB", 3 << 10, false, false},
+		{"file 4 KiB", 4 << 10, false, false},
+		{"file 6 KiB", 6 << 10, false, true},
+		{"file 100 KiB", 100 << 10, false, true},
+		{"memory 6 KiB", 6 << 10, true, false},
+		{"memory 16 KiB", 16 << 10, true, false},
+		{"memory 100 KiB", 100 << 10, true, true},
+	} {
+		data := bytes.Repeat([]byte{'z'}, tt.size)
+		name := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-"))
+		if err := os.WriteFile(name, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		src := zipSource{open: func() (modmirror.File, error) {
+			if tt.inMemory {
+				return memFile{bytes.NewReader(data)}, nil
+			}
+			return os.Open(name)
+		}}
+		h, err := New(src, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := &readFromRecorder{ResponseRecorder: httptest.NewRecorder()}
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/example.com/m/@v/v1.0.0.zip", nil))
+		if rec.Code != 200 || rec.Body.Len() != tt.size {
+			t.Errorf("%s: %d, %d bytes", tt.name, rec.Code, rec.Body.Len())
+		}
+		if rec.readFrom != tt.readFrom {
+			t.Errorf("%s: sent through ReadFrom: %v, want %v", tt.name, rec.readFrom, tt.readFrom)
 		}
 	}
 }

@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modmirror/modmirror/cachestore"
 	"github.com/modmirror/modmirror/checksum"
+	"github.com/modmirror/modmirror/fsstore"
 	"github.com/modmirror/modmirror/internal/testsumdb"
 )
 
@@ -239,5 +241,18 @@ func TestGoEnvDefaults(t *testing.T) {
 	if c.upstream != "https://proxy.corp.example" || c.private != "corp.example/*,other.example" ||
 		c.nosumdb != "legacy.example" || c.origin.insecure != "git.internal" || c.sumdb != "sum.golang.org" {
 		t.Errorf("defaults: upstream %q, private %q, nosumdb %q, insecure %q, sumdb %q", c.upstream, c.private, c.nosumdb, c.origin.insecure, c.sumdb)
+	}
+}
+
+func TestMemoryCacheMaxFile(t *testing.T) {
+	fsStore, err := fsstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := memoryCacheMaxFile(fsStore); got != 8<<10 {
+		t.Errorf("in front of the file system store: %d, want 8 KiB (larger files go by sendfile)", got)
+	}
+	if got := memoryCacheMaxFile(cachestore.New(fsStore, 1<<20, 1<<10)); got != 128<<10 {
+		t.Errorf("in front of another store: %d, want 128 KiB", got)
 	}
 }

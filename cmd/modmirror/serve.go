@@ -92,7 +92,7 @@ environment, else from the file "go env -w" writes.`)
 	f.StringVar(&c.data, "data", defaultDataDir(), "data `directory`: the store is its cache/download subdirectory; one serve process at a time")
 	f.StringVar(&c.dataPerm, "data-perm", string(datadir.Private), "who besides the mirror's user may read the data directory: `private` (directories 0700, files 0600), group (0750, 0640) or world (0755, 0644), for a backup user or a web server serving the store; existing files are changed to match at start")
 	f.StringVar(&c.store, "store", "", "where module files are stored: `URL` file:///path, or s3://BUCKET/PREFIX?endpoint=HOST:PORT&region=R (insecure=true for http, create=true to make the bucket), with credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or ~/.aws/credentials; default file://<data>/cache/download")
-	f.Int64Var(&c.memoryCache, "memory-cache-mb", 64, "`MiB` of memory for keeping small stored files (up to 128 KiB each), so hits skip the disk; 0 turns it off")
+	f.Int64Var(&c.memoryCache, "memory-cache-mb", 64, "`MiB` of memory for keeping small stored files (up to 8 KiB each in front of the data directory, whose larger files go out by sendfile; up to 128 KiB in front of an S3 store), so hits skip the store; 0 turns it off")
 	f.BoolVar(&c.offline, "offline", false, "serve from the store only, never asking the upstream")
 	f.StringVar(&c.catalogDB, "catalog-db", "", "`database` of the catalog, the index of stored versions (first stored, source, sizes, last served): sqlite:///path/file.db, a file path, or postgres://user:pass@host/db; default --shared-db, else <data>/catalog.db; off for none")
 
@@ -267,7 +267,7 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_, metric
 	}
 	store := backend
 	if c.memoryCache > 0 {
-		store = cachestore.New(backend, c.memoryCache<<20, 128<<10)
+		store = cachestore.New(backend, c.memoryCache<<20, memoryCacheMaxFile(backend))
 	}
 	if fs, ok := backend.(*fsstore.Store); ok {
 		log.Info("data directory", "dir", dir.Path, "store", fs.Root(), "GOPROXY", "file://"+filepath.ToSlash(fs.Root()))
@@ -790,4 +790,18 @@ func (c *serveCommand) withAccessLog(h http.Handler, log *slog.Logger) (http.Han
 		return nil, nil, err
 	}
 	return accesslog.Handler(h, accesslog.Options{Logger: flog, Trusted: trusted}), f.Close, nil
+}
+
+// memoryCacheMaxFile is the largest file the memory cache keeps in front of
+// a store. A file on the local disk is sent by sendfile(2), which beats a
+// write from memory from about 10 KiB on (docs/BENCHMARKS.md, "Hits:
+// memory or sendfile"), so in front of the file system store only files of
+// up to 8 KiB are kept: .info files, most go.mod files, hash tiles, small
+// zips. In front of an object store every file read is a request over the
+// network, so files of up to 128 KiB are kept.
+func memoryCacheMaxFile(backend modmirror.Store) int64 {
+	if _, ok := backend.(*fsstore.Store); ok {
+		return 8 << 10
+	}
+	return 128 << 10
 }

@@ -284,8 +284,8 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, modtime time.Time
 		return
 	}
 	limit := int64(smallBody)
-	if _, ok := content.(*os.File); ok {
-		limit = smallFile
+	if _, ok := content.(*os.File); ok && r.TLS == nil {
+		limit = smallFile // over TLS there is no sendfile
 	}
 	if size <= limit {
 		// Hide ReadFrom: ServeContent then hands the body to one Write,

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"io/fs"
@@ -158,8 +159,9 @@ func (r *readFromRecorder) ReadFrom(src io.Reader) (int64, error) {
 }
 
 // TestSendfileOrWrite checks how bodies leave: a stored file of more than
-// 4 KiB through ReadFrom (sendfile), a smaller one, and content in memory
-// up to 16 KiB, in the one write with the headers.
+// 4 KiB through ReadFrom (sendfile), a smaller one, one over TLS (where
+// there is no sendfile) and content in memory up to 16 KiB, in the one
+// write with the headers.
 func TestSendfileOrWrite(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -167,15 +169,17 @@ func TestSendfileOrWrite(t *testing.T) {
 		name     string
 		size     int
 		inMemory bool
+		tls      bool
 		readFrom bool
 	}{
-		{"file 3 KiB", 3 << 10, false, false},
-		{"file 4 KiB", 4 << 10, false, false},
-		{"file 6 KiB", 6 << 10, false, true},
-		{"file 100 KiB", 100 << 10, false, true},
-		{"memory 6 KiB", 6 << 10, true, false},
-		{"memory 16 KiB", 16 << 10, true, false},
-		{"memory 100 KiB", 100 << 10, true, true},
+		{"file 3 KiB", 3 << 10, false, false, false},
+		{"file 4 KiB", 4 << 10, false, false, false},
+		{"file 6 KiB", 6 << 10, false, false, true},
+		{"file 100 KiB", 100 << 10, false, false, true},
+		{"file 6 KiB over TLS", 6 << 10, false, true, false}, // no sendfile there
+		{"memory 6 KiB", 6 << 10, true, false, false},
+		{"memory 16 KiB", 16 << 10, true, false, false},
+		{"memory 100 KiB", 100 << 10, true, false, true},
 	} {
 		data := bytes.Repeat([]byte{'z'}, tt.size)
 		name := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-"))
@@ -193,7 +197,11 @@ func TestSendfileOrWrite(t *testing.T) {
 			t.Fatal(err)
 		}
 		rec := &readFromRecorder{ResponseRecorder: httptest.NewRecorder()}
-		h.ServeHTTP(rec, httptest.NewRequest("GET", "/example.com/m/@v/v1.0.0.zip", nil))
+		req := httptest.NewRequest("GET", "/example.com/m/@v/v1.0.0.zip", nil)
+		if tt.tls {
+			req.TLS = &tls.ConnectionState{}
+		}
+		h.ServeHTTP(rec, req)
 		if rec.Code != 200 || rec.Body.Len() != tt.size {
 			t.Errorf("%s: %d, %d bytes", tt.name, rec.Code, rec.Body.Len())
 		}

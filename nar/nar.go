@@ -138,24 +138,16 @@ func (cw *chunkWriter) room() []byte {
 	return cw.cur
 }
 
-func (cw *chunkWriter) Write(p []byte) (int, error) {
+func (cw *chunkWriter) Write(p []byte) (int, error)       { return writeChunks(cw, p) }
+func (cw *chunkWriter) WriteString(s string) (int, error) { return writeChunks(cw, s) }
+
+func writeChunks[S ~string | ~[]byte](cw *chunkWriter, p S) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
 		c := cw.room()
 		m := copy(c[len(c):cap(c)], p)
 		cw.cur = c[:len(c)+m]
 		p = p[m:]
-	}
-	return n, nil
-}
-
-func (cw *chunkWriter) WriteString(s string) (int, error) {
-	n := len(s)
-	for len(s) > 0 {
-		c := cw.room()
-		m := copy(c[len(c):cap(c)], s)
-		cw.cur = c[:len(c)+m]
-		s = s[m:]
 	}
 	return n, nil
 }

@@ -78,11 +78,7 @@ func (c *Checker) now() time.Time {
 // database not loaded, the first-seen times unavailable): the version is
 // not to be served.
 func (c *Checker) Check(ctx context.Context, path, version string) (Verdict, error) {
-	p := c.policy.Load()
-	if p.Empty() {
-		return Verdict{}, nil
-	}
-	if v, ok := p.kept(module.Version{Path: path, Version: version}, c.Vulns, c.now); ok {
+	if v, ok := c.kept(path, version); ok {
 		return v, nil // the hit path: no allocation
 	}
 	vs, err := c.CheckList(ctx, path, []string{version})
@@ -114,10 +110,11 @@ func (c *Checker) CheckList(ctx context.Context, path string, versions []string)
 		db = c.Vulns.Load()
 	}
 	now := c.now()
+	nowf := func() time.Time { return now }
 	var todo []string // the versions with no verdict kept
 	var at []int      // and their indexes in versions
 	for i, v := range versions {
-		if kv, ok := p.kept(module.Version{Path: path, Version: v}, c.Vulns, func() time.Time { return now }); ok {
+		if kv, ok := p.kept(module.Version{Path: path, Version: v}, c.Vulns, nowf); ok {
 			out[i] = kv
 			continue
 		}
@@ -182,7 +179,8 @@ func (c *Checker) CheckList(ctx context.Context, path string, versions []string)
 }
 
 // kept returns the verdict kept for path@version, if there is one that
-// still holds. Only canonical versions of path have verdicts.
+// still holds (with no rules, the empty verdict). Only canonical versions
+// of path have verdicts.
 func (c *Checker) kept(path, version string) (Verdict, bool) {
 	p := c.policy.Load()
 	if p.Empty() {

@@ -34,7 +34,7 @@ const MaxKeyElem = 255
 // A path with an element that escapes to more than MaxKeyElem bytes gives an
 // error matching fs.ErrNotExist: no store can hold it.
 func ModuleDir(path string) (string, error) {
-	epath, err := module.EscapePath(path)
+	epath, err := EscapePath(path)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrInvalid, err)
 	}

@@ -372,7 +372,7 @@ func (m *Mirror) source(path string) modmirror.Upstream {
 // checkVersion validates a module path and canonical version (or a
 // golang.org/toolchain version, which is canonical semver too).
 func checkVersion(path, version string) error {
-	if err := module.Check(path, version); err != nil {
+	if err := modmirror.CheckVersion(path, version); err != nil {
 		return fmt.Errorf("%w: %w", modmirror.ErrInvalid, err)
 	}
 	if module.CanonicalVersion(version) != version {

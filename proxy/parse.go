@@ -125,7 +125,7 @@ func queryRune(r rune) bool {
 }
 
 func unescapePath(escaped string) (string, error) {
-	path, err := module.UnescapePath(escaped)
+	path, err := modmirror.UnescapePath(escaped)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", modmirror.ErrInvalid, err)
 	}
@@ -148,6 +148,6 @@ func (r Request) Canonical() bool {
 // module path: canonical semver (+incompatible only from v2 on) that suits
 // the path's major version suffix.
 func validVersion(path, version string) bool {
-	return module.CanonicalVersion(version) == version && module.Check(path, version) == nil &&
+	return module.CanonicalVersion(version) == version && modmirror.CheckVersion(path, version) == nil &&
 		!(semver.Build(version) == "+incompatible" && semver.Compare(semver.Major(version), "v2") < 0)
 }

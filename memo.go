@@ -15,8 +15,8 @@ import (
 // bounded number of them: a hit pays a map lookup instead. Failures are not
 // remembered; they are rare and cannot fill the memo.
 
-// maxMemo bounds each memo; past it, it starts over.
-const maxMemo = 1 << 16
+// maxMemo bounds each memo (a few MiB at most); past it, it starts over.
+const maxMemo = 1 << 14
 
 type memo[K comparable, V any] struct {
 	m sync.Map

@@ -101,7 +101,7 @@ func VersionKey(path, version, ext string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	evers, err := module.EscapeVersion(version)
+	evers, err := EscapeVersion(version)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrInvalid, err)
 	}

@@ -43,35 +43,23 @@ func (c *memo[K, V]) put(k K, v V) {
 }
 
 var (
-	escaped   memo[string, string]           // module path -> escaped path
-	unescaped memo[string, string]           // escaped path -> module path
-	checked   memo[module.Version, struct{}] // passed module.Check
+	escaped      memo[string, string]           // module path -> escaped path
+	unescaped    memo[string, string]           // escaped path -> module path
+	escapedVer   memo[string, string]           // version -> escaped version
+	unescapedVer memo[string, string]           // escaped version -> version
+	checked      memo[module.Version, struct{}] // passed module.Check
 )
 
 // EscapePath is module.EscapePath, which also checks the path
 // (module.CheckPath), remembering its answers.
 func EscapePath(path string) (string, error) {
-	if e, ok := escaped.get(path); ok {
-		return e, nil
-	}
-	e, err := module.EscapePath(path)
-	if err == nil {
-		escaped.put(path, e)
-	}
-	return e, err
+	return remember(&escaped, path, module.EscapePath)
 }
 
 // UnescapePath is module.UnescapePath, which also checks the path it
 // returns, remembering its answers.
 func UnescapePath(escapedPath string) (string, error) {
-	if p, ok := unescaped.get(escapedPath); ok {
-		return p, nil
-	}
-	p, err := module.UnescapePath(escapedPath)
-	if err == nil {
-		unescaped.put(escapedPath, p)
-	}
-	return p, err
+	return remember(&unescaped, escapedPath, module.UnescapePath)
 }
 
 // CheckVersion is module.Check, remembering the module versions that pass.
@@ -85,4 +73,25 @@ func CheckVersion(path, version string) error {
 		checked.put(mv, struct{}{})
 	}
 	return err
+}
+
+// EscapeVersion is module.EscapeVersion, remembering its answers.
+func EscapeVersion(version string) (string, error) {
+	return remember(&escapedVer, version, module.EscapeVersion)
+}
+
+// UnescapeVersion is module.UnescapeVersion, remembering its answers.
+func UnescapeVersion(escapedVersion string) (string, error) {
+	return remember(&unescapedVer, escapedVersion, module.UnescapeVersion)
+}
+
+func remember(c *memo[string, string], in string, f func(string) (string, error)) (string, error) {
+	if out, ok := c.get(in); ok {
+		return out, nil
+	}
+	out, err := f(in)
+	if err == nil {
+		c.put(in, out)
+	}
+	return out, err
 }

@@ -30,6 +30,18 @@ func TestMemoAgrees(t *testing.T) {
 				}
 			}
 		}
+		for _, v := range append(versions, "v1.0.0-RC1", "v1.0.0-!r!c1", "v1.0.0-!", "v1.0.0-RC!") {
+			want, werr := module.EscapeVersion(v)
+			got, err := EscapeVersion(v)
+			if got != want || (err == nil) != (werr == nil) {
+				t.Errorf("round %d: EscapeVersion(%q) = %q, %v; module: %q, %v", round, v, got, err, want, werr)
+			}
+			want, werr = module.UnescapeVersion(v)
+			got, err = UnescapeVersion(v)
+			if got != want || (err == nil) != (werr == nil) {
+				t.Errorf("round %d: UnescapeVersion(%q) = %q, %v; module: %q, %v", round, v, got, err, want, werr)
+			}
+		}
 		for _, e := range escapedPaths {
 			want, werr := module.UnescapePath(e)
 			got, err := UnescapePath(e)

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -242,20 +243,55 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, req Request,
 		return
 	}
 	hdr := w.Header()
-	hdr.Set("Content-Type", contentType)
+	hdr["Content-Type"] = headerValue(contentType)
 	if info := reqinfo.From(r.Context()); info != nil && info.Cache != "" {
 		// Whether the store had the file: for "modmirror warm", and for
 		// anyone curious. Known only where an access log tracks it.
 		hdr[cacheHeader] = cacheValues[info.Cache == "hit"]
 	}
 	if req.Canonical() {
-		hdr.Set("Cache-Control", immutable)
+		hdr["Cache-Control"] = immutableValue
 		// Stored files never change, so size and time identify them.
-		hdr.Set("ETag", fmt.Sprintf(`"%x-%x"`, fi.ModTime().UnixNano(), fi.Size()))
+		hdr["Etag"] = []string{etag(fi.ModTime().UnixNano(), fi.Size())}
 	} else {
 		hdr.Set("Cache-Control", h.listCC)
 	}
 	h.send(w, r, fi.ModTime(), f, fi.Size())
+}
+
+// Header values set on every hit, shared so that setting them allocates
+// nothing (net/http only reads them), under keys already in canonical
+// form, which Header.Set would work out on every call.
+var (
+	immutableValue = []string{immutable}
+	jsonValue      = []string{"application/json"}
+	textValue      = []string{"text/plain; charset=utf-8"}
+	zipValue       = []string{"application/zip"}
+)
+
+// headerValue returns a shared one-element value for the content type v.
+func headerValue(v string) []string {
+	switch v {
+	case jsonValue[0]:
+		return jsonValue
+	case textValue[0]:
+		return textValue
+	case zipValue[0]:
+		return zipValue
+	}
+	return []string{v}
+}
+
+// etag writes the ETag of a stored file: its modification time and size in
+// hexadecimal, quoted.
+func etag(modTime, size int64) string {
+	b := make([]byte, 0, 40)
+	b = append(b, '"')
+	b = strconv.AppendInt(b, modTime, 16)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, size, 16)
+	b = append(b, '"')
+	return string(b)
 }
 
 // cacheHeader answers whether the store had the file asked for: the

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -207,6 +208,14 @@ func TestSendfileOrWrite(t *testing.T) {
 		}
 		if rec.readFrom != tt.readFrom {
 			t.Errorf("%s: sent through ReadFrom: %v, want %v", tt.name, rec.readFrom, tt.readFrom)
+		}
+	}
+}
+
+func TestETag(t *testing.T) {
+	for _, tt := range [][2]int64{{0, 0}, {1733480000123456789, 3072}, {-62135596800000000, 1}, {255, 4096}} {
+		if got, want := etag(tt[0], tt[1]), fmt.Sprintf(`"%x-%x"`, tt[0], tt[1]); got != want {
+			t.Errorf("etag(%d, %d) = %s, want %s", tt[0], tt[1], got, want)
 		}
 	}
 }

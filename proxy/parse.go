@@ -100,7 +100,7 @@ func ParseRequest(p string) (Request, error) {
 	if kind == 0 || strings.Contains(escVersion, "/") {
 		return Request{}, fmt.Errorf("%w: unknown file %q (want list, <version>.info, .mod or .zip)", modmirror.ErrInvalid, file)
 	}
-	version, err := module.UnescapeVersion(escVersion)
+	version, err := modmirror.UnescapeVersion(escVersion)
 	if err != nil {
 		return Request{}, fmt.Errorf("%w: %s: %w", modmirror.ErrInvalid, path, err)
 	}

@@ -7,6 +7,7 @@ package catalogtest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -239,25 +240,20 @@ func cut(mv string) (string, string, bool) {
 }
 
 func versions(vs []catalog.Version) string {
-	var s string
-	for i, v := range vs {
-		if i > 0 {
-			s += " "
-		}
-		s += v.Version
-	}
-	return s
+	return join(vs, func(v catalog.Version) string { return v.Version })
 }
 
 func paths(vs []catalog.Version) string {
-	var s string
+	return join(vs, func(v catalog.Version) string { return v.Path })
+}
+
+// join joins one field of each version, space-separated.
+func join(vs []catalog.Version, field func(catalog.Version) string) string {
+	s := make([]string, len(vs))
 	for i, v := range vs {
-		if i > 0 {
-			s += " "
-		}
-		s += v.Path
+		s[i] = field(v)
 	}
-	return s
+	return strings.Join(s, " ")
 }
 
 func must(t *testing.T, err error) {

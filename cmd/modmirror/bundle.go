@@ -36,8 +36,23 @@ func (b *storeFlags) register(fs *commandFlags, withLog bool) {
 	}
 }
 
-// openStore opens the store and the catalog; tmp is for the store's
-// temporary files.
+// openTemp is open with a new temporary directory for the store's
+// temporary files; done closes the catalog and removes the directory.
+func (b *storeFlags) openTemp(ctx context.Context, name string) (store modmirror.Store, cat *sqlcatalog.Storage, done func(), err error) {
+	tmp, err := os.MkdirTemp("", "modmirror-"+name+"-")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	store, cat, err = b.open(ctx, tmp)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, nil, nil, err
+	}
+	return store, cat, func() { cat.Close(); os.RemoveAll(tmp) }, nil
+}
+
+// open opens the store and the catalog; tmp is for the store's temporary
+// files.
 func (b *storeFlags) open(ctx context.Context, tmp string) (modmirror.Store, *sqlcatalog.Storage, error) {
 	store, err := openStore(ctx, b.store, b.data, tmp)
 	if err != nil {
@@ -118,16 +133,11 @@ may keep serving meanwhile.`)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "modmirror-export-")
+	store, cat, done, err := c.openTemp(ctx, "export")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	store, cat, err := c.open(ctx, tmp)
-	if err != nil {
-		return err
-	}
-	defer cat.Close()
+	defer done()
 	opts := bundle.ExportOptions{Store: store, Catalog: cat, Since: since}
 	if c.match != "" {
 		opts.Match = match.Match

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -89,16 +88,11 @@ source. serve does this by itself when it starts with an empty catalog.`)
 	if _, err := fs.parse(args[1:], noArgs); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "modmirror-catalog-")
+	store, s, done, err := c.openTemp(ctx, "catalog")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	store, s, err := c.open(ctx, tmp)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
+	defer done()
 	w, ok := store.(modmirror.Walker)
 	if !ok {
 		return fmt.Errorf("the store %v cannot list its files", store)

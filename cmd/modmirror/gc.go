@@ -91,16 +91,11 @@ func (c *gcCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer release()
-	tmp, err := os.MkdirTemp("", "modmirror-gc-")
+	store, s, done, err := c.openTemp(ctx, "gc")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	store, s, err := c.open(ctx, tmp)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
+	defer done()
 	verb := "deleted"
 	if c.dryRun {
 		verb = "would delete"

@@ -1,15 +1,6 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modmirror/modmirror/internal/testcert"
 	"github.com/modmirror/modmirror/internal/testupstream"
 )
 
@@ -27,88 +19,20 @@ import (
 // change to it shows here).
 const uniformNotFound = "not found: private module: not stored here, or not readable with the credentials given\n"
 
-// A testCA is a certificate authority made for one test, and a server
+// newTestCA makes a certificate authority for one test, and a server
 // certificate it signed for 127.0.0.1.
-type testCA struct {
-	CAFile   string // the CA's certificate, for SSL_CERT_FILE
-	CertFile string // the server's certificate, for --tls-cert
-	KeyFile  string // its key, for --tls-key
-	pool     *x509.CertPool
-}
-
-func newTestCA(t *testing.T) *testCA {
+func newTestCA(t *testing.T) *testcert.CA {
 	t.Helper()
-	dir := t.TempDir()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := testcert.New(t.TempDir(), "modmirror e2e test CA")
 	if err != nil {
 		t.Fatal(err)
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "modmirror e2e test CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca := &testCA{
-		CAFile:   filepath.Join(dir, "ca.pem"),
-		CertFile: filepath.Join(dir, "cert.pem"),
-		KeyFile:  filepath.Join(dir, "key.pem"),
-		pool:     x509.NewCertPool(),
-	}
-	ca.pool.AddCert(caCert)
-	for file, block := range map[string]*pem.Block{
-		ca.CAFile:   {Type: "CERTIFICATE", Bytes: caDER},
-		ca.CertFile: {Type: "CERTIFICATE", Bytes: der},
-		ca.KeyFile:  {Type: "PRIVATE KEY", Bytes: keyDER},
-	} {
-		if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
-		}
 	}
 	return ca
 }
 
-// Client returns an HTTP client that trusts the CA only.
-func (ca *testCA) Client() *http.Client {
-	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool}}}
-}
-
 // startTLSMirror runs a mirror in front of up that serves HTTPS with a
 // certificate of a new test CA.
-func startTLSMirror(t *testing.T, up *testupstream.Server, data string, extra ...string) (*mirror, *testCA) {
+func startTLSMirror(t *testing.T, up *testupstream.Server, data string, extra ...string) (*mirror, *testcert.CA) {
 	t.Helper()
 	ca := newTestCA(t)
 	m := startMirrorClient(t, up, data, ca.Client(), append([]string{"--tls-cert", ca.CertFile, "--tls-key", ca.KeyFile}, extra...)...)
@@ -155,7 +79,7 @@ func createTokenIn(t *testing.T, where []string, name, allow string) (id, secret
 // certificate of ca, and that sends secret, if not empty, from a .netrc
 // entry for the mirror's host and port. Private modules are below
 // corp.example and checked against no checksum database.
-func tlsGo(t *testing.T, m *mirror, ca *testCA, sumdb, secret string) *goCommand {
+func tlsGo(t *testing.T, m *mirror, ca *testcert.CA, sumdb, secret string) *goCommand {
 	t.Helper()
 	g := newGo(t, m.URL, sumdb)
 	g.env["SSL_CERT_FILE"] = ca.CAFile

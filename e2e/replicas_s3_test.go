@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modmirror/modmirror/internal/testcert"
 	"github.com/modmirror/modmirror/internal/testpostgres"
 	"github.com/modmirror/modmirror/internal/tests3"
 	"github.com/modmirror/modmirror/internal/testupstream"
@@ -30,7 +31,7 @@ type replicaSet struct {
 	up     *testupstream.Server
 	bucket s3store.Config
 	db     string
-	ca     *testCA
+	ca     *testcert.CA
 	vkey   string
 	args   []string
 	env    []string

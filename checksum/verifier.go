@@ -85,6 +85,7 @@ type Verifier struct {
 	cur *session // the sumdb.Client lookups go to; nil means make a new one
 
 	background sync.WaitGroup // lookups started by Prefetch or left by Check, and writeLater's writes
+	prefetches chan struct{}  // a slot per Prefetch lookup running
 	writers    chan struct{}  // a token for each writeLater write running
 	pendingMu  sync.Mutex
 	pending    map[string][]byte // verified files writeLater has not stored yet
@@ -123,6 +124,7 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		log:       cfg.Logger,
 		timeout:   cfg.Timeout,
 		writers:   make(chan struct{}, maxWriters),
+		prefetches: make(chan struct{}, maxPrefetches),
 		pending:   make(map[string][]byte),
 	}
 	if v.log == nil {
@@ -240,19 +242,31 @@ func (v *Verifier) lookup(ctx context.Context, q query) ([]string, error) {
 // Prefetch starts looking path@version up in the background, so that a
 // Check that follows finds the record already fetched and verified: the
 // lookup overlaps the download of the file whose hash is to be checked.
-// Errors are left for Check to report.
+// Errors are left for Check to report. At most maxPrefetches run at once:
+// beyond that Prefetch does nothing, and a Check looks the version up then.
 func (v *Verifier) Prefetch(path, version string) {
 	if _, err := newQuery(path, version); err != nil {
 		return
 	}
+	select {
+	case v.prefetches <- struct{}{}:
+	default:
+		return
+	}
 	s := v.session()
 	v.background.Go(func() {
+		defer func() { <-v.prefetches }()
 		// The client shares one lookup per record among concurrent
 		// callers, so a Check that starts meanwhile waits for this one.
 		_, err := s.client.Lookup(path, version)
 		s.finish(err)
 	})
 }
+
+// maxPrefetches bounds the lookups that Prefetch runs at once: the mirror
+// prefetches the requirements of every go.mod it fills, and a go.mod may
+// list many.
+const maxPrefetches = 64
 
 // Close waits for the lookups still running in the background, which may
 // still write verified records to the store.

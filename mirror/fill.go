@@ -12,7 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
 
 	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/gosum"
@@ -127,11 +129,43 @@ func (m *Mirror) fillMod(ctx context.Context, path, version, key string) error {
 		return err
 	}
 	m.cataloged(ctx, path, version, modmirror.ExtMod, int64(len(data)))
+	m.prefetchRequirements(path, data)
 	if m.recordsPublicLines(path) {
 		// Other modules are recorded once their zip is stored too.
 		m.recordLater(path, version)
 	}
 	return m.updateList(ctx, path)
+}
+
+// maxPrefetchRequirements bounds the requirements of one go.mod whose
+// checksum database records prefetchRequirements starts looking up.
+const maxPrefetchRequirements = 200
+
+// prefetchRequirements starts looking up, in the checksum database, the
+// versions that a verified go.mod requires: the go command loading a module
+// graph asks for their go.mod files next, and each fill then finds its
+// record (and the log tiles that prove it) already fetched and verified,
+// rather than adding a lookup's round trips after its own download. Only
+// public requirements are looked up, and nothing is fetched from the
+// upstream proxy or stored: it only overlaps verification with the
+// client's next requests. The checksum database bounds how many run.
+func (m *Mirror) prefetchRequirements(path string, gomod []byte) {
+	p, ok := m.cfg.Checker.(modmirror.Prefetcher)
+	if !ok || !m.public(path) || m.cfg.Offline {
+		return
+	}
+	f, err := modfile.ParseLax("go.mod", gomod, nil)
+	if err != nil {
+		return
+	}
+	for i, r := range f.Require {
+		if i == maxPrefetchRequirements {
+			break
+		}
+		if m.public(r.Mod.Path) && module.Check(r.Mod.Path, r.Mod.Version) == nil && semver.IsValid(r.Mod.Version) {
+			p.Prefetch(r.Mod.Path, r.Mod.Version)
+		}
+	}
 }
 
 // fillZip fetches a module zip to a temporary file, checks and verifies it,

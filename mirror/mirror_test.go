@@ -801,3 +801,40 @@ func TestCatalog(t *testing.T) {
 		t.Errorf("catalog entry %+v: want source %s, first stored after %v, last served after that", v, e.up.URL, start)
 	}
 }
+
+// A filled go.mod makes the mirror look up, in the checksum database, the
+// public versions it requires, and fetch nothing else: the go command asks
+// for their go.mod files next, and their fills find the records verified.
+func TestPrefetchRequirements(t *testing.T) {
+	t.Parallel()
+	up := testupstream.New(t, append([]testupstream.Module{{
+		Path: "example.com/app", Version: "v1.0.0", Files: map[string]string{
+			"go.mod": "module example.com/app\n\ngo 1.21\n\nrequire (\n\texample.com/a v1.1.0\n\texample.com/secret v1.0.0\n\tgithub.com/Azure/Foo v1.0.0\n)\n",
+			"app.go": "package app\n",
+		}}}, fixtures...)...)
+	e := newEnvWith(t, up, t.TempDir(), func(c *mirror.Config) {
+		c.Private = func(p string) bool { return p == "example.com/secret" }
+		c.NoSumDB = func(p string) bool { return p == "github.com/Azure/Foo" }
+	})
+	if r := e.get(t, "/example.com/app/@v/v1.0.0.mod"); r.code != 200 {
+		t.Fatalf("GET app .mod: %d %q", r.code, r.body)
+	}
+	lookup := "/sumdb/" + up.SumDBName() + "/lookup/example.com/a@v1.1.0"
+	for deadline := time.Now().Add(10 * time.Second); up.Requests(lookup) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("no lookup of the required example.com/a@v1.1.0 after the go.mod that requires it was filled; upstream log: %q", up.RequestLog())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, p := range up.RequestLog() {
+		if strings.Contains(p, "secret") || strings.Contains(p, "lookup/github.com/!azure") || strings.Contains(p, "/example.com/a/@v/") {
+			t.Errorf("the upstream was asked for %s: only lookups of public, checked requirements may be prefetched", p)
+		}
+	}
+	if r := e.get(t, "/example.com/a/@v/v1.1.0.mod"); r.code != 200 {
+		t.Fatalf("GET a .mod: %d %q", r.code, r.body)
+	}
+	if n := up.Requests(lookup); n != 1 {
+		t.Errorf("example.com/a@v1.1.0 was looked up %d times; want 1 (the fill uses the prefetched record)", n)
+	}
+}

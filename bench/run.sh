@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # Runs modmirror's benchmark suite (bench/cmd/mirrorbench) and prints a table
-# of figures, each against a baseline measured in the same run: nginx serving
-# the same store, GOPROXY=file:// on it, and proxy.golang.org itself.
+# of figures, each against a baseline measured in the same run: hits of every
+# kind and size against a bare net/http server on the same store (and nginx
+# beside it), over HTTP and HTTPS; cold "go mod download all" of two real
+# graphs against proxy.golang.org itself, with and without 50 ms added per
+# upstream request, the mirror over HTTP and HTTPS; warm against
+# GOPROXY=file:// on its store; and "modmirror snapshot hash" in MB/s.
 #
 # Installs nginx-light and wrk with apt-get if they are missing (as root).
 # The go mod download part needs proxy.golang.org; without it that part is
 # skipped with the reason (add -require-network to make that an error).
-# Takes about 12 minutes with the defaults on a quiet machine, more on a busy
-# one (it waits for other work, and measures a disturbed load again).
+# Takes about 40 minutes with the defaults on a quiet machine (25 with
+# -repeat 2 -d 5s), more on a busy one (it waits for other work, and
+# measures a disturbed load again).
 # Flags go to mirrorbench, e.g.
 #
 #	bash bench/run.sh                      # everything
 #	bash bench/run.sh -rev HEAD            # the committed tree, not the working tree
 #	bash bench/run.sh -skip-k8s -repeat 1  # local parts only, quicker
+#	bash bench/run.sh -skip-local -graphs k8s -latency 0  # one graph, no delayed runs
 #	bash bench/run.sh -pin -skip-k8s       # servers on CPU 0, load on CPU 1
 #	bash bench/run.sh -profile -keep       # plus a perf profile of the mirror
 #

@@ -21,6 +21,9 @@
 //	              holds: net/http's ReadFrom sends the first 512 bytes with
 //	              the headers and the rest in a second write
 //
+// With -tls-cert and -tls-key it serves HTTPS, as net/http's
+// ListenAndServeTLS does (no sendfile through TLS).
+//
 // Every answer has the headers modmirror sends for a stored file
 // (Content-Type, Cache-Control, ETag, Last-Modified). The prototypes answer
 // plain GETs only; a real implementation would hand conditional and range
@@ -51,6 +54,8 @@ const (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
 	root := flag.String("root", ".", "directory to serve")
+	cert := flag.String("tls-cert", "", "certificate file (PEM): serve HTTPS, with -tls-key")
+	key := flag.String("tls-key", "", "private key file (PEM) of -tls-cert")
 	flag.Parse()
 	s := &server{root: *root}
 	mux := http.NewServeMux()
@@ -60,7 +65,11 @@ func main() {
 	mux.HandleFunc("/mem/", s.serveMem)
 	mux.HandleFunc("/memsc/", s.serveMemServeContent)
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "gostatic") })
-	log.Fatal((&http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}).ListenAndServe())
+	srv := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if *cert != "" {
+		log.Fatal(srv.ListenAndServeTLS(*cert, *key))
+	}
+	log.Fatal(srv.ListenAndServe())
 }
 
 type server struct {

@@ -16,6 +16,19 @@ const (
 	version   = "v1.0.0"
 )
 
+// sizedZips are the modules, one version each, whose zips have the sizes
+// of the hit benchmark's larger zips (the small module's is about 3 KB):
+// one file of random bytes each, so that the zip is as large as its content.
+var sizedZips = []struct {
+	name string // as the tables print it
+	path string
+	size int // bytes of the data file
+}{
+	{"zip 32 KB", "example.com/bench/zip32k", 32_000},
+	{"zip 300 KB", "example.com/bench/zip300k", 300_000},
+	{"zip 3 MB", "example.com/bench/zip3m", 3_000_000},
+}
+
 // fixtures returns the fixture module versions: smallVersions versions of
 // the small module (the list endpoint has something to list) and one version
 // of the big module whose zip holds bigMiB files of 1 MiB of random bytes.
@@ -42,6 +55,14 @@ func fixtures(smallVersions, bigMiB int) []testupstream.Module {
 		big[fmt.Sprintf("data/blob%03d.bin", i)] = string(b)
 	}
 	mods = append(mods, testupstream.Module{Path: bigPath, Version: version, Files: big})
+	for _, z := range sizedZips {
+		b := make([]byte, z.size)
+		rng.Read(b)
+		mods = append(mods, testupstream.Module{Path: z.path, Version: version, Files: map[string]string{
+			"go.mod":   "module " + z.path + "\n\ngo 1.22\n",
+			"data.bin": string(b),
+		}})
+	}
 	return mods
 }
 

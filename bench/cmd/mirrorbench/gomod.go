@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -40,11 +41,23 @@ func checkRealProxy() error {
 	return nil
 }
 
-// graphDir returns the directory holding the main module, generating its
-// go.sum first (with "go mod tidy" and "go mod download all" against the
+// A graph is a main module in bench/testdata whose module graph the
+// network part downloads.
+type graph struct {
+	name  string // its directory in bench/testdata
+	title string // as the table prints it
+}
+
+var graphs = []graph{
+	{"k8s", "k8s.io/client-go@v0.31.0"},
+	{"service", "a service's graph (gin, pgx, S3, MinIO, OpenTelemetry, client-go)"},
+}
+
+// graphDir returns the directory holding a graph's main module, generating
+// its go.sum first (with "go mod tidy" and "go mod download all" against the
 // real proxy) if it is missing or regeneration was asked for.
-func (b *bench) graphDir() (string, error) {
-	dir := filepath.Join(b.root, "bench", "testdata", "k8s")
+func (b *bench) graphDir(name string) (string, error) {
+	dir := filepath.Join(b.root, "bench", "testdata", name)
 	if _, err := os.Stat(filepath.Join(dir, "go.sum")); err == nil && !b.regenGoSum {
 		return dir, nil
 	}
@@ -54,7 +67,7 @@ func (b *bench) graphDir() (string, error) {
 		return "", err
 	}
 	defer benchutil.RemoveAll(tmp)
-	env := goEnv(realProxy, tmp)
+	env := b.goEnv(realProxy, tmp)
 	for _, args := range [][]string{{"mod", "tidy"}, {"mod", "download", "all"}} {
 		cmd := exec.Command(b.goBin, args...)
 		cmd.Dir, cmd.Env = dir, env
@@ -67,8 +80,9 @@ func (b *bench) graphDir() (string, error) {
 
 // goEnv is the environment of a go command that downloads through proxy
 // into a fresh module cache and GOPATH under dir.
-func goEnv(proxy, dir string) []string {
+func (b *bench) goEnv(proxy, dir string) []string {
 	return cleanEnv(
+		"SSL_CERT_FILE="+b.certBundle, // the mirror and the delaying proxy over HTTPS
 		"GOPROXY="+proxy,
 		"GOSUMDB="+realSumDB,
 		"GOFLAGS=-modcacherw",
@@ -111,10 +125,21 @@ func (b *bench) goModDownload(graphDir, proxy string) (downloadRun, error) {
 		}
 	}
 	sum, _ := os.ReadFile(filepath.Join(proj, "go.sum"))
+	// The go command's module cache goes on tmpfs where there is one:
+	// extracting hundreds of MB on a disk leaves dirty pages whose
+	// writeback slows whichever run comes next, and what is measured is
+	// the proxy, not the client's disk.
+	cacheDir := dir
+	if b.clientTmpfs != "" {
+		if cacheDir, err = os.MkdirTemp(b.clientTmpfs, "mirrorbench-gomodcache-"); err != nil {
+			return downloadRun{}, err
+		}
+		defer benchutil.RemoveAll(cacheDir)
+	}
 	b.checkQuiet("go mod download (GOPROXY=" + proxy + ")")
 
 	cmd := exec.Command(b.goBin, "mod", "download", "-json", "all")
-	cmd.Dir, cmd.Env = proj, goEnv(proxy, dir)
+	cmd.Dir, cmd.Env = proj, b.goEnv(proxy, cacheDir)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
@@ -144,7 +169,7 @@ func (b *bench) goModDownload(graphDir, proxy string) (downloadRun, error) {
 		}
 	}
 	if after, _ := os.ReadFile(filepath.Join(proj, "go.sum")); !bytes.Equal(sum, after) {
-		return run, errors.New("go mod download changed go.sum: bench/testdata/k8s/go.sum is incomplete; rerun with -regen-gosum")
+		return run, fmt.Errorf("go mod download changed go.sum: %s/go.sum is incomplete; rerun with -regen-gosum", graphDir)
 	}
 	return run, nil
 }
@@ -224,73 +249,169 @@ func tailBytes(b []byte, n int) []byte {
 	return b
 }
 
-// k8s measures "go mod download all" of the graph of k8s.io/client-go: cold
-// (an empty mirror filling from the real proxy, verifying against the real
-// checksum database) against the real proxy directly, and warm (the mirror
-// filled by the cold runs) against GOPROXY=file:// on the same store.
-func (b *bench) k8s() error {
+// A coldVariant is one way of running the mirror in the cold measurement.
+type coldVariant struct {
+	tls   bool // the go command reaches the mirror over HTTPS
+	delay bool // both reach the upstream through the delaying proxy
+}
+
+func (v coldVariant) String() string {
+	s := "mirror over HTTP"
+	if v.tls {
+		s = "mirror over HTTPS"
+	}
+	if v.delay {
+		s += ", upstream +latency"
+	}
+	return s
+}
+
+// network measures "go mod download all" of each graph: cold (an empty
+// mirror filling from the real proxy, verifying against the real checksum
+// database) against the same command straight to the upstream, with the
+// mirror served over HTTP and over HTTPS, and again with b.latency added
+// to every upstream request of both sides; then warm (the mirror filled by
+// the cold runs) against GOPROXY=file:// on the same store; then the
+// snapshot hash of the first graph.
+func (b *bench) network() error {
 	if err := checkRealProxy(); err != nil {
 		return fmt.Errorf("the real proxy is not reachable (%v)", err)
 	}
-	graph, err := b.graphDir()
-	if err != nil {
-		return err
+	upstreams := map[bool]string{false: realProxy}
+	variants := []coldVariant{{}, {tls: true}}
+	if b.latency > 0 {
+		delayed, stop, err := b.startDelayProxy(realProxy, b.latency)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		upstreams[true] = delayed
+		variants = append(variants, coldVariant{delay: true}, coldVariant{tls: true, delay: true})
 	}
-	var cold, direct, warm, file []time.Duration
-	var lastData string
+	for gi, gr := range graphs {
+		if !b.graphs[gr.name] {
+			continue
+		}
+		fmt.Printf("\n== go mod download all, %s (bench/testdata/%s)\n", gr.title, gr.name)
+		dir, err := b.graphDir(gr.name)
+		if err != nil {
+			return err
+		}
+		filled, err := b.cold(gr, dir, upstreams, variants)
+		if err != nil {
+			return err
+		}
+		if err := b.warm(gr, dir, filled); err != nil {
+			return err
+		}
+		if gi == 0 {
+			if err := b.snapshotHash(gr, dir, filled); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// cold runs the cold measurements of a graph and returns the data
+// directory of a mirror that the last plain run filled.
+func (b *bench) cold(gr graph, dir string, upstreams map[bool]string, variants []coldVariant) (string, error) {
+	direct := map[bool][]time.Duration{}
+	cold := make([][]time.Duration, len(variants))
+	metrics := make([]string, len(variants))
+	var filled string
 	var mods downloadRun
 	for i := range b.k8sRuns {
-		data := filepath.Join(b.work, fmt.Sprintf("k8s-mirror-%d", i))
-		runMirror := func() error {
-			m, err := b.startMirror(fmt.Sprintf("mirror-k8s-cold-%d", i), mirrorOptions{data: data, upstream: realProxy, sumdb: realSumDB})
-			if err != nil {
-				return err
+		var steps []func() error
+		for _, delay := range []bool{false, true} {
+			if upstreams[delay] == "" {
+				continue
 			}
-			defer m.stop()
-			r, err := b.goModDownload(graph, m.url)
-			if err != nil {
-				return err
-			}
-			cold = append(cold, r.elapsed)
-			mods = r
-			fmt.Printf("  cold run %d: through an empty mirror  %6.2fs (%d zips, %.1f MB)\n", i+1, r.elapsed.Seconds(), r.modules, float64(r.zipSize)/1e6)
-			if sum, err := mirrorTimes(m.url); err == nil {
-				fmt.Print(sum)
-				b.coldTimes = sum
-			}
-			return nil
+			steps = append(steps, func() error {
+				r, err := b.goModDownload(dir, upstreams[delay])
+				if err != nil {
+					return err
+				}
+				direct[delay] = append(direct[delay], r.elapsed)
+				mods = r
+				fmt.Printf("  run %d: straight to the upstream%s  %6.2fs (%d zips, %.1f MB)\n", i+1, latencyNote(delay, b.latency), r.elapsed.Seconds(), r.modules, float64(r.zipSize)/1e6)
+				return nil
+			})
 		}
-		runDirect := func() error {
-			r, err := b.goModDownload(graph, realProxy)
-			if err != nil {
+		for vi, v := range variants {
+			steps = append(steps, func() error {
+				data := filepath.Join(b.work, fmt.Sprintf("%s-mirror-%d-%d", gr.name, vi, i))
+				m, err := b.startMirror(fmt.Sprintf("mirror-%s-cold-%d-%d", gr.name, vi, i),
+					mirrorOptions{data: data, upstream: upstreams[v.delay], sumdb: realSumDB, tls: v.tls})
+				if err != nil {
+					return err
+				}
+				r, err := b.goModDownload(dir, m.url)
+				if err == nil {
+					cold[vi] = append(cold[vi], r.elapsed)
+					fmt.Printf("  run %d: through an empty %-34s %6.2fs\n", i+1, v.String()+latencyNote(v.delay, b.latency), r.elapsed.Seconds())
+					if sum, merr := mirrorTimes(m.url); merr == nil {
+						metrics[vi] = sum
+					}
+				}
+				m.stop()
+				if err == nil && vi == 0 {
+					if filled != "" {
+						benchutil.RemoveAll(filled)
+					}
+					filled = data
+				} else {
+					benchutil.RemoveAll(data)
+				}
 				return err
-			}
-			direct = append(direct, r.elapsed)
-			fmt.Printf("  cold run %d: straight to %s  %6.2fs (%d zips)\n", i+1, realProxy, r.elapsed.Seconds(), r.modules)
-			return nil
+			})
 		}
 		// Alternate the order, so that neither side always goes first
 		// while the real proxy's caches warm up.
-		steps := []func() error{runDirect, runMirror}
 		if i%2 == 1 {
-			steps[0], steps[1] = steps[1], steps[0]
+			slices.Reverse(steps)
 		}
 		for _, step := range steps {
 			if err := step(); err != nil {
-				return err
+				return "", err
 			}
 		}
-		lastData = data
 	}
-	b.rowTime("go mod download all, k8s.io/client-go@v0.31.0, cold (empty mirror vs proxy.golang.org)", cold, direct, 1.1,
-		fmt.Sprintf("%d zips, %.0f MB; median of %d; the last cold mirror's metrics:\n%s", mods.modules, float64(mods.zipSize)/1e6, b.k8sRuns, strings.TrimRight(b.coldTimes, "\n")))
+	fmt.Printf("  metrics of the last run of each variant:\n")
+	for vi, v := range variants {
+		fmt.Printf("   %s%s:\n%s", v, latencyNote(v.delay, b.latency), metrics[vi])
+		b.rowTime(fmt.Sprintf("cold go mod download all, %s: %s%s vs straight to the upstream", gr.title, v, latencyNote(v.delay, b.latency)),
+			cold[vi], direct[v.delay], 1.1,
+			fmt.Sprintf("%d zips, %.0f MB; median of %d; the go command reaches proxy.golang.org over HTTPS%s; the last cold mirror's metrics:\n%s",
+				mods.modules, float64(mods.zipSize)/1e6, b.k8sRuns, throughDelay(v.delay), strings.TrimRight(metrics[vi], "\n")))
+	}
+	return filled, nil
+}
 
-	m, err := b.startMirror("mirror-k8s-warm", mirrorOptions{data: lastData, upstream: realProxy, sumdb: realSumDB})
+func latencyNote(delay bool, d time.Duration) string {
+	if !delay {
+		return ""
+	}
+	return fmt.Sprintf(" (+%s per upstream request)", d)
+}
+
+func throughDelay(delay bool) string {
+	if !delay {
+		return ""
+	}
+	return " through the delaying proxy (both sides)"
+}
+
+// warm measures "go mod download all" through a mirror on a filled data
+// directory against GOPROXY=file:// on its store.
+func (b *bench) warm(gr graph, dir, data string) error {
+	m, err := b.startMirror("mirror-"+gr.name+"-warm", mirrorOptions{data: data, upstream: realProxy, sumdb: realSumDB})
 	if err != nil {
 		return err
 	}
 	defer m.stop()
-	fileProxy := "file://" + filepath.Join(lastData, "cache", "download")
+	fileProxy := "file://" + filepath.Join(data, "cache", "download")
+	var warm, file []time.Duration
 	for i := range b.k8sRuns {
 		steps := []struct {
 			proxy string
@@ -300,7 +421,7 @@ func (b *bench) k8s() error {
 			steps[0], steps[1] = steps[1], steps[0]
 		}
 		for _, s := range steps {
-			r, err := b.goModDownload(graph, s.proxy)
+			r, err := b.goModDownload(dir, s.proxy)
 			if err != nil {
 				return err
 			}
@@ -308,7 +429,72 @@ func (b *bench) k8s() error {
 			fmt.Printf("  warm run %d: GOPROXY=%s  %6.2fs\n", i+1, s.proxy, r.elapsed.Seconds())
 		}
 	}
-	b.rowTime("go mod download all, k8s.io/client-go@v0.31.0, warm (filled mirror vs file:// on its store)", warm, file, 1.1,
+	b.rowTime(fmt.Sprintf("warm go mod download all, %s: filled mirror vs file:// on its store", gr.title), warm, file, 1.1,
 		fmt.Sprintf("median of %d", b.k8sRuns))
+	return nil
+}
+
+// snapshotHash makes a snapshot of a graph from a filled mirror and times
+// "modmirror snapshot hash" on it: wall time of the whole command, a warm
+// page cache, the median of 5 after one unmeasured run.
+func (b *bench) snapshotHash(gr graph, dir, data string) error {
+	m, err := b.startMirror("mirror-"+gr.name+"-snapshot", mirrorOptions{data: data, upstream: realProxy, sumdb: realSumDB})
+	if err != nil {
+		return err
+	}
+	out := filepath.Join(b.work, "snapshot-"+gr.name)
+	cmd := exec.Command(b.mirrorBin, "snapshot", "--upstream", m.url, "-o", out, dir)
+	cmd.Env = cleanEnv()
+	res, err := cmd.CombinedOutput()
+	m.stop()
+	if err != nil {
+		return fmt.Errorf("modmirror snapshot: %v\n%s", err, res)
+	}
+	defer benchutil.RemoveAll(out)
+	var size int64
+	files := 0
+	err = filepath.WalkDir(out, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		size += fi.Size()
+		files++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var rates []float64
+	var secs []float64
+	for i := range 6 {
+		cmd := exec.Command(b.mirrorBin, "snapshot", "hash", out)
+		cmd.Env = cleanEnv()
+		start := time.Now()
+		if res, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("modmirror snapshot hash: %v\n%s", err, res)
+		}
+		if i == 0 {
+			continue
+		}
+		d := time.Since(start).Seconds()
+		secs = append(secs, d*1000)
+		rates = append(rates, float64(size)/d/1e6)
+	}
+	rate := benchutil.Median(rates)
+	fmt.Printf("  modmirror snapshot hash: %d files, %.1f MB: %s ms; %.0f MB/s (median)\n", files, float64(size)/1e6, formatAll(secs, "%.1f"), rate)
+	b.rows = append(b.rows, row{
+		metric:   fmt.Sprintf("modmirror snapshot hash OUT, %s tree (%.0f MB), MB/s wall", gr.title, float64(size)/1e6),
+		mirror:   fmt.Sprintf("%.0f", rate),
+		baseline: "—",
+		ratio:    "—",
+		target:   ">= 1000 MB/s",
+		verdict:  verdict(rate >= 1000),
+		detail: fmt.Sprintf("%d files; wall time of the whole command, page cache warm, median of 5 after one unmeasured run: [%s] ms",
+			files, formatAll(secs, "%.1f")),
+	})
 	return nil
 }

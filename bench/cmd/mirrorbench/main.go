@@ -29,11 +29,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/modmirror/modmirror/bench/internal/benchutil"
+	"github.com/modmirror/modmirror/internal/testcert"
 )
 
 type bench struct {
@@ -48,12 +50,16 @@ type bench struct {
 	bigMiB         int
 	k8sRuns        int
 	regenGoSum     bool
+	latency        time.Duration   // added per upstream request in the delayed cold runs
+	graphs         map[string]bool // graphs of the network part
+	clientTmpfs    string          // directory on tmpfs for the go command's module caches, or ""
 	profile        bool
 	rev            string // git revision to build modmirror from; empty: the working tree
 	quietWait      time.Duration
+	ca             *testcert.CA // of the HTTPS servers
+	certBundle     string       // the system's roots and ca's certificate, for SSL_CERT_FILE
 
 	rows      []row
-	coldTimes string // the last cold mirror's request and fetch times
 	breakdown []breakdownRow
 	notes     []string
 }
@@ -75,7 +81,10 @@ func run() int {
 	flag.IntVar(&b.rssClients, "rss-clients", 32, "concurrent clients of the memory measurement")
 	flag.IntVar(&b.bigMiB, "big-mib", 100, "size of the large zip's content in MiB")
 	flag.IntVar(&b.k8sRuns, "k8s-runs", 3, "runs of each go mod download measurement")
-	flag.BoolVar(&b.regenGoSum, "regen-gosum", false, "regenerate bench/testdata/k8s/go.sum with the real proxy")
+	flag.BoolVar(&b.regenGoSum, "regen-gosum", false, "regenerate the graphs' go.sum files (bench/testdata/*/go.sum) with the real proxy")
+	flag.DurationVar(&b.latency, "latency", 50*time.Millisecond, "latency added to every upstream request in the delayed cold runs (0: no such runs)")
+	flag.StringVar(&b.clientTmpfs, "client-tmpfs", "/dev/shm", "tmpfs directory for the go command's module caches in the go mod download part (\"\": the work directory)")
+	graphList := flag.String("graphs", "k8s,service", "graphs of the go mod download part, from: k8s, service")
 	flag.BoolVar(&b.profile, "profile", false, "record a CPU profile of the mirror with perf under the .info and small zip loads")
 	flag.DurationVar(&b.quietWait, "quiet-wait", 3*time.Minute, "longest time to wait, in all, for other work to leave the CPUs idle before measurements")
 	skipLocal := flag.Bool("skip-local", false, "skip the local parts: run only the go mod download part")
@@ -87,6 +96,20 @@ func run() int {
 	keep := flag.Bool("keep", false, "keep the work directory: store, logs, nginx config, profiles")
 	mdOut := flag.String("o", "", "also write the table as Markdown to this file")
 	flag.Parse()
+	if b.clientTmpfs != "" {
+		if fi, err := os.Stat(b.clientTmpfs); err != nil || !fi.IsDir() {
+			fmt.Printf("-client-tmpfs %s: not a directory; the go command's module caches go in the work directory\n", b.clientTmpfs)
+			b.clientTmpfs = ""
+		}
+	}
+	b.graphs = map[string]bool{}
+	for _, g := range strings.Split(*graphList, ",") {
+		if !slices.ContainsFunc(graphs, func(x graph) bool { return x.name == g }) {
+			log.Printf("-graphs: unknown graph %q", g)
+			return 2
+		}
+		b.graphs[g] = true
+	}
 
 	tb := &benchutil.ProgramTB{Program: "mirrorbench"}
 	defer tb.RunCleanups()
@@ -124,8 +147,7 @@ func run() int {
 	case b.pin:
 		b.skipped("skipped (-pin: the go command would run on one CPU)")
 	default:
-		fmt.Println("\n== go mod download all, k8s.io/client-go v0.31.0")
-		if err := b.k8s(); err != nil {
+		if err := b.network(); err != nil {
 			fmt.Printf("SKIPPED the go mod download part: %v\n", err)
 			b.skipped("skipped: " + firstLine(err.Error()))
 			if *requireNet {
@@ -172,10 +194,14 @@ func run() int {
 }
 
 func (b *bench) skipped(why string) {
-	for _, m := range []string{"cold", "warm"} {
-		b.rows = append(b.rows, row{metric: "go mod download all, k8s.io/client-go@v0.31.0, " + m,
-			mirror: "—", baseline: "—", ratio: "—", target: "<= 1.10x", verdict: "skipped", detail: why})
+	for _, g := range graphs {
+		if b.graphs[g.name] {
+			b.rows = append(b.rows, row{metric: "go mod download all (cold, warm), " + g.title,
+				mirror: "—", baseline: "—", ratio: "—", target: "<= 1.10x", verdict: "skipped", detail: why})
+		}
 	}
+	b.rows = append(b.rows, row{metric: "modmirror snapshot hash OUT", mirror: "—", baseline: "—", ratio: "—",
+		target: ">= 1000 MB/s", verdict: "skipped", detail: why})
 }
 
 // setup finds the module root and the tools, creates the work directory and
@@ -214,6 +240,9 @@ func (b *bench) setup(workDir string) error {
 	}
 	// nginx's workers run as an unprivileged user and must reach the store.
 	if err := os.Chmod(b.work, 0o755); err != nil {
+		return err
+	}
+	if err := b.makeCA(); err != nil {
 		return err
 	}
 	b.mirrorBin = filepath.Join(b.work, "modmirror")

@@ -105,6 +105,7 @@ type mirrorOptions struct {
 	upstream string
 	sumdb    string
 	offline  bool
+	tls      bool     // serve HTTPS with the run's certificate
 	extra    []string // more flags
 }
 
@@ -130,10 +131,16 @@ func (b *bench) startMirror(name string, o mirrorOptions) (*server, error) {
 		// nginx's workers, another user, serve the same store.
 		args = append(args, "--data-perm", "world")
 	}
+	url := "http://" + addr
+	if o.tls {
+		args = append(args, "--tls-cert", b.ca.CertFile, "--tls-key", b.ca.KeyFile)
+		url = "https://" + addr
+	}
 	args = append(args, o.extra...)
 	cmd := b.serverCommand(b.mirrorBin, args...)
-	cmd.Env = cleanEnv()
-	url := "http://" + addr
+	// The bundle lets the mirror reach an upstream served with the run's
+	// certificate (the delaying proxy).
+	cmd.Env = cleanEnv("SSL_CERT_FILE=" + b.certBundle)
 	// Ready when the index page answers. (Not /healthz: it lists the
 	// store directory "." which fsstore refuses as a name, so it answers
 	// 503 on a healthy mirror.)

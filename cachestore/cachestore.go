@@ -36,7 +36,12 @@ type Store struct {
 	size  int64
 	lru   list.List // of *entry, most recently used first
 	items map[string]*list.Element
+	large map[string]bool // names of files larger than maxFile
 }
+
+// maxLarge bounds the names of large files remembered; when it is reached
+// they are forgotten and learnt again.
+const maxLarge = 16384
 
 var _ modmirror.Store = (*Store)(nil)
 
@@ -49,7 +54,8 @@ type entry struct {
 // New returns a Store in front of s that keeps up to maxBytes of files no
 // larger than maxFile in memory.
 func New(s modmirror.Store, maxBytes, maxFile int64) *Store {
-	return &Store{Store: s, maxBytes: maxBytes, maxFile: min(maxFile, maxBytes), items: make(map[string]*list.Element)}
+	return &Store{Store: s, maxBytes: maxBytes, maxFile: min(maxFile, maxBytes),
+		items: make(map[string]*list.Element), large: make(map[string]bool)}
 }
 
 // cacheable reports whether a name holds a file that never changes.
@@ -62,16 +68,28 @@ func (s *Store) Open(ctx context.Context, name string) (modmirror.File, error) {
 	if !cacheable(name) {
 		return s.Store.Open(ctx, name)
 	}
-	if e := s.get(name); e != nil {
+	e, large := s.get(name)
+	if e != nil {
 		return newFile(e), nil
 	}
 	f, err := s.Store.Open(ctx, name)
-	if err != nil {
-		return nil, err
+	if err != nil || large {
+		// A file once too large stays so (stored files never change):
+		// no Stat here, the caller makes its own.
+		return f, err
 	}
 	fi, err := f.Stat()
-	if err != nil || fi.Size() > s.maxFile {
+	if err != nil {
 		return f, err
+	}
+	if fi.Size() > s.maxFile {
+		s.mu.Lock()
+		if len(s.large) >= maxLarge {
+			clear(s.large)
+		}
+		s.large[name] = true
+		s.mu.Unlock()
+		return f, nil
 	}
 	// Read a little more than the size said, to notice a file that is
 	// not what its Stat claims.
@@ -83,7 +101,7 @@ func (s *Store) Open(ctx context.Context, name string) (modmirror.File, error) {
 	if int64(len(data)) != fi.Size() {
 		return s.Store.Open(ctx, name)
 	}
-	e := &entry{name: name, data: data, modTime: fi.ModTime()}
+	e = &entry{name: name, data: data, modTime: fi.ModTime()}
 	s.put(e)
 	return newFile(e), nil
 }
@@ -92,6 +110,7 @@ func (s *Store) Open(ctx context.Context, name string) (modmirror.File, error) {
 // a name is dropped all the same, should one ever be.
 func (s *Store) Replace(ctx context.Context, name string, r io.Reader) error {
 	s.mu.Lock()
+	delete(s.large, name)
 	if el, ok := s.items[name]; ok {
 		s.remove(el)
 	}
@@ -99,15 +118,17 @@ func (s *Store) Replace(ctx context.Context, name string, r io.Reader) error {
 	return s.Store.Replace(ctx, name, r)
 }
 
-func (s *Store) get(name string) *entry {
+// get returns the cached entry of name, or nil and whether the file is
+// known to be too large to cache.
+func (s *Store) get(name string) (*entry, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	el, ok := s.items[name]
 	if !ok {
-		return nil
+		return nil, s.large[name]
 	}
 	s.lru.MoveToFront(el)
-	return el.Value.(*entry)
+	return el.Value.(*entry), false
 }
 
 func (s *Store) put(e *entry) {
@@ -182,6 +203,7 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 		return fmt.Errorf("cachestore: %v cannot delete files", s.Store)
 	}
 	s.mu.Lock()
+	delete(s.large, name)
 	if el, ok := s.items[name]; ok {
 		s.remove(el)
 	}

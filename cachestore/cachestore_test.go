@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/cachestore"
 	"github.com/modmirror/modmirror/fsstore"
 	"github.com/modmirror/modmirror/storetest"
@@ -111,5 +114,64 @@ func TestEviction(t *testing.T) {
 	os.RemoveAll(filepath.Join(s.Store.(*fsstore.Store).Root(), "b.com"))
 	if _, err := s.Open(ctx, names[1]); err == nil {
 		t.Error("the least recently used file was not evicted")
+	}
+}
+
+// statCounter is a store whose files count the Stat calls made on them.
+type statCounter struct {
+	modmirror.Store
+	stats atomic.Int64
+}
+
+type countedFile struct {
+	modmirror.File
+	n *atomic.Int64
+}
+
+func (f countedFile) Stat() (fs.FileInfo, error) {
+	f.n.Add(1)
+	return f.File.Stat()
+}
+
+func (s *statCounter) Open(ctx context.Context, name string) (modmirror.File, error) {
+	f, err := s.Store.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return countedFile{f, &s.stats}, nil
+}
+
+// A file too large to keep is opened straight from the store after the
+// first time, without a Stat of the cache's own: the server makes its own,
+// and on this path a system call is a tenth of a hit.
+func TestLargeFileStatOnce(t *testing.T) {
+	ctx := context.Background()
+	fss, err := fsstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := &statCounter{Store: fss}
+	s := cachestore.New(inner, 1<<20, 100)
+	const name = "example.com/m/@v/v1.0.0.zip"
+	content := strings.Repeat("z", 200)
+	if err := s.Create(ctx, name, strings.NewReader(content)); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		f, err := s.Open(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(f)
+		f.Close()
+		if err != nil || string(data) != content {
+			t.Fatalf("read %q, %v", data, err)
+		}
+	}
+	if n := inner.stats.Load(); n != 1 {
+		t.Errorf("the cache made %d Stat calls for 3 opens of a large file; want 1", n)
+	}
+	if n, _ := s.Len(); n != 0 {
+		t.Errorf("the cache holds %d files; want none", n)
 	}
 }

@@ -249,10 +249,13 @@ func TestMemoryCacheMaxFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := memoryCacheMaxFile(fsStore); got != 8<<10 {
+	if got := memoryCacheMaxFile(fsStore, false); got != 8<<10 {
 		t.Errorf("in front of the file system store: %d, want 8 KiB (larger files go by sendfile)", got)
 	}
-	if got := memoryCacheMaxFile(cachestore.New(fsStore, 1<<20, 1<<10)); got != 128<<10 {
+	if got := memoryCacheMaxFile(fsStore, true); got != 128<<10 {
+		t.Errorf("in front of the file system store over TLS: %d, want 128 KiB (no sendfile through TLS)", got)
+	}
+	if got := memoryCacheMaxFile(cachestore.New(fsStore, 1<<20, 1<<10), false); got != 128<<10 {
 		t.Errorf("in front of another store: %d, want 128 KiB", got)
 	}
 }

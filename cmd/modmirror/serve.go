@@ -267,7 +267,7 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_, metric
 	}
 	store := backend
 	if c.memoryCache > 0 {
-		store = cachestore.New(backend, c.memoryCache<<20, memoryCacheMaxFile(backend))
+		store = cachestore.New(backend, c.memoryCache<<20, memoryCacheMaxFile(backend, c.tls.scheme() == "https"))
 	}
 	if fs, ok := backend.(*fsstore.Store); ok {
 		log.Info("data directory", "dir", dir.Path, "store", fs.Root(), "GOPROXY", "file://"+filepath.ToSlash(fs.Root()))
@@ -793,14 +793,16 @@ func (c *serveCommand) withAccessLog(h http.Handler, log *slog.Logger) (http.Han
 }
 
 // memoryCacheMaxFile is the largest file the memory cache keeps in front of
-// a store. A file on the local disk is sent by sendfile(2), which beats a
-// write from memory from about 10 KiB on (docs/BENCHMARKS.md, "Hits:
-// memory or sendfile"), so in front of the file system store only files of
-// up to 8 KiB are kept: .info files, most go.mod files, hash tiles, small
-// zips. In front of an object store every file read is a request over the
-// network, so files of up to 128 KiB are kept.
-func memoryCacheMaxFile(backend modmirror.Store) int64 {
-	if _, ok := backend.(*fsstore.Store); ok {
+// a store. A file on the local disk is sent by sendfile(2), which over plain
+// TCP beats a write from memory from about 10 KiB on (docs/BENCHMARKS.md,
+// "Hits: memory or sendfile"), so in front of the file system store only
+// files of up to 8 KiB are kept: .info files, most go.mod files, hash
+// tiles, small zips. Over TLS there is no sendfile, and a file is read and
+// encrypted either way, so memory saves the open, stat, read and close of
+// every hit: files of up to 128 KiB are kept. In front of an object store
+// every file read is a request over the network: 128 KiB too.
+func memoryCacheMaxFile(backend modmirror.Store, tls bool) int64 {
+	if _, ok := backend.(*fsstore.Store); ok && !tls {
 		return 8 << 10
 	}
 	return 128 << 10

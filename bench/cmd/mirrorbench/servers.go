@@ -40,6 +40,7 @@ func start(name, url, logPath string, cmd *exec.Cmd, ready func() error) (*serve
 		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
+	benchutil.KillWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("starting %s: %w", name, err)

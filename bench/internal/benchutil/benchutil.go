@@ -10,6 +10,7 @@ import (
 	"io"
 	"log"
 	"os"
+	"os/exec"
 	"os/signal"
 	"slices"
 	"strconv"
@@ -142,11 +143,15 @@ func Tail(path string, n int) string {
 func RemoveAll(dir string) { rmtree.RemoveAll(dir) }
 
 // OnInterrupt runs stop, then exits with status 130, when the program is
-// interrupted or its output pipe closes, so that the servers a driver
-// started do not outlive it.
+// interrupted, so that the servers a driver started do not outlive it.
+// SIGPIPE is not caught: once notified of it, a Go program receives it for
+// every write to a socket its peer closed, which an HTTP server in the
+// driver (a fixture upstream, a delaying proxy) makes as a matter of course.
+// A closed output pipe ends the program at its next write instead, and
+// KillWithParent makes its servers end with it.
 func OnInterrupt(stop func()) {
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		<-sig
 		fmt.Fprintln(os.Stderr, "interrupted; stopping")
@@ -238,3 +243,7 @@ func (t *ProgramTB) RunCleanups() {
 		f()
 	}
 }
+
+// KillWithParent makes cmd's process receive SIGTERM when the driver dies,
+// however it dies (Linux only: elsewhere it does nothing).
+func KillWithParent(cmd *exec.Cmd) { killWithParent(cmd) }

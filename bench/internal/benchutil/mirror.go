@@ -76,6 +76,7 @@ func StartMirror(tb *ProgramTB, bin, name string, env []string, ready time.Durat
 	m.Cmd = exec.Command(bin, args...)
 	m.Cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + data}, env...)
 	m.Cmd.Stdout, m.Cmd.Stderr = logf, logf
+	KillWithParent(m.Cmd)
 	if err := m.Cmd.Start(); err != nil {
 		return nil, err
 	}

@@ -152,6 +152,7 @@ func (memInfo) Sys() any           { return nil }
 type readFromRecorder struct {
 	*httptest.ResponseRecorder
 	readFrom bool
+	writes   int
 }
 
 func (r *readFromRecorder) ReadFrom(src io.Reader) (int64, error) {
@@ -159,10 +160,15 @@ func (r *readFromRecorder) ReadFrom(src io.Reader) (int64, error) {
 	return io.Copy(r.ResponseRecorder, src)
 }
 
+func (r *readFromRecorder) Write(p []byte) (int, error) {
+	r.writes++
+	return r.ResponseRecorder.Write(p)
+}
+
 // TestSendfileOrWrite checks how bodies leave: a stored file of more than
 // 4 KiB through ReadFrom (sendfile), a smaller one, one over TLS (where
-// there is no sendfile) and content in memory up to 16 KiB, in the one
-// write with the headers.
+// there is no sendfile) and content in memory up to 64 KiB, in one Write
+// (net/http sends it with the headers).
 func TestSendfileOrWrite(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -180,6 +186,7 @@ func TestSendfileOrWrite(t *testing.T) {
 		{"file 6 KiB over TLS", 6 << 10, false, true, false}, // no sendfile there
 		{"memory 6 KiB", 6 << 10, true, false, false},
 		{"memory 16 KiB", 16 << 10, true, false, false},
+		{"memory 64 KiB", 64 << 10, true, false, false},
 		{"memory 100 KiB", 100 << 10, true, false, true},
 	} {
 		data := bytes.Repeat([]byte{'z'}, tt.size)
@@ -208,6 +215,9 @@ func TestSendfileOrWrite(t *testing.T) {
 		}
 		if rec.readFrom != tt.readFrom {
 			t.Errorf("%s: sent through ReadFrom: %v, want %v", tt.name, rec.readFrom, tt.readFrom)
+		}
+		if !tt.readFrom && rec.writes != 1 {
+			t.Errorf("%s: the body went out in %d Writes, want 1", tt.name, rec.writes)
 		}
 	}
 }

@@ -249,8 +249,8 @@ func TestMemoryCacheMaxFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := memoryCacheMaxFile(fsStore, false); got != 8<<10 {
-		t.Errorf("in front of the file system store: %d, want 8 KiB (larger files go by sendfile)", got)
+	if got := memoryCacheMaxFile(fsStore, false); got != 64<<10 {
+		t.Errorf("in front of the file system store: %d, want 64 KiB (larger files go by sendfile)", got)
 	}
 	if got := memoryCacheMaxFile(fsStore, true); got != 128<<10 {
 		t.Errorf("in front of the file system store over TLS: %d, want 128 KiB (no sendfile through TLS)", got)

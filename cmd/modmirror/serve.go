@@ -92,7 +92,7 @@ environment, else from the file "go env -w" writes.`)
 	f.StringVar(&c.data, "data", defaultDataDir(), "data `directory`: the store is its cache/download subdirectory; one serve process at a time")
 	f.StringVar(&c.dataPerm, "data-perm", string(datadir.Private), "who besides the mirror's user may read the data directory: `private` (directories 0700, files 0600), group (0750, 0640) or world (0755, 0644), for a backup user or a web server serving the store; existing files are changed to match at start")
 	f.StringVar(&c.store, "store", "", "where module files are stored: `URL` file:///path, or s3://BUCKET/PREFIX?endpoint=HOST:PORT&region=R (insecure=true for http, create=true to make the bucket), with credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or ~/.aws/credentials; default file://<data>/cache/download")
-	f.Int64Var(&c.memoryCache, "memory-cache-mb", 64, "`MiB` of memory for keeping small stored files (up to 8 KiB each in front of the data directory, whose larger files go out by sendfile; up to 128 KiB over TLS, which has no sendfile, and in front of an S3 store), so hits skip the store; 0 turns it off")
+	f.Int64Var(&c.memoryCache, "memory-cache-mb", 64, "`MiB` of memory for keeping small stored files (up to 64 KiB each in front of the data directory, whose larger files go out by sendfile; up to 128 KiB over TLS, which has no sendfile, and in front of an S3 store), so hits skip the store; 0 turns it off")
 	f.BoolVar(&c.offline, "offline", false, "serve from the store only, never asking the upstream")
 	f.StringVar(&c.catalogDB, "catalog-db", "", "`database` of the catalog, the index of stored versions (first stored, source, sizes, last served): sqlite:///path/file.db, a file path, or postgres://user:pass@host/db; default --shared-db, else <data>/catalog.db; off for none")
 
@@ -793,17 +793,17 @@ func (c *serveCommand) withAccessLog(h http.Handler, log *slog.Logger) (http.Han
 }
 
 // memoryCacheMaxFile is the largest file the memory cache keeps in front of
-// a store. A file on the local disk is sent by sendfile(2), which over plain
-// TCP beats a write from memory from about 10 KiB on (docs/BENCHMARKS.md,
-// "Hits: memory or sendfile"), so in front of the file system store only
-// files of up to 8 KiB are kept: .info files, most go.mod files, hash
-// tiles, small zips. Over TLS there is no sendfile, and a file is read and
-// encrypted either way, so memory saves the open, stat, read and close of
-// every hit: files of up to 128 KiB are kept. In front of an object store
-// every file read is a request over the network: 128 KiB too.
+// a store. In front of the file system store, files of up to 64 KiB are
+// kept: written from memory in one Write through a pooled buffer, a hit of
+// 10-32 KiB is 18-35% faster than by sendfile(2) from the page cache, while
+// at 100 KiB sendfile is as fast (docs/BENCHMARKS.md, "Every figure of
+// issue 13 in one run"). Over TLS there is no sendfile, and a file is read
+// and encrypted either way, so memory saves the open, stat, read and close
+// of every hit: files of up to 128 KiB are kept. In front of an object
+// store every file read is a request over the network: 128 KiB too.
 func memoryCacheMaxFile(backend modmirror.Store, tls bool) int64 {
 	if _, ok := backend.(*fsstore.Store); ok && !tls {
-		return 8 << 10
+		return 64 << 10
 	}
 	return 128 << 10
 }

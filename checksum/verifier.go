@@ -115,17 +115,17 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		return nil, errors.New("checksum: Heads or StateDir is required")
 	}
 	v := &Verifier{
-		name:      name,
-		key:       strings.TrimSpace(cfg.Key),
-		verifiers: note.VerifierList(nv),
-		remote:    cfg.Remote,
-		store:     cfg.Store,
-		heads:     cfg.Heads,
-		log:       cfg.Logger,
-		timeout:   cfg.Timeout,
-		writers:   make(chan struct{}, maxWriters),
+		name:       name,
+		key:        strings.TrimSpace(cfg.Key),
+		verifiers:  note.VerifierList(nv),
+		remote:     cfg.Remote,
+		store:      cfg.Store,
+		heads:      cfg.Heads,
+		log:        cfg.Logger,
+		timeout:    cfg.Timeout,
+		writers:    make(chan struct{}, maxWriters),
 		prefetches: make(chan struct{}, maxPrefetches),
-		pending:   make(map[string][]byte),
+		pending:    make(map[string][]byte),
 	}
 	if v.log == nil {
 		v.log = slog.Default()

@@ -14,7 +14,6 @@ import (
 
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/semver"
 
 	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/gosum"
@@ -162,7 +161,7 @@ func (m *Mirror) prefetchRequirements(path string, gomod []byte) {
 		if i == maxPrefetchRequirements {
 			break
 		}
-		if m.public(r.Mod.Path) && module.Check(r.Mod.Path, r.Mod.Version) == nil && semver.IsValid(r.Mod.Version) {
+		if m.public(r.Mod.Path) && checkVersion(r.Mod.Path, r.Mod.Version) == nil {
 			p.Prefetch(r.Mod.Path, r.Mod.Version)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -280,12 +279,14 @@ func (b *bench) network() error {
 	upstreams := map[bool]string{false: realProxy}
 	variants := []coldVariant{{}, {tls: true}}
 	if b.latency > 0 {
-		delayed, stop, err := b.startDelayProxy(realProxy, b.latency)
+		// The latency of a distant upstream, the same for the go command
+		// and the mirror, over HTTPS with the run's certificate.
+		delayed, err := benchutil.StartProxy(realProxy, b.latency, b.ca.CertFile, b.ca.KeyFile)
 		if err != nil {
 			return err
 		}
-		defer stop()
-		upstreams[true] = delayed
+		defer delayed.Close()
+		upstreams[true] = delayed.URL
 		variants = append(variants, coldVariant{delay: true}, coldVariant{tls: true, delay: true})
 	}
 	for gi, gr := range graphs {
@@ -451,20 +452,7 @@ func (b *bench) snapshotHash(gr graph, dir, data string) error {
 		return fmt.Errorf("modmirror snapshot: %v\n%s", err, res)
 	}
 	defer benchutil.RemoveAll(out)
-	var size int64
-	files := 0
-	err = filepath.WalkDir(out, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		size += fi.Size()
-		files++
-		return nil
-	})
+	files, size, err := benchutil.TreeSize(out)
 	if err != nil {
 		return err
 	}

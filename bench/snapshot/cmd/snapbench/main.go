@@ -21,21 +21,13 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"io/fs"
-	"net"
-	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -107,12 +99,12 @@ func (b *bench) run() error {
 	if err != nil {
 		return err
 	}
-	slow, err := startProxy(b.upstream, b.delay)
+	slow, err := benchutil.StartProxy(b.upstream, b.delay, "", "")
 	if err != nil {
 		return err
 	}
 	defer slow.Close()
-	counting, err := startProxy(b.upstream, 0)
+	counting, err := benchutil.StartProxy(b.upstream, 0, "", "")
 	if err != nil {
 		return err
 	}
@@ -129,10 +121,10 @@ func (b *bench) run() error {
 	}
 	rows = append(rows, row{name: "cold", base: base, snap: snap, target: "-"})
 
-	fmt.Printf("== cold, +%v per request through %s\n", b.delay, slow.url)
+	fmt.Printf("== cold, +%v per request through %s\n", b.delay, slow.URL)
 	var baseReq, snapReq [2]int64 // requests, bytes of the last run of each side
-	base, snap, err = b.cold(proj, slow.url, func(snapshot bool) {
-		r, n := slow.reset()
+	base, snap, err = b.cold(proj, slow.URL, func(snapshot bool) {
+		r, n := slow.Reset()
 		if snapshot {
 			snapReq = [2]int64{r, n}
 		} else {
@@ -149,7 +141,7 @@ func (b *bench) run() error {
 	})
 
 	// Warm: fill once more, then re-run on the complete result.
-	fmt.Printf("== warm, upstream %s (counting requests)\n", counting.url)
+	fmt.Printf("== warm, upstream %s (counting requests)\n", counting.URL)
 	out := filepath.Join(b.work, "warm-out")
 	cache := filepath.Join(b.work, "warm-cache")
 	if _, err := b.snapshot(proj, out, b.upstream); err != nil {
@@ -169,21 +161,21 @@ func (b *bench) run() error {
 	}
 	rows = append(rows, row{name: "cold, file:// upstream", base: base, snap: snap, target: "-", snapNote: "local work only"})
 
-	counting.reset()
+	counting.Reset()
 	var baseWarm, snapWarm []time.Duration
 	for i := 0; i < b.repeat; i++ {
-		d, err := b.goDownload(proj, cache, counting.url)
+		d, err := b.goDownload(proj, cache, counting.URL)
 		if err != nil {
 			return err
 		}
 		baseWarm = append(baseWarm, d)
-		d, err = b.snapshot(proj, out, counting.url)
+		d, err = b.snapshot(proj, out, counting.URL)
 		if err != nil {
 			return err
 		}
 		snapWarm = append(snapWarm, d)
 	}
-	warmReq, _ := counting.reset()
+	warmReq, _ := counting.Reset()
 	mods, err := countModules(proj)
 	if err != nil {
 		return err
@@ -198,7 +190,7 @@ func (b *bench) run() error {
 
 	// Hashing the complete snapshot.
 	fmt.Println("== snapshot hash")
-	files, size, err := treeSize(out)
+	files, size, err := benchutil.TreeSize(out)
 	if err != nil {
 		return err
 	}
@@ -225,11 +217,11 @@ func (b *bench) run() error {
 	}
 	hashT, emptyT, cpuT := benchutil.Median(hashWall), benchutil.Median(emptyWall), benchutil.Median(hashCPU)
 
-	cfiles, csize, err := treeSize(filepath.Join(cache, "cache", "download"))
+	cfiles, csize, err := benchutil.TreeSize(filepath.Join(cache, "cache", "download"))
 	if err != nil {
 		return err
 	}
-	_, xsize, err := treeSize(cache)
+	_, xsize, err := benchutil.TreeSize(cache)
 	if err != nil {
 		return err
 	}
@@ -394,96 +386,6 @@ func countModules(proj string) (moduleCount, error) {
 	}
 	c.versions, c.paths = len(versions), len(paths)
 	return c, nil
-}
-
-// treeSize returns the number and total size of the regular files under dir.
-func treeSize(dir string) (files int, size int64, err error) {
-	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		files++
-		size += info.Size()
-		return nil
-	})
-	return files, size, err
-}
-
-// proxy is a loopback reverse proxy to the upstream that sleeps before
-// forwarding each request and counts requests and response bytes.
-type proxy struct {
-	url      string
-	srv      *http.Server
-	requests atomic.Int64
-	bytes    atomic.Int64
-}
-
-func startProxy(upstream string, delay time.Duration) (*proxy, error) {
-	target, err := url.Parse(upstream)
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	p := &proxy{url: "http://" + ln.Addr().String()}
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.MaxIdleConnsPerHost = 256
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(r *httputil.ProxyRequest) {
-			r.SetURL(target)
-			r.Out.Host = target.Host
-		},
-		Transport: transport,
-		ModifyResponse: func(resp *http.Response) error {
-			resp.Body = &countingBody{resp.Body, &p.bytes}
-			return nil
-		},
-	}
-	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.requests.Add(1)
-		if delay > 0 {
-			select {
-			case <-time.After(delay):
-			case <-r.Context().Done():
-				return
-			}
-		}
-		rp.ServeHTTP(w, r)
-	})}
-	go func() {
-		if err := p.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			fmt.Fprintln(os.Stderr, "snapbench: proxy:", err)
-		}
-	}()
-	return p, nil
-}
-
-// reset returns the requests and bytes counted since the last reset.
-func (p *proxy) reset() (requests, bytes int64) {
-	return p.requests.Swap(0), p.bytes.Swap(0)
-}
-
-func (p *proxy) Close() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	p.srv.Shutdown(ctx)
-}
-
-type countingBody struct {
-	io.ReadCloser
-	n *atomic.Int64
-}
-
-func (c *countingBody) Read(p []byte) (int, error) {
-	n, err := c.ReadCloser.Read(p)
-	c.n.Add(int64(n))
-	return n, err
 }
 
 // cleanEnv returns the environment without GO* variables, plus kv.

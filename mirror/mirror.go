@@ -94,6 +94,11 @@ type Config struct {
 	// Offline makes the mirror serve from its store only.
 	Offline bool
 
+	// FillAhead makes a missed .info of a version whose go.mod is stored
+	// start filling its zip too (see Mirror.fillAhead): "go mod download"
+	// asks for it next.
+	FillAhead bool
+
 	// ListTTL is how long an upstream /@v/list, /@latest or query answer is
 	// reused. Zero means a minute.
 	ListTTL time.Duration
@@ -142,7 +147,9 @@ type Mirror struct {
 	lists   *ttlCache
 	locks   pathLocks
 
-	recording sync.WaitGroup // records made in the background
+	ahead chan struct{} // a slot per zip fillAhead is filling
+
+	recording sync.WaitGroup // records made, and fills ahead, in the background
 }
 
 // New returns a Mirror.
@@ -177,6 +184,7 @@ func New(cfg Config) (*Mirror, error) {
 		log:     log,
 		metrics: cfg.Metrics,
 		lists:   newTTLCache(cfg.ListTTL, 10000),
+		ahead:   make(chan struct{}, maxFillAhead),
 	}, nil
 }
 
@@ -247,9 +255,30 @@ func (m *Mirror) file(ctx context.Context, path, version, ext string) (modmirror
 		p.Prefetch(path, version)
 	}
 
-	// One fill per key, detached from this request: others may be waiting
-	// for it, and a completed fill is useful even if this client left.
-	ch := m.fills.DoChan(key, func() (any, error) {
+	ch := m.startFill(ctx, path, version, ext, key)
+	if ext == modmirror.ExtInfo {
+		m.fillAhead(ctx, path, version)
+	}
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+	}
+	if m.cfg.Catalog != nil {
+		m.cfg.Catalog.Hit(path, version)
+	}
+	return m.cfg.Store.Open(ctx, key)
+}
+
+// startFill starts the fill of key, one of a canonical version's files,
+// or joins the one running. One fill per key, detached from the request
+// that started it: others may be waiting for it, and a completed fill is
+// useful even if this client left.
+func (m *Mirror) startFill(ctx context.Context, path, version, ext, key string) <-chan singleflight.Result {
+	return m.fills.DoChan(key, func() (any, error) {
 		timeout := m.cfg.FetchTimeout / 10
 		if ext == modmirror.ExtZip {
 			timeout = m.cfg.FetchTimeout
@@ -271,21 +300,58 @@ func (m *Mirror) file(ctx context.Context, path, version, ext string) (modmirror
 		case modmirror.ExtZip:
 			err = m.fillZip(fctx, path, version, key)
 		}
-		m.logFill(path, version, kind, time.Since(start), err)
+		m.logFill(path, version, ext[1:], time.Since(start), err)
 		return nil, err
 	})
+}
+
+// maxFillAhead bounds the zips that fillAhead fills at once.
+const maxFillAhead = 16
+
+// fillAhead starts filling the zip of a version whose .info was missed,
+// when the version's go.mod is stored and its zip is not. That is the
+// order of "go mod download": the go.mod while the module graph is
+// loaded, then the .info and the zip of each module, one after the other;
+// filling the zip now overlaps its fetch and verification with the .info's
+// and with the client's round trip, rather than starting them when the
+// client asks. A version asked only for its .info (go list -m -u, a
+// query) seldom has its go.mod stored, and is left alone. The zip is
+// verified and stored as any fill, and served only when asked for; at most
+// maxFillAhead run at once, and none with Config.FillAhead off.
+func (m *Mirror) fillAhead(ctx context.Context, path, version string) {
+	if !m.cfg.FillAhead {
+		return
+	}
+	modKey, err := modmirror.VersionKey(path, version, modmirror.ExtMod)
+	if err != nil {
+		return
+	}
+	zipKey, err := modmirror.VersionKey(path, version, modmirror.ExtZip)
+	if err != nil || !m.stored(ctx, modKey) || m.stored(ctx, zipKey) {
+		return
+	}
 	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case res := <-ch:
-		if res.Err != nil {
-			return nil, res.Err
-		}
+	case m.ahead <- struct{}{}:
+	default:
+		return
 	}
-	if m.cfg.Catalog != nil {
-		m.cfg.Catalog.Hit(path, version)
+	m.metrics.FillAhead()
+	ch := m.startFill(ctx, path, version, modmirror.ExtZip, zipKey)
+	m.recording.Go(func() {
+		<-ch
+		<-m.ahead
+	})
+}
+
+// stored reports whether the store holds key; an error reading it counts
+// as not.
+func (m *Mirror) stored(ctx context.Context, key string) bool {
+	f, err := m.cfg.Store.Open(ctx, key)
+	if err != nil {
+		return false
 	}
-	return m.cfg.Store.Open(ctx, key)
+	f.Close()
+	return true
 }
 
 // lockFill takes the fill lock of key, when replicas share the store, and

@@ -838,3 +838,84 @@ func TestPrefetchRequirements(t *testing.T) {
 		t.Errorf("example.com/a@v1.1.0 was looked up %d times; want 1 (the fill uses the prefetched record)", n)
 	}
 }
+
+// A missed .info of a version whose go.mod is stored starts filling its
+// zip, verified and stored as any fill, as "go mod download" asks for it
+// next; a version with no go.mod stored (a client that asked only for the
+// .info) is left alone, a fill ahead that fails changes nothing the client
+// sees, and with FillAhead off nothing is filled ahead.
+func TestFillAhead(t *testing.T) {
+	t.Parallel()
+	const (
+		a0     = "/example.com/a/@v/v1.0.0"
+		a1     = "/example.com/a/@v/v1.1.0"
+		pseudo = "/example.com/a/@v/v1.2.0-0.20240102030405-abcdefabcdef"
+	)
+	waitFor := func(t *testing.T, what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("after 10s: %s", what)
+			}
+		}
+	}
+	get := func(t *testing.T, e *env, path string, code int) string {
+		t.Helper()
+		r := e.get(t, path)
+		if r.code != code {
+			t.Fatalf("GET %s: %d %q; want %d", path, r.code, r.body, code)
+		}
+		return r.body
+	}
+
+	t.Run("On", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, func(c *mirror.Config) { c.FillAhead = true })
+		e.up.SetFault(pseudo+".zip", testupstream.TamperZip)
+
+		get(t, e, a0+".info", 200) // no go.mod stored: no zip
+		get(t, e, a1+".mod", 200)
+		get(t, e, a1+".info", 200)
+		waitFor(t, "the zip of a version whose .mod and .info were asked is not stored", func() bool {
+			return e.stored(strings.TrimPrefix(a1+".zip", "/"))
+		})
+		if n := e.up.Requests(a0 + ".zip"); n != 0 {
+			t.Errorf("the zip of a version asked only for its .info was fetched %d times", n)
+		}
+		if body := get(t, e, a1+".zip", 200); body != e.upstreamBytes(t, a1+".zip") {
+			t.Errorf("zip filled ahead: served %d bytes that differ from the upstream's", len(body))
+		}
+		if n := e.up.Requests(a1 + ".zip"); n != 2 { // the fill, and upstreamBytes
+			t.Errorf("%d upstream requests for the zip filled ahead; want 1 (and the test's own)", n-1)
+		}
+
+		// A tampered zip filled ahead is refused and not stored; the .info
+		// that started it is answered, and the zip, once asked for, gets
+		// the same error as without filling ahead.
+		get(t, e, pseudo+".mod", 200)
+		get(t, e, pseudo+".info", 200)
+		waitFor(t, "no fill ahead of the tampered zip", func() bool { return e.up.Requests(pseudo+".zip") > 0 })
+		waitFor(t, "the refused fill ahead was not logged", func() bool {
+			return strings.Contains(e.log.String(), "SECURITY ERROR")
+		})
+		if e.stored(strings.TrimPrefix(pseudo+".zip", "/")) {
+			t.Fatalf("a tampered zip filled ahead was stored")
+		}
+		if body := get(t, e, pseudo+".zip", http.StatusBadGateway); !strings.Contains(body, "SECURITY ERROR") {
+			t.Errorf("GET tampered zip: %q; want the checksum mismatch", body)
+		}
+	})
+
+	t.Run("Off", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		get(t, e, a1+".mod", 200)
+		get(t, e, a1+".info", 200)
+		// A fill ahead starts before the .info is answered: give its
+		// request time to arrive.
+		time.Sleep(300 * time.Millisecond)
+		if n := e.up.Requests(a1 + ".zip"); n != 0 {
+			t.Errorf("with FillAhead off, the zip was fetched %d times before it was asked for", n)
+		}
+	})
+}

@@ -25,6 +25,7 @@ type Metrics struct {
 	fetchBytes     *prometheus.CounterVec
 	verifyFailures *prometheus.CounterVec
 	policy         *prometheus.CounterVec
+	fillAhead      prometheus.Counter
 }
 
 // New returns Metrics registered in a new registry, with the Go runtime and
@@ -66,11 +67,15 @@ func New() *Metrics {
 			Name: "modmirror_policy_matches_total",
 			Help: "Requests for a module version's .info or .zip that a policy rule matched, by rule and action (block, report).",
 		}, []string{"rule", "action"}),
+		fillAhead: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "modmirror_fill_ahead_total",
+			Help: "Zips filled before a client asked for them, because their version's .info was missed with the go.mod stored (--fill-ahead).",
+		}),
 	}
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.requestSeconds, m.lookups, m.fetches, m.fetchSeconds, m.fetchBytes, m.verifyFailures, m.policy,
+		m.requests, m.requestSeconds, m.lookups, m.fetches, m.fetchSeconds, m.fetchBytes, m.verifyFailures, m.policy, m.fillAhead,
 	)
 	return m
 }
@@ -102,6 +107,14 @@ func (m *Metrics) Lookup(kind string, hit bool) {
 		result = "hit"
 	}
 	m.lookups.WithLabelValues(kind, result).Inc()
+}
+
+// FillAhead counts a zip fill started ahead of a request for it.
+func (m *Metrics) FillAhead() {
+	if m == nil {
+		return
+	}
+	m.fillAhead.Inc()
 }
 
 // Fetch counts one upstream request: result is "ok", "notfound" or "error".

@@ -26,6 +26,7 @@ import (
 	"github.com/modmirror/modmirror/fsstore"
 	"github.com/modmirror/modmirror/internal/activity"
 	"github.com/modmirror/modmirror/internal/datadir"
+	"github.com/modmirror/modmirror/internal/gcfloor"
 	"github.com/modmirror/modmirror/internal/goenv"
 	"github.com/modmirror/modmirror/internal/metrics"
 	"github.com/modmirror/modmirror/mirror"
@@ -150,6 +151,15 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeAll()
+	if gcfloor.Enabled() {
+		// Hits allocate a few KiB each, and a small heap would be
+		// collected dozens of times a second (package gcfloor).
+		gctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go gcfloor.Run(gctx)
+		log.Debug("garbage collection: GOGC is unset, so a cycle waits for the heap to grow by a floor while the live heap is small, then GOGC=100",
+			"floor MiB", gcfloor.Floor>>20, "max GOGC", gcfloor.MaxPercent)
+	}
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -377,5 +378,70 @@ func checkRanges(t *testing.T, m *mirror, url, auth string, whole string) {
 	resp.Body.Close()
 	if err != nil || resp.StatusCode != http.StatusPartialContent || string(part) != whole[from:to] {
 		t.Errorf("GET %s bytes %d-%d: %s, %d bytes (%v); want 206 and those bytes", url, from, to-1, resp.Status, len(part), err)
+	}
+}
+
+// TestReplicasBurstOfMisses asks two replicas at once for the go.mod and
+// the zip of more versions than a replica keeps connections to the shared
+// database, none of them stored yet, each at both. A fill holds its fill
+// lock's connection until it is done, and a go.mod's fill then took the
+// module's list lock on a second connection: with every connection held
+// by a fill that waited for a second one, the replicas answered nothing
+// until the fills' time ran out. Every request must get the upstream's
+// file, and the upstream is asked for each file once.
+func TestReplicasBurstOfMisses(t *testing.T) {
+	t.Parallel()
+	const modules, clients = 80, 320
+	up := newFixture(t)
+	rs := newReplicaSet(t, up)
+	a := rs.start(t, rs.db)
+	b := rs.start(t, rs.db)
+	want := map[string][]byte{}
+	var names []string
+	for i := range modules {
+		path := fmt.Sprintf("example.com/burst/m%d", i)
+		up.Add(randomModule(path, "v1.0.0", uint64(i), 16<<10))
+		for _, ext := range []string{".mod", ".zip"} {
+			name := path + "/@v/v1.0.0" + ext
+			names = append(names, name)
+			upstreamFile(t, up, name, want)
+			// Slow enough that every fill is still running when the
+			// last request arrives.
+			up.SetFault("/"+name, testupstream.Delay(300*time.Millisecond))
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := range clients {
+		name := names[i%len(names)]
+		m := []*mirror{a, b}[(i/len(names))%2]
+		wg.Go(func() {
+			req, err := http.NewRequestWithContext(ctx, "GET", m.URL+"/"+name, nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp, err := m.Client.Do(req)
+			if err != nil {
+				t.Errorf("%s at %s: %v", name, m.URL, err)
+				return
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			switch {
+			case err != nil || resp.StatusCode != 200:
+				t.Errorf("%s at %s: %s %v\n%.300s", name, m.URL, resp.Status, err, body)
+			case !bytes.Equal(body, upstreamFile(t, up, name, want)):
+				t.Errorf("%s at %s: %d bytes that are not the upstream's", name, m.URL, len(body))
+			}
+		})
+	}
+	wg.Wait()
+	for _, name := range names {
+		// One request by upstreamFile above, the rest by the replicas.
+		if n := up.Requests("/" + name); n != 2 {
+			t.Errorf("the upstream was asked for %s %d times by the replicas, want 1", name, n-1)
+		}
 	}
 }

@@ -105,6 +105,7 @@ func (m *Mirror) noteMoved(ctx context.Context, path, version, key string, fresh
 }
 
 // fillMod fetches, verifies and stores the go.mod of a canonical version.
+// The caller updates the module's version list after.
 func (m *Mirror) fillMod(ctx context.Context, path, version, key string) error {
 	data, err := m.source(path).Mod(ctx, path, version)
 	if err != nil {
@@ -133,7 +134,7 @@ func (m *Mirror) fillMod(ctx context.Context, path, version, key string) error {
 		// Other modules are recorded once their zip is stored too.
 		m.recordLater(path, version)
 	}
-	return m.updateList(ctx, path)
+	return nil // the list is updated by startFill, once the fill lock is let go
 }
 
 // maxPrefetchRequirements bounds the requirements of one go.mod whose

@@ -132,7 +132,9 @@ type Catalog interface {
 // A Locker makes one holder of a key at a time, across the processes that
 // share it. Lock waits until the key is free or ctx ends, and returns the
 // function that frees it. A process that dies holding a lock loses it, at
-// once or within a bounded time. pgstate.Locks is one.
+// once or within a bounded time. pgstate.Locks is one. The mirror holds at
+// most one lock at a time in each goroutine, so a Locker may bound the locks
+// held at once (pgstate.Locks holds a database connection for each).
 type Locker interface {
 	Lock(ctx context.Context, key string) (unlock func(), err error)
 }
@@ -286,23 +288,40 @@ func (m *Mirror) startFill(ctx context.Context, path, version, ext, key string) 
 		fctx, cancel := detach(ctx, timeout)
 		defer cancel()
 		start := time.Now()
-		if unlock, filled, err := m.lockFill(fctx, key); err != nil || filled {
-			return nil, err
-		} else if unlock != nil {
-			defer unlock()
+		filled, err := m.fillLocked(fctx, path, version, ext, key)
+		if err == nil && filled && ext == modmirror.ExtMod {
+			// After the fill lock is let go: a fill holds one shared
+			// lock at a time, so fills waiting for a second one can
+			// never hold every connection to the shared database.
+			err = m.updateList(fctx, path)
 		}
-		var err error
-		switch ext {
-		case modmirror.ExtInfo:
-			err = m.fillInfo(fctx, path, version, key)
-		case modmirror.ExtMod:
-			err = m.fillMod(fctx, path, version, key)
-		case modmirror.ExtZip:
-			err = m.fillZip(fctx, path, version, key)
+		if filled || err != nil {
+			m.logFill(path, version, ext[1:], time.Since(start), err)
 		}
-		m.logFill(path, version, ext[1:], time.Since(start), err)
 		return nil, err
 	})
+}
+
+// fillLocked fills key under its fill lock, and reports whether it did:
+// not when another replica stored the file while this one waited for the
+// lock.
+func (m *Mirror) fillLocked(ctx context.Context, path, version, ext, key string) (filled bool, err error) {
+	unlock, stored, err := m.lockFill(ctx, key)
+	if err != nil || stored {
+		return false, err
+	}
+	if unlock != nil {
+		defer unlock()
+	}
+	switch ext {
+	case modmirror.ExtInfo:
+		err = m.fillInfo(ctx, path, version, key)
+	case modmirror.ExtMod:
+		err = m.fillMod(ctx, path, version, key)
+	case modmirror.ExtZip:
+		err = m.fillZip(ctx, path, version, key)
+	}
+	return err == nil, err
 }
 
 // maxFillAhead bounds the zips that fillAhead fills at once.

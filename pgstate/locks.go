@@ -32,8 +32,29 @@ func lockKey(key string) int64 {
 // Lock implements mirror.Locker. It waits for the lock until ctx ends.
 // A connection that turns out to be broken (the server restarted since it
 // was last used) means the pool's others are too: they are all dropped,
-// and the lock is asked for on a fresh one.
+// and the lock is asked for on a fresh one. Locks, granted or waited for,
+// hold at most the pool's connections less reservedConns; a holder must
+// not ask for a second lock while it holds one, or holders could wait for
+// each other's slots.
 func (l *Locks) Lock(ctx context.Context, key string) (unlock func(), err error) {
+	select {
+	case l.db.lockSlots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("pgstate: waiting for the fill lock of %s: %w", key, ctx.Err())
+	}
+	free, err := l.lock(ctx, key)
+	if err != nil {
+		<-l.db.lockSlots
+		return nil, err
+	}
+	return func() {
+		free()
+		<-l.db.lockSlots
+	}, nil
+}
+
+// lock takes the advisory lock of key on a connection of its own.
+func (l *Locks) lock(ctx context.Context, key string) (unlock func(), err error) {
 	k := lockKey(key)
 	for attempt := 0; ; attempt++ {
 		conn, err := l.db.pool.Acquire(ctx)

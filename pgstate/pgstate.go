@@ -62,7 +62,17 @@ CREATE TABLE IF NOT EXISTS mirror_state_schema (
 type DB struct {
 	pool *pgxpool.Pool
 	name string // host and database, for messages
+
+	// lockSlots bounds the connections fill locks hold, waiting or
+	// granted, to leave some for the short queries a fill makes while it
+	// holds its lock (the verified tree head): with every connection held
+	// by a lock, those would wait for one until the fills' time ran out.
+	lockSlots chan struct{}
 }
+
+// reservedConns is how many of the pool's connections fill locks leave to
+// other queries: a quarter, and at least 4.
+func reservedConns(maxConns int32) int32 { return max(4, maxConns/4) }
 
 // Open connects to the database at url (postgres://...) and creates the
 // tables if they do not exist. Connections carry TCP keepalives that
@@ -86,7 +96,8 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgstate: %w", err)
 	}
-	db := &DB{pool: pool, name: cfg.ConnConfig.Host + "/" + cfg.ConnConfig.Database}
+	db := &DB{pool: pool, name: cfg.ConnConfig.Host + "/" + cfg.ConnConfig.Database,
+		lockSlots: make(chan struct{}, cfg.MaxConns-reservedConns(cfg.MaxConns))}
 	if err := db.createSchema(ctx); err != nil {
 		pool.Close()
 		return nil, err

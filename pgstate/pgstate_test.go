@@ -2,6 +2,7 @@ package pgstate_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -125,4 +126,58 @@ func TestLocks(t *testing.T) {
 	u3()
 	unlock() // on a dead connection: must not block or panic
 	a.Close()
+}
+
+// TestLocksLeaveConnections holds more fill locks than the pool has
+// connections, some granted and the rest waiting: the tree heads must still
+// be read and written meanwhile (a fill reads them while it holds its
+// lock), and every waiter gets its lock once the holders let go.
+func TestLocksLeaveConnections(t *testing.T) {
+	t.Parallel()
+	db := open(t, testpostgres.Database(t))
+	defer db.Close()
+	ctx := context.Background()
+	const locks = 40 // more than the pool's 32 connections
+	var unlocks []func()
+	for i := range locks / 2 {
+		unlock, err := db.Locks().Lock(ctx, fmt.Sprint("held", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		unlocks = append(unlocks, unlock)
+	}
+	var waiting sync.WaitGroup
+	granted := make(chan func(), locks)
+	for i := range locks / 2 {
+		waiting.Go(func() {
+			unlock, err := db.Locks().Lock(ctx, fmt.Sprint("waiting", i))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			granted <- unlock
+		})
+	}
+	time.Sleep(200 * time.Millisecond) // the waiters are waiting
+	short, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.Heads().SwapHead(short, "sum.example.com", nil, []byte("head")); err != nil {
+		t.Errorf("writing a tree head while %d locks are held or wanted: %v", locks, err)
+	}
+	if head, err := db.Heads().ReadHead(short, "sum.example.com"); err != nil || string(head) != "head" {
+		t.Errorf("reading a tree head while %d locks are held or wanted: %q, %v", locks, head, err)
+	}
+	for _, unlock := range unlocks {
+		unlock()
+	}
+	waiting.Wait()
+	close(granted)
+	n := 0
+	for unlock := range granted {
+		unlock()
+		n++
+	}
+	if n != locks/2 {
+		t.Errorf("%d of %d waiting locks granted", n, locks/2)
+	}
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Measures modmirror over S3 (MinIO) and PostgreSQL against its file system
-# store, in the same run: warm hits with and without the memory cache, cold
+# store, in the same run: warm hits with and without the memory and disk caches, cold
 # fills, 200 cold requests at once over two replicas (upstream fetches and
 # latencies), and memory while 32 clients download a 100 MiB zip from S3.
 #

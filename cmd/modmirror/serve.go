@@ -23,6 +23,7 @@ import (
 	"github.com/modmirror/modmirror/cachestore"
 	"github.com/modmirror/modmirror/catalog"
 	"github.com/modmirror/modmirror/checksum"
+	"github.com/modmirror/modmirror/diskcache"
 	"github.com/modmirror/modmirror/fsstore"
 	"github.com/modmirror/modmirror/internal/activity"
 	"github.com/modmirror/modmirror/internal/datadir"
@@ -63,6 +64,7 @@ type serveCommand struct {
 	fetchTimeout time.Duration
 	idleTimeout  time.Duration
 	memoryCache  int64
+	diskCache    int64
 	logFormat    string
 	logLevel     string
 	tls          tlsFlags    // tls.go
@@ -94,6 +96,7 @@ environment, else from the file "go env -w" writes.`)
 	f.StringVar(&c.data, "data", defaultDataDir(), "data `directory`: the store is its cache/download subdirectory; one serve process at a time")
 	f.StringVar(&c.dataPerm, "data-perm", string(datadir.Private), "who besides the mirror's user may read the data directory: `private` (directories 0700, files 0600), group (0750, 0640) or world (0755, 0644), for a backup user or a web server serving the store; existing files are changed to match at start")
 	f.StringVar(&c.store, "store", "", "where module files are stored: `URL` file:///path, or s3://BUCKET/PREFIX?endpoint=HOST:PORT&region=R (insecure=true for http, create=true to make the bucket), with credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or ~/.aws/credentials; default file://<data>/cache/download")
+	f.Int64Var(&c.diskCache, "disk-cache-mb", 1024, "`MiB` of local disk (in the data directory, emptied at start) for copies of the files of an S3 store too large for the memory cache, served by sendfile rather than streamed from the bucket; 0 turns it off")
 	f.Int64Var(&c.memoryCache, "memory-cache-mb", 64, "`MiB` of memory for keeping small stored files (up to 64 KiB each in front of the data directory, whose larger files go out by sendfile; up to 128 KiB over TLS, which has no sendfile, and in front of an S3 store), so hits skip the store; 0 turns it off")
 	f.BoolVar(&c.offline, "offline", false, "serve from the store only, never asking the upstream")
 	f.StringVar(&c.catalogDB, "catalog-db", "", "`database` of the catalog, the index of stored versions (first stored, source, sizes, last served): sqlite:///path/file.db, a file path, or postgres://user:pass@host/db; default --shared-db, else <data>/catalog.db; off for none")
@@ -220,8 +223,8 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_, metric
 			closeAll()
 		}
 	}()
-	if c.memoryCache < 0 {
-		return nil, nil, nil, usageError{err: errors.New("--memory-cache-mb must not be negative")}
+	if c.memoryCache < 0 || c.diskCache < 0 {
+		return nil, nil, nil, usageError{err: errors.New("--memory-cache-mb and --disk-cache-mb must not be negative")}
 	}
 	if c.fetchTimeout <= 0 || c.idleTimeout <= 0 || c.listTTL <= 0 {
 		return nil, nil, nil, usagef("--fetch-timeout, --upstream-idle-timeout and --list-ttl must be positive")
@@ -278,8 +281,20 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_, metric
 		return nil, nil, nil, err
 	}
 	store := backend
+	var minCopied int64 // the disk cache's smallest file: what memory does not keep
 	if c.memoryCache > 0 {
-		store = cachestore.New(backend, c.memoryCache<<20, memoryCacheMaxFile(backend, c.tls.scheme() == "https"))
+		minCopied = memoryCacheMaxFile(backend, c.tls.scheme() == "https") + 1
+	}
+	if _, remote := backend.(*s3store.Store); remote && c.diskCache > 0 && !dir.ReadOnly {
+		dc, err := diskcache.New(backend, filepath.Join(dir.Path, "diskcache"), c.diskCache<<20, minCopied, log)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		store = dc
+		log.Info("disk cache", "MiB", c.diskCache, "smallest file", minCopied)
+	}
+	if c.memoryCache > 0 {
+		store = cachestore.New(store, c.memoryCache<<20, memoryCacheMaxFile(backend, c.tls.scheme() == "https"))
 	}
 	if fs, ok := backend.(*fsstore.Store); ok {
 		log.Info("data directory", "dir", dir.Path, "store", fs.Root(), "GOPROXY", "file://"+filepath.ToSlash(fs.Root()))

@@ -3,8 +3,9 @@
 // same machine:
 //
 //   - warm hits: requests per second and latency of stored files, from an
-//     S3 store with and without the memory cache, as ratios to the file
-//     system store;
+//     S3 store with the memory and disk caches (the defaults), with the
+//     memory cache alone and with neither, as ratios to the file system
+//     store;
 //   - cold fills: the time to fill a file the mirror has not stored, one
 //     at a time;
 //   - 200 requests at once for 50 files no replica has, over two replicas
@@ -153,15 +154,19 @@ func (r *runner) warm(md *strings.Builder) error {
 	if err != nil {
 		return err
 	}
-	s3c, err := r.start("s3, memory cache", "--store", r.bucket())
+	s3c, err := r.start("s3, memory and disk caches", "--store", r.bucket())
 	if err != nil {
 		return err
 	}
-	s3n, err := r.start("s3, no memory cache", "--store", r.bucket(), "--memory-cache-mb", "0")
+	s3m, err := r.start("s3, memory cache only", "--store", r.bucket(), "--disk-cache-mb", "0")
 	if err != nil {
 		return err
 	}
-	mirrors := []*benchutil.Mirror{fs, s3c, s3n}
+	s3n, err := r.start("s3, no caches", "--store", r.bucket(), "--memory-cache-mb", "0", "--disk-cache-mb", "0")
+	if err != nil {
+		return err
+	}
+	mirrors := []*benchutil.Mirror{fs, s3c, s3m, s3n}
 	files := []struct{ name, path string }{
 		{".info", "/" + smallPath + "/@v/v1.0.0.info"},
 		{".zip (32 KiB)", "/" + smallPath + "/@v/v1.0.0.zip"},

@@ -23,11 +23,12 @@ import (
 	"time"
 
 	"github.com/modmirror/modmirror"
+	"github.com/modmirror/modmirror/internal/storewrap"
 )
 
 // Store is a modmirror.Store that serves small files from memory.
 type Store struct {
-	modmirror.Store
+	storewrap.Store
 
 	maxBytes int64 // total size of cached files
 	maxFile  int64 // largest file cached
@@ -54,7 +55,7 @@ type entry struct {
 // New returns a Store in front of s that keeps up to maxBytes of files no
 // larger than maxFile in memory.
 func New(s modmirror.Store, maxBytes, maxFile int64) *Store {
-	return &Store{Store: s, maxBytes: maxBytes, maxFile: min(maxFile, maxBytes),
+	return &Store{Store: storewrap.Store{Store: s}, maxBytes: maxBytes, maxFile: min(maxFile, maxBytes),
 		items: make(map[string]*list.Element), large: make(map[string]bool)}
 }
 
@@ -177,30 +178,12 @@ func (fi fileInfo) ModTime() time.Time { return fi.e.modTime }
 func (fi fileInfo) IsDir() bool        { return false }
 func (fi fileInfo) Sys() any           { return nil }
 
-// Ping implements modmirror.Pinger for the store behind the cache, if it
-// is one.
-func (s *Store) Ping(ctx context.Context) error {
-	if p, ok := s.Store.(modmirror.Pinger); ok {
-		return p.Ping(ctx)
-	}
-	return nil
-}
-
-// Walk implements modmirror.Walker when the store behind it does.
-func (s *Store) Walk(ctx context.Context, fn func(name string, size int64, modTime time.Time) error) error {
-	w, ok := s.Store.(modmirror.Walker)
-	if !ok {
-		return fmt.Errorf("cachestore: %v cannot list all its files", s.Store)
-	}
-	return w.Walk(ctx, fn)
-}
-
 // Delete implements modmirror.Deleter when the store behind it does: the
 // file leaves memory, then the store.
 func (s *Store) Delete(ctx context.Context, name string) error {
-	d, ok := s.Store.(modmirror.Deleter)
-	if !ok {
-		return fmt.Errorf("cachestore: %v cannot delete files", s.Store)
+	d, err := s.Deleter()
+	if err != nil {
+		return fmt.Errorf("cachestore: %w", err)
 	}
 	s.mu.Lock()
 	delete(s.large, name)

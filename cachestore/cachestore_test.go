@@ -111,7 +111,7 @@ func TestEviction(t *testing.T) {
 		t.Fatalf("cache holds %d files, %d bytes; want 3, 300", n, size)
 	}
 	// Removing b underneath shows whether it is still cached.
-	os.RemoveAll(filepath.Join(s.Store.(*fsstore.Store).Root(), "b.com"))
+	os.RemoveAll(filepath.Join(s.Store.Store.(*fsstore.Store).Root(), "b.com"))
 	if _, err := s.Open(ctx, names[1]); err == nil {
 		t.Error("the least recently used file was not evicted")
 	}

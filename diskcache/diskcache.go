@@ -35,6 +35,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/modmirror/modmirror"
+	"github.com/modmirror/modmirror/internal/storewrap"
 )
 
 // maxCopying bounds the copies made at once; a hit that finds all busy is
@@ -47,7 +48,7 @@ const copyTimeout = 10 * time.Minute
 // Store is a modmirror.Store that serves copies on local disk of the
 // files of another.
 type Store struct {
-	modmirror.Store
+	storewrap.Store
 
 	dir      string
 	maxBytes int64 // total size of the copies
@@ -80,7 +81,7 @@ func New(s modmirror.Store, dir string, maxBytes, minFile int64, log *slog.Logge
 	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o700); err != nil {
 		return nil, fmt.Errorf("diskcache: %w", err)
 	}
-	return &Store{Store: s, dir: dir, maxBytes: maxBytes, minFile: minFile, log: log,
+	return &Store{Store: storewrap.Store{Store: s}, dir: dir, maxBytes: maxBytes, minFile: minFile, log: log,
 		copying: make(chan struct{}, maxCopying), items: make(map[string]*list.Element)}, nil
 }
 
@@ -245,31 +246,10 @@ func (s *Store) Replace(ctx context.Context, name string, r io.Reader) error {
 // Delete implements modmirror.Deleter when the store behind it does: the
 // copy goes, then the file in the store.
 func (s *Store) Delete(ctx context.Context, name string) error {
-	d, ok := s.Store.(modmirror.Deleter)
-	if !ok {
-		return fmt.Errorf("diskcache: %v cannot delete files", s.Store)
+	d, err := s.Deleter()
+	if err != nil {
+		return fmt.Errorf("diskcache: %w", err)
 	}
 	s.drop(name)
 	return d.Delete(ctx, name)
 }
-
-// Ping implements modmirror.Pinger for the store behind the cache, if it
-// is one.
-func (s *Store) Ping(ctx context.Context) error {
-	if p, ok := s.Store.(modmirror.Pinger); ok {
-		return p.Ping(ctx)
-	}
-	return nil
-}
-
-// Walk implements modmirror.Walker when the store behind it does.
-func (s *Store) Walk(ctx context.Context, fn func(name string, size int64, modTime time.Time) error) error {
-	w, ok := s.Store.(modmirror.Walker)
-	if !ok {
-		return fmt.Errorf("diskcache: %v cannot list all its files", s.Store)
-	}
-	return w.Walk(ctx, fn)
-}
-
-// String names the store behind the cache.
-func (s *Store) String() string { return fmt.Sprint(s.Store) }

@@ -198,9 +198,9 @@ func (m *Mirror) fillZip(ctx context.Context, path, version, key string) error {
 		m.metrics.VerifyFailure("zip", "size")
 		return upstreamError(fmt.Errorf("%s@%s: zip from %s is larger than the %d byte limit", path, version, m.source(path), m.cfg.MaxZipSize))
 	}
-	if err := tmp.Sync(); err != nil {
-		return modmirror.StorageError("writing a temporary file for", key, err)
-	}
+	// Not synced here: the store syncs what it keeps (the file system
+	// store links this file and syncs it then; others copy it), so a zip
+	// is synced once, and never when it fails verification.
 	if err := modmirror.CheckZip(path, version, tmp.Name()); err != nil {
 		m.metrics.VerifyFailure("zip", "invalid")
 		return upstreamError(fmt.Errorf("%s@%s: invalid zip from %s: %w", path, version, m.source(path), err))

@@ -22,16 +22,37 @@ import (
 // not *os.File (as an S3 store's are not).
 type counting struct {
 	modmirror.Store
-	opens atomic.Int64
+	opens  atomic.Int64
+	cutOff atomic.Bool // reads of files opened after the first end early
 }
 
 type remoteFile struct{ modmirror.File }
 
+// shortFile is a file whose reads end early without an error, as a
+// connection to the bucket cut off mid-object may look.
+type shortFile struct {
+	modmirror.File
+	left int
+}
+
+func (f *shortFile) Read(p []byte) (int, error) {
+	if f.left <= 0 {
+		return 0, io.EOF
+	}
+	n, err := f.File.Read(p[:min(len(p), f.left)])
+	f.left -= n
+	return n, err
+}
+
 func (c *counting) Open(ctx context.Context, name string) (modmirror.File, error) {
-	c.opens.Add(1)
+	n := c.opens.Add(1)
 	f, err := c.Store.Open(ctx, name)
 	if err != nil {
 		return nil, err
+	}
+	if c.cutOff.Load() && n > 1 {
+		// The client's read is whole; the copy's is cut off.
+		return &shortFile{File: f, left: 1000}, nil
 	}
 	return remoteFile{f}, nil
 }
@@ -239,5 +260,35 @@ func TestStartsEmpty(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "ab", "cdef")); !os.IsNotExist(err) {
 		t.Errorf("a file left in the directory is still there: %v", err)
+	}
+}
+
+// TestCutOffCopy: a copy whose read from the store ends early is never
+// kept, and the file is still served whole, from the store.
+func TestCutOffCopy(t *testing.T) {
+	ctx := context.Background()
+	s, back, dir := newCache(t, 1<<20, 0)
+	const name = "example.com/m/@v/v1.0.0.zip"
+	data := bytes.Repeat([]byte("zip "), 5000)
+	if err := s.Create(ctx, name, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	back.cutOff.Store(true)
+	if got, _ := read(t, s, name); !bytes.Equal(got, data) {
+		t.Fatalf("first read: %d bytes, want %d", len(got), len(data))
+	}
+	s.Wait()
+	if files, _ := s.Len(); files != 0 {
+		t.Errorf("%d copies kept after a cut-off read", files)
+	}
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			t.Errorf("%s left in the cache directory", path)
+		}
+		return nil
+	})
+	back.cutOff.Store(false)
+	if got, _ := read(t, s, name); !bytes.Equal(got, data) {
+		t.Errorf("read after a cut-off copy: %d bytes, want %d", len(got), len(data))
 	}
 }

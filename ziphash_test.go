@@ -59,8 +59,9 @@ func agree(t *testing.T, file, what string) (failed bool) {
 
 // TestHashZipAgrees checks HashZip against dirhash.HashZip: on files inflated
 // from memory and streamed (past maxInflateInMemory), stored ones, empty ones,
-// a repeated name, and on every one-byte corruption of a small zip, where
-// both must fail or both give the same hash.
+// a repeated name, and on one-byte corruptions of a small zip (of every
+// fourth byte: headers, directory and compressed data), where both must
+// fail or both give the same hash.
 func TestHashZipAgrees(t *testing.T) {
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -98,8 +99,9 @@ func TestHashZipAgrees(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := filepath.Join(dir, "bad.zip")
-	failures := 0
-	for i := range data {
+	failures, tried := 0, 0
+	for i := 0; i < len(data); i += 4 {
+		tried++
 		damaged := bytes.Clone(data)
 		damaged[i] ^= 0x5a
 		if err := os.WriteFile(bad, damaged, 0o644); err != nil {
@@ -116,8 +118,8 @@ func TestHashZipAgrees(t *testing.T) {
 		agree(t, bad, fmt.Sprint("truncated to ", n, " bytes"))
 	}
 	// Most corruptions must be caught, or the loop above proved little.
-	if failures < len(data)/2 {
-		t.Errorf("only %d of %d one-byte corruptions failed to hash", failures, len(data))
+	if failures < tried/2 {
+		t.Errorf("only %d of %d one-byte corruptions failed to hash", failures, tried)
 	}
 }
 

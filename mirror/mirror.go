@@ -376,7 +376,7 @@ func (m *Mirror) stored(ctx context.Context, key string) bool {
 // lockFill takes the fill lock of key, when replicas share the store, and
 // reports whether another replica stored the file while this one waited
 // for it: then there is nothing to fill, and nothing to unlock.
-func (m *Mirror) lockFill(ctx context.Context, key string) (unlock func(), filled bool, err error) {
+func (m *Mirror) lockFill(ctx context.Context, key string) (unlock func(), stored bool, err error) {
 	if m.cfg.Locker == nil {
 		return nil, false, nil
 	}

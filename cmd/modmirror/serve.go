@@ -281,9 +281,10 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_, metric
 		return nil, nil, nil, err
 	}
 	store := backend
+	inMemory := memoryCacheMaxFile(backend, c.tls.scheme() == "https")
 	var minCopied int64 // the disk cache's smallest file: what memory does not keep
 	if c.memoryCache > 0 {
-		minCopied = memoryCacheMaxFile(backend, c.tls.scheme() == "https") + 1
+		minCopied = inMemory + 1
 	}
 	if _, remote := backend.(*s3store.Store); remote && c.diskCache > 0 && !dir.ReadOnly {
 		dc, err := diskcache.New(backend, filepath.Join(dir.Path, "diskcache"), c.diskCache<<20, minCopied, log)
@@ -294,7 +295,7 @@ func (c *serveCommand) handler(ctx context.Context, log *slog.Logger) (_, metric
 		log.Info("disk cache", "MiB", c.diskCache, "smallest file", minCopied)
 	}
 	if c.memoryCache > 0 {
-		store = cachestore.New(store, c.memoryCache<<20, memoryCacheMaxFile(backend, c.tls.scheme() == "https"))
+		store = cachestore.New(store, c.memoryCache<<20, inMemory)
 	}
 	if fs, ok := backend.(*fsstore.Store); ok {
 		log.Info("data directory", "dir", dir.Path, "store", fs.Root(), "GOPROXY", "file://"+filepath.ToSlash(fs.Root()))

@@ -151,6 +151,12 @@ type Mirror struct {
 
 	ahead chan struct{} // a slot per zip fillAhead is filling
 
+	// aheadMu guards unasked: zips fillAhead started filling that no
+	// client has asked for since. The first request for one is answered
+	// as the miss it would have been: the fill was made for it.
+	aheadMu sync.Mutex
+	unasked map[string]bool
+
 	recording sync.WaitGroup // records made, and fills ahead, in the background
 }
 
@@ -187,6 +193,7 @@ func New(cfg Config) (*Mirror, error) {
 		metrics: cfg.Metrics,
 		lists:   newTTLCache(cfg.ListTTL, 10000),
 		ahead:   make(chan struct{}, maxFillAhead),
+		unasked: make(map[string]bool),
 	}, nil
 }
 
@@ -231,10 +238,11 @@ func (m *Mirror) file(ctx context.Context, path, version, ext string) (modmirror
 		return nil, err
 	}
 	kind := ext[1:]
+	filledAhead := ext == modmirror.ExtZip && m.asked(key)
 	f, err := m.cfg.Store.Open(ctx, key)
 	if err == nil {
-		m.metrics.Lookup(kind, true)
-		reqinfo.SetCache(ctx, true)
+		m.metrics.Lookup(kind, !filledAhead)
+		reqinfo.SetCache(ctx, !filledAhead)
 		if m.cfg.Catalog != nil {
 			m.cfg.Catalog.Hit(path, version)
 		}
@@ -354,12 +362,37 @@ func (m *Mirror) fillAhead(ctx context.Context, path, version string) {
 	default:
 		return
 	}
+	m.aheadMu.Lock()
+	if len(m.unasked) < maxUnasked {
+		m.unasked[zipKey] = true
+	}
+	m.aheadMu.Unlock()
 	m.metrics.FillAhead()
 	ch := m.startFill(ctx, path, version, modmirror.ExtZip, zipKey)
 	m.recording.Go(func() {
-		<-ch
+		if res := <-ch; res.Err != nil || res.Shared {
+			// Nothing stored, so a request is a miss anyway; or a
+			// request for the zip shared the fill, so it was asked.
+			m.asked(zipKey)
+		}
 		<-m.ahead
 	})
+}
+
+// maxUnasked bounds the zips filled ahead that are remembered until asked
+// for; past it, a zip filled ahead is answered as a hit.
+const maxUnasked = 4096
+
+// asked notes that key was asked for, and reports whether fillAhead filled
+// it (or is filling it) without a request for it since.
+func (m *Mirror) asked(key string) bool {
+	m.aheadMu.Lock()
+	defer m.aheadMu.Unlock()
+	if !m.unasked[key] {
+		return false
+	}
+	delete(m.unasked, key)
+	return true
 }
 
 // stored reports whether the store holds key; an error reading it counts

@@ -882,8 +882,17 @@ func TestFillAhead(t *testing.T) {
 		if n := e.up.Requests(a0 + ".zip"); n != 0 {
 			t.Errorf("the zip of a version asked only for its .info was fetched %d times", n)
 		}
-		if body := get(t, e, a1+".zip", 200); body != e.upstreamBytes(t, a1+".zip") {
-			t.Errorf("zip filled ahead: served %d bytes that differ from the upstream's", len(body))
+		// Its first request is told it was a miss (modmirror warm counts
+		// it as new: it was filled for this client), the next a hit.
+		r := e.get(t, a1+".zip", "Modmirror-Cache", "?")
+		if r.code != 200 || r.body != e.upstreamBytes(t, a1+".zip") {
+			t.Errorf("zip filled ahead: %d, %d bytes that differ from the upstream's", r.code, len(r.body))
+		}
+		if got := r.hdr.Get("Modmirror-Cache"); got != "miss" {
+			t.Errorf("first request for a zip filled ahead: Modmirror-Cache %q, want miss", got)
+		}
+		if got := e.get(t, a1+".zip", "Modmirror-Cache", "?").hdr.Get("Modmirror-Cache"); got != "hit" {
+			t.Errorf("second request for a zip filled ahead: Modmirror-Cache %q, want hit", got)
 		}
 		if n := e.up.Requests(a1 + ".zip"); n != 2 { // the fill, and upstreamBytes
 			t.Errorf("%d upstream requests for the zip filled ahead; want 1 (and the test's own)", n-1)

@@ -363,9 +363,10 @@ func (m *Mirror) fillAhead(ctx context.Context, path, version string) {
 		return
 	}
 	m.aheadMu.Lock()
-	if len(m.unasked) < maxUnasked {
-		m.unasked[zipKey] = true
+	if len(m.unasked) >= maxUnasked {
+		clear(m.unasked) // mostly zips no one will ask for (go list -m all)
 	}
+	m.unasked[zipKey] = true
 	m.aheadMu.Unlock()
 	m.metrics.FillAhead()
 	ch := m.startFill(ctx, path, version, modmirror.ExtZip, zipKey)
@@ -380,7 +381,8 @@ func (m *Mirror) fillAhead(ctx context.Context, path, version string) {
 }
 
 // maxUnasked bounds the zips filled ahead that are remembered until asked
-// for; past it, a zip filled ahead is answered as a hit.
+// for; past it they are forgotten, and a zip filled ahead before that is
+// answered as a hit.
 const maxUnasked = 4096
 
 // asked notes that key was asked for, and reports whether fillAhead filled

@@ -72,7 +72,7 @@ func (b *bufferedReader) WriteTo(w io.Writer) (int64, error) {
 const maxInflateInMemory = 1 << 20
 
 var (
-	inflaters      sync.Pool // of io.ReadCloser that are also flate.Resetter
+	inflaters      sync.Pool // of *inflater
 	inflateBuffers sync.Pool // of *[]byte
 )
 

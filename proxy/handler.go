@@ -314,6 +314,9 @@ const minCompress = 1024
 // altogether, and zips are never compressed, so the kernel can send them
 // (sendfile).
 func (h *Handler) send(w http.ResponseWriter, r *http.Request, modtime time.Time, content io.ReadSeeker, size int64) {
+	if rc, ok := corkFor(r, size); ok {
+		defer uncork(w, rc)
+	}
 	if size >= minCompress && w.Header().Get("Content-Type") != "application/zip" && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
 		h.compress(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.ServeContent(w, r, "", modtime, content)

@@ -180,6 +180,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	}
 	srv := &http.Server{
 		Handler:           handler,
+		ConnContext:       proxy.ConnContext, // corks large responses
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		// Long enough to send a 500 MiB zip to a slow client.

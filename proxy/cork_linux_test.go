@@ -80,13 +80,14 @@ func TestCork(t *testing.T) {
 		name       string
 		size       int
 		tls, http2 bool
-		head       bool
 		want       bool
 	}{
-		{"100 KiB", 100 << 10, false, false, false, true},
-		{"1 KiB", 1 << 10, false, false, false, false},
-		{"100 KiB over TLS", 100 << 10, true, false, false, true},
-		{"100 KiB over HTTP/2", 100 << 10, true, true, false, false},
+		{"100 KiB", 100 << 10, false, false, true},
+		{"1 KiB", 1 << 10, false, false, false},
+		{"4 KiB", 4 << 10, false, false, false},
+		{"5 KiB", 5 << 10, false, false, true},
+		{"100 KiB over TLS", 100 << 10, true, false, true},
+		{"100 KiB over HTTP/2", 100 << 10, true, true, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -16,6 +16,11 @@
 //	/mem/<name>   from memory, read once at the first request, written
 //	              with one Write: a prototype of an in-memory cache of
 //	              small immutable files
+//	/corked/<name> as /open/, with the connection corked (TCP_CORK) while
+//	              the answer is written and then uncorked, as modmirror
+//	              writes answers of more than 4 KiB over HTTP/1: what a bare
+//	              server gains by it (net/http sets TCP_NODELAY, so headers
+//	              and body otherwise leave in segments of their own)
 //	/memsc/<name> from the same memory, through http.ServeContent over a
 //	              bytes.Reader, as modmirror serves what its cachestore
 //	              holds: net/http's ReadFrom sends the first 512 bytes with
@@ -32,9 +37,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"path"
@@ -64,8 +71,9 @@ func main() {
 	mux.HandleFunc("/lean/", s.serveLean)
 	mux.HandleFunc("/mem/", s.serveMem)
 	mux.HandleFunc("/memsc/", s.serveMemServeContent)
+	mux.HandleFunc("/corked/", s.serveCorked)
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "gostatic") })
-	srv := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second, ConnContext: keepConn}
 	if *cert != "" {
 		log.Fatal(srv.ListenAndServeTLS(*cert, *key))
 	}
@@ -133,6 +141,29 @@ func (s *server) serveFile(w http.ResponseWriter, r *http.Request, name string, 
 	h.Set("Cache-Control", immutable)
 	h.Set("ETag", etag(fi.ModTime(), fi.Size()))
 	http.ServeContent(w, r, "", fi.ModTime(), f)
+}
+
+type connKey struct{}
+
+func keepConn(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+func (s *server) serveCorked(w http.ResponseWriter, r *http.Request) {
+	name := s.file(r, "/corked/")
+	f, err := os.Open(name)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	if tc, ok := r.Context().Value(connKey{}).(*net.TCPConn); ok {
+		if rc, err := tc.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CORK, 1) })
+			defer rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CORK, 0) })
+			defer http.NewResponseController(w).Flush()
+		}
+	}
+	s.serveFile(w, r, name, f)
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, leanMax); return &b }}

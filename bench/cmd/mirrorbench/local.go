@@ -159,7 +159,7 @@ func (b *bench) local(tb *benchutil.ProgramTB) error {
 			return err
 		}
 		kinds[i].size = len(want)
-		urls := []string{n.url + k.path, g.url + "/open" + k.path}
+		urls := []string{n.url + k.path, g.url + "/open" + k.path, g.url + "/corked" + k.path}
 		if k.path == smallInfo || k.path == smallZip {
 			urls = append(urls, g.url+"/newfile"+k.path, g.url+"/lean"+k.path, g.url+"/memsc"+k.path, g.url+"/mem"+k.path)
 			if nocache != nil {
@@ -200,6 +200,18 @@ func (b *bench) local(tb *benchutil.ProgramTB) error {
 	}
 	b.rowRate("  (info) .info with Accept-Encoding: gzip, as the go command sends, vs nginx", rps(res[0]), rps(res[1]), "%.0f", 0,
 		"one run each; modmirror "+latency(res[0])+"; nginx "+latency(res[1]))
+	// modmirror corks the connection while it writes a zip (proxy/cork.go);
+	// the bare Go server can do that too, and here does, for comparison.
+	for _, k := range kinds {
+		if !strings.HasPrefix(k.name, "zip ") || k.size < 10<<10 {
+			continue
+		}
+		res, err := b.compare(k.name+" corked", "", 1, at(m, k.path), at(g, "/corked"+k.path))
+		if err != nil {
+			return err
+		}
+		b.rowRate(fmt.Sprintf("  (info) %s over HTTP, vs bare Go corked as modmirror corks", k.name), rps(res[0]), rps(res[1]), "%.0f", 0, "one run each")
+	}
 
 	// 2. The version list, from the mirror's TTL cache: also an absolute
 	// target.

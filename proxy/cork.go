@@ -46,16 +46,16 @@ func ConnContext(ctx context.Context, c net.Conn) context.Context {
 // corkFor corks the connection of r, if the answer is worth it and the
 // connection is known and carries one request at a time (HTTP/1; HTTP/2
 // interleaves streams, whose corks would hold up each other). It returns
-// whether it did; then uncork must follow.
-func corkFor(r *http.Request, size int64) (syscall.RawConn, bool) {
+// the connection it corked, for uncork, or nil.
+func corkFor(r *http.Request, size int64) syscall.RawConn {
 	if size <= smallFile || r.ProtoMajor != 1 {
-		return nil, false
+		return nil
 	}
 	rc, ok := r.Context().Value(connKey{}).(syscall.RawConn)
 	if !ok || !setCork(rc, true) {
-		return nil, false
+		return nil
 	}
-	return rc, true
+	return rc
 }
 
 // uncork sends what w still buffers, then takes the cork out, so that the

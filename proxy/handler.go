@@ -314,7 +314,7 @@ const minCompress = 1024
 // altogether, and zips are never compressed, so the kernel can send them
 // (sendfile).
 func (h *Handler) send(w http.ResponseWriter, r *http.Request, modtime time.Time, content io.ReadSeeker, size int64) {
-	if rc, ok := corkFor(r, size); ok {
+	if rc := corkFor(r, size); rc != nil {
 		defer uncork(w, rc)
 	}
 	if size >= minCompress && w.Header().Get("Content-Type") != "application/zip" && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {

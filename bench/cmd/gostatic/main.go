@@ -108,8 +108,12 @@ func etag(mod time.Time, size int64) string {
 	return fmt.Sprintf(`"%x-%x"`, mod.UnixNano(), size)
 }
 
-func (s *server) serveOpen(w http.ResponseWriter, r *http.Request) {
-	name := s.file(r, "/open/")
+func (s *server) serveOpen(w http.ResponseWriter, r *http.Request) { s.openAndServe(w, r, "/open/") }
+
+// openAndServe serves the file that the request path names under prefix,
+// opened with os.Open.
+func (s *server) openAndServe(w http.ResponseWriter, r *http.Request, prefix string) {
+	name := s.file(r, prefix)
 	f, err := os.Open(name)
 	if err != nil {
 		http.NotFound(w, r)
@@ -150,12 +154,6 @@ func keepConn(ctx context.Context, c net.Conn) context.Context {
 }
 
 func (s *server) serveCorked(w http.ResponseWriter, r *http.Request) {
-	name := s.file(r, "/corked/")
-	f, err := os.Open(name)
-	if err != nil {
-		http.NotFound(w, r)
-		return
-	}
 	if tc, ok := r.Context().Value(connKey{}).(*net.TCPConn); ok {
 		if rc, err := tc.SyscallConn(); err == nil {
 			rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CORK, 1) })
@@ -163,7 +161,7 @@ func (s *server) serveCorked(w http.ResponseWriter, r *http.Request) {
 			defer http.NewResponseController(w).Flush()
 		}
 	}
-	s.serveFile(w, r, name, f)
+	s.openAndServe(w, r, "/corked/")
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, leanMax); return &b }}
@@ -178,7 +176,7 @@ func (s *server) serveLean(w http.ResponseWriter, r *http.Request) {
 	var st syscall.Stat_t
 	if err := syscall.Fstat(fd, &st); err != nil || st.Size > leanMax {
 		syscall.Close(fd)
-		s.serveOpen(w, r)
+		s.openAndServe(w, r, "/lean/")
 		return
 	}
 	bp := bufPool.Get().(*[]byte)

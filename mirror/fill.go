@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	goversion "go/version"
 	"io"
 	"io/fs"
 	"os"
@@ -149,6 +150,13 @@ const maxPrefetchRequirements = 200
 // public requirements are looked up, and nothing is fetched from the
 // upstream proxy or stored: it only overlaps verification with the
 // client's next requests. The checksum database bounds how many run.
+//
+// A requirement of a pruned go.mod that is older than a version of its path
+// already seen (asked for, or required elsewhere) is left out: the go
+// command selects the highest version of each path and, with graph pruning,
+// asks for the go.mod files of those it selects, not of every version a
+// pruned go.mod names. An unpruned go.mod's requirements are all loaded, so
+// all are looked up.
 func (m *Mirror) prefetchRequirements(path string, gomod []byte) {
 	p, ok := m.cfg.Checker.(modmirror.Prefetcher)
 	if !ok || !m.public(path) || m.cfg.Offline {
@@ -158,11 +166,17 @@ func (m *Mirror) prefetchRequirements(path string, gomod []byte) {
 	if err != nil {
 		return
 	}
+	// The go command loads the go.mod files a pruned go.mod (go 1.17 or
+	// later) requires only where they are selected; an unpruned one's, all.
+	pruned := f.Go != nil && goversion.Compare("go"+f.Go.Version, "go1.17") >= 0
 	for i, r := range f.Require {
 		if i == maxPrefetchRequirements {
 			break
 		}
-		if m.public(r.Mod.Path) && checkVersion(r.Mod.Path, r.Mod.Version) == nil {
+		if !m.public(r.Mod.Path) || checkVersion(r.Mod.Path, r.Mod.Version) != nil {
+			continue
+		}
+		if higher := m.newest.raise(r.Mod.Path, r.Mod.Version); higher || !pruned {
 			p.Prefetch(r.Mod.Path, r.Mod.Version)
 		}
 	}

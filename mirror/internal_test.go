@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -154,5 +155,42 @@ func TestSameContent(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("sameContent(%d bytes, %d bytes) = %v, %v; want %v", len(tc.a), len(tc.b), got, err, tc.want)
 		}
+	}
+}
+
+// newestSeen.raise orders versions as the go command does (pseudo-versions
+// and +incompatible ones included), forgets what it saw newestTTL ago, and
+// starts afresh past maxNewest paths.
+func TestNewestSeen(t *testing.T) {
+	var n newestSeen
+	for _, step := range []struct {
+		path, version string
+		higher        bool
+	}{
+		{"example.com/a", "v1.1.0", true},
+		{"example.com/a", "v1.0.0", false},
+		{"example.com/a", "v1.1.0", false}, // seen: asked for or looked up already
+		{"example.com/a", "v1.1.1-0.20240102030405-abcdefabcdef", true},
+		{"example.com/a", "v1.1.0", false},
+		{"example.com/a", "v2.0.0+incompatible", true},
+		{"example.com/b", "v0.1.0", true},
+	} {
+		if got := n.raise(step.path, step.version); got != step.higher {
+			t.Errorf("raise(%s, %s) = %v; want %v", step.path, step.version, got, step.higher)
+		}
+	}
+	n.paths["example.com/old"] = seenVersion{"v9.0.0", time.Now().Add(-newestTTL)}
+	if !n.raise("example.com/old", "v1.0.0") {
+		t.Errorf("a version seen %v ago still hides an older one", newestTTL)
+	}
+	for i := len(n.paths); i < maxNewest; i++ {
+		n.raise(fmt.Sprintf("example.com/m%d", i), "v1.0.0")
+	}
+	if len(n.paths) != maxNewest {
+		t.Fatalf("%d paths remembered; want %d", len(n.paths), maxNewest)
+	}
+	n.raise("example.com/one-more", "v1.0.0")
+	if len(n.paths) != 1 || !n.raise("example.com/a", "v1.0.0") {
+		t.Errorf("past %d paths, %d remembered and example.com/a's v2.0.0+incompatible still hides v1.0.0; want a fresh start", maxNewest, len(n.paths))
 	}
 }

@@ -157,6 +157,8 @@ type Mirror struct {
 	aheadMu sync.Mutex
 	unasked map[string]bool
 
+	newest newestSeen // versions client module graphs name, for prefetchRequirements
+
 	recording sync.WaitGroup // records made, and fills ahead, in the background
 }
 
@@ -265,6 +267,9 @@ func (m *Mirror) file(ctx context.Context, path, version, ext string) (modmirror
 		p.Prefetch(path, version)
 	}
 
+	if ext == modmirror.ExtMod {
+		m.newest.raise(path, version)
+	}
 	ch := m.startFill(ctx, path, version, ext, key)
 	if ext == modmirror.ExtInfo {
 		m.fillAhead(ctx, path, version)

@@ -11,11 +11,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/catalog"
 	"github.com/modmirror/modmirror/catalog/sqlcatalog"
 	"github.com/modmirror/modmirror/internal/syncbuf"
@@ -837,6 +839,80 @@ func TestPrefetchRequirements(t *testing.T) {
 	if n := up.Requests(lookup); n != 1 {
 		t.Errorf("example.com/a@v1.1.0 was looked up %d times; want 1 (the fill uses the prefetched record)", n)
 	}
+}
+
+// The requirements of a pruned go.mod (go 1.17 or later) that are older
+// than a version of their path already seen are not looked up in advance:
+// the go command selects the newer one and never asks for the older one's
+// go.mod. An unpruned go.mod's requirements are all looked up, as the go
+// command loads them all.
+func TestPrefetchSkipsOlderRequirements(t *testing.T) {
+	t.Parallel()
+	const (
+		pruned   = "module example.com/pruned\n\ngo 1.21\n\nrequire (\n\texample.com/a v1.0.0\n\texample.com/incompat v2.0.0+incompatible\n\texample.com/big v1.0.0\n)\n"
+		unpruned = "module example.com/unpruned\n\ngo 1.16\n\nrequire (\n\texample.com/a v1.0.0\n\texample.com/incompat v2.0.0+incompatible\n)\n"
+	)
+	up := testupstream.New(t, append([]testupstream.Module{
+		{Path: "example.com/pruned", Version: "v1.0.0", Files: map[string]string{"go.mod": pruned, "p.go": "package p\n"}},
+		{Path: "example.com/unpruned", Version: "v1.0.0", Files: map[string]string{"go.mod": unpruned, "u.go": "package u\n"}},
+	}, fixtures...)...)
+	for _, tc := range []struct {
+		module string
+		want   []string // requirements prefetched
+	}{
+		// example.com/a v1.1.0 and example.com/incompat
+		// v2.0.0+incompatible were asked for before: only example.com/big,
+		// never seen, is looked up.
+		{"example.com/pruned", []string{"example.com/big@v1.0.0"}},
+		{"example.com/unpruned", []string{"example.com/a@v1.0.0", "example.com/incompat@v2.0.0+incompatible"}},
+	} {
+		t.Run(tc.module, func(t *testing.T) {
+			t.Parallel()
+			var (
+				mu         sync.Mutex
+				prefetched []string
+			)
+			e := newEnvWith(t, up, t.TempDir(), func(c *mirror.Config) {
+				c.Checker = &recordingPrefetcher{Checker: c.Checker, prefetched: func(path, version string) {
+					mu.Lock()
+					defer mu.Unlock()
+					prefetched = append(prefetched, path+"@"+version)
+				}}
+			})
+			for _, p := range []string{"/example.com/a/@v/v1.1.0.mod", "/example.com/incompat/@v/v2.0.0+incompatible.mod"} {
+				if r := e.get(t, p); r.code != 200 {
+					t.Fatalf("GET %s: %d %q", p, r.code, r.body)
+				}
+			}
+			mu.Lock()
+			prefetched = nil
+			mu.Unlock()
+			if r := e.get(t, "/"+tc.module+"/@v/v1.0.0.mod"); r.code != 200 {
+				t.Fatalf("GET %s .mod: %d %q", tc.module, r.code, r.body)
+			}
+			// The requirements are prefetched while the go.mod is filled,
+			// before it is answered; the version asked for is looked up
+			// when it is missed.
+			mu.Lock()
+			defer mu.Unlock()
+			got := slices.DeleteFunc(slices.Clone(prefetched), func(p string) bool { return p == tc.module+"@v1.0.0" })
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("requirements of %s looked up in advance: %q; want %q (all prefetches: %q)", tc.module, got, tc.want, prefetched)
+			}
+		})
+	}
+}
+
+// recordingPrefetcher is a Checker that reports each Prefetch before
+// passing it on.
+type recordingPrefetcher struct {
+	modmirror.Checker
+	prefetched func(path, version string)
+}
+
+func (r *recordingPrefetcher) Prefetch(path, version string) {
+	r.prefetched(path, version)
+	r.Checker.(modmirror.Prefetcher).Prefetch(path, version)
 }
 
 // A missed .info of a version whose go.mod is stored starts filling its

@@ -61,6 +61,10 @@ type Storage struct {
 	least string // the two-argument minimum: min (SQLite), LEAST (PostgreSQL)
 	dolla bool   // parameters are $1, $2... (PostgreSQL), else ?
 	pg    bool
+
+	// upsertOne (SQLite) records one version: prepared once, as parsing
+	// the statement cost more than running it.
+	upsertOne *sql.Stmt
 }
 
 var _ catalog.Storage = (*Storage)(nil)
@@ -73,7 +77,12 @@ func OpenSQLite(file string) (*Storage, error) {
 	}
 	// One writer at a time: SQLite serialises them anyway, and a pool
 	// of one connection keeps batches from waiting on each other's locks.
-	return &Storage{db: db, name: file, least: "min"}, nil
+	s := &Storage{db: db, name: file, least: "min"}
+	if s.upsertOne, err = db.Prepare(s.q(fmt.Sprintf(upsert, "VALUES (?, ?, ?, ?, ?, ?, ?)"))); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("catalog: %s: %w", file, err)
+	}
+	return s, nil
 }
 
 // OpenPostgres opens the catalog in the PostgreSQL database at url,
@@ -211,16 +220,17 @@ func (s *Storage) Stored(ctx context.Context, files []catalog.File) error {
 			paths, versions, firsts, sources, infos, mods, zips)
 		return s.fail(err)
 	}
+	if len(rs) == 1 { // one statement is its own transaction
+		r := rs[0]
+		_, err := s.upsertOne.ExecContext(ctx, r.path, r.version, r.first, r.source, r.sizes[0], r.sizes[1], r.sizes[2])
+		return s.fail(err)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return s.fail(err)
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, s.q(fmt.Sprintf(upsert, "VALUES (?, ?, ?, ?, ?, ?, ?)")))
-	if err != nil {
-		return s.fail(err)
-	}
-	defer stmt.Close()
+	stmt := tx.StmtContext(ctx, s.upsertOne)
 	for _, r := range rs {
 		if _, err := stmt.ExecContext(ctx, r.path, r.version, r.first, r.source, r.sizes[0], r.sizes[1], r.sizes[2]); err != nil {
 			return s.fail(err)
@@ -424,7 +434,12 @@ func (s *Storage) Ping(ctx context.Context) error {
 }
 
 // Close implements catalog.Storage.
-func (s *Storage) Close() error { return s.db.Close() }
+func (s *Storage) Close() error {
+	if s.upsertOne != nil {
+		s.upsertOne.Close()
+	}
+	return s.db.Close()
+}
 
 // String describes the storage for logs.
 func (s *Storage) String() string { return s.name }

@@ -53,6 +53,7 @@ type bench struct {
 	latency        time.Duration   // added per upstream request in the delayed cold runs
 	graphs         map[string]bool // graphs of the network part
 	clientTmpfs    string          // directory on tmpfs for the go command's module caches, or ""
+	spent          []string        // data directories of finished cold runs, removed after the last
 	profile        bool
 	rev            string // git revision to build modmirror from; empty: the working tree
 	quietWait      time.Duration

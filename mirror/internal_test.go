@@ -189,6 +189,9 @@ func TestNewestSeen(t *testing.T) {
 	if len(n.paths) != maxNewest {
 		t.Fatalf("%d paths remembered; want %d", len(n.paths), maxNewest)
 	}
+	if !n.raise("example.com/a", "v3.0.0+incompatible") || len(n.paths) != maxNewest {
+		t.Errorf("a higher version of a path remembered, at the bound: %d paths remembered; want %d", len(n.paths), maxNewest)
+	}
 	n.raise("example.com/one-more", "v1.0.0")
 	if len(n.paths) != 1 || !n.raise("example.com/a", "v1.0.0") {
 		t.Errorf("past %d paths, %d remembered and example.com/a's v2.0.0+incompatible still hides v1.0.0; want a fresh start", maxNewest, len(n.paths))

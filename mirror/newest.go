@@ -14,8 +14,8 @@ import (
 // with graph pruning asks for the go.mod files of the selected versions,
 // not of the older ones that pruned go.mod files require; so such a
 // requirement older than a version already seen is not worth a checksum
-// database lookup in advance (prefetchRequirements). It only guides prefetching: forgetting costs a
-// lookup, never a wrong answer.
+// database lookup in advance (prefetchRequirements). It only guides
+// prefetching: forgetting costs a lookup, never a wrong answer.
 type newestSeen struct {
 	mu    sync.Mutex
 	paths map[string]seenVersion
@@ -42,10 +42,11 @@ func (n *newestSeen) raise(path, version string) bool {
 	now := time.Now()
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if old, ok := n.paths[path]; ok && now.Sub(old.at) < newestTTL && semver.Compare(version, old.version) <= 0 {
+	old, ok := n.paths[path]
+	if ok && now.Sub(old.at) < newestTTL && semver.Compare(version, old.version) <= 0 {
 		return false
 	}
-	if n.paths == nil || len(n.paths) >= maxNewest {
+	if n.paths == nil || !ok && len(n.paths) >= maxNewest {
 		n.paths = make(map[string]seenVersion)
 	}
 	n.paths[path] = seenVersion{version, now}

@@ -197,3 +197,34 @@ func TestNewestSeen(t *testing.T) {
 		t.Errorf("past %d paths, %d remembered and example.com/a's v2.0.0+incompatible still hides v1.0.0; want a fresh start", maxNewest, len(n.paths))
 	}
 }
+
+// The zips filled ahead are remembered until asked for, up to maxUnasked;
+// one remembered already, filled ahead again at the bound, forgets none, and
+// a new one past it starts afresh.
+func TestNotYetAskedBound(t *testing.T) {
+	store, err := fsstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(Config{Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func(i int) string { return fmt.Sprintf("cache/download/example.com/m%d/@v/v1.0.0.zip", i) }
+	for i := range maxUnasked {
+		m.notYetAsked(key(i))
+	}
+	m.notYetAsked(key(0)) // two clients missed its .info at once
+	if !m.asked(key(1)) || !m.asked(key(maxUnasked-1)) {
+		t.Fatalf("a key filled ahead again at the bound of %d forgot the others", maxUnasked)
+	}
+	if m.asked(key(1)) {
+		t.Errorf("a key asked for twice was reported as filled ahead both times")
+	}
+	m.notYetAsked(key(1))
+	m.notYetAsked(key(maxUnasked - 1)) // at the bound again
+	m.notYetAsked(key(maxUnasked))     // one more than the bound
+	if m.asked(key(2)) || !m.asked(key(maxUnasked)) {
+		t.Errorf("past %d keys: old ones still remembered, or the new one not", maxUnasked)
+	}
+}

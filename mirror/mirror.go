@@ -367,12 +367,7 @@ func (m *Mirror) fillAhead(ctx context.Context, path, version string) {
 	default:
 		return
 	}
-	m.aheadMu.Lock()
-	if len(m.unasked) >= maxUnasked {
-		clear(m.unasked) // mostly zips no one will ask for (go list -m all)
-	}
-	m.unasked[zipKey] = true
-	m.aheadMu.Unlock()
+	m.notYetAsked(zipKey)
 	m.metrics.FillAhead()
 	ch := m.startFill(ctx, path, version, modmirror.ExtZip, zipKey)
 	m.recording.Go(func() {
@@ -389,6 +384,18 @@ func (m *Mirror) fillAhead(ctx context.Context, path, version string) {
 // for; past it they are forgotten, and a zip filled ahead before that is
 // answered as a hit.
 const maxUnasked = 4096
+
+// notYetAsked remembers key as filled ahead and not asked for. Past
+// maxUnasked keys all are forgotten, mostly zips no one will ask for (go
+// list -m all); a key already remembered does not count against the bound.
+func (m *Mirror) notYetAsked(key string) {
+	m.aheadMu.Lock()
+	defer m.aheadMu.Unlock()
+	if _, ok := m.unasked[key]; !ok && len(m.unasked) >= maxUnasked {
+		clear(m.unasked)
+	}
+	m.unasked[key] = true
+}
 
 // asked notes that key was asked for, and reports whether fillAhead filled
 // it (or is filling it) without a request for it since.

@@ -228,3 +228,31 @@ func TestNotYetAskedBound(t *testing.T) {
 		t.Errorf("past %d keys: old ones still remembered, or the new one not", maxUnasked)
 	}
 }
+
+// A missed .info is remembered for its go.mod's fill for infoAskedTTL, once.
+func TestInfoAskedExpires(t *testing.T) {
+	store, err := fsstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(Config{Store: store, FillAhead: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	modKey, err := modmirror.VersionKey("example.com/a", "v1.0.0", modmirror.ExtMod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.infoMissed(context.Background(), "example.com/a", "v1.0.0")
+	if !m.takeInfoAsked(modKey) {
+		t.Fatalf("a .info missed while its go.mod is not stored was not remembered")
+	}
+	if m.takeInfoAsked(modKey) {
+		t.Errorf("a missed .info started two fills ahead")
+	}
+	m.infoMissed(context.Background(), "example.com/a", "v1.0.0")
+	m.infoAsked[modKey] = time.Now().Add(-infoAskedTTL)
+	if m.takeInfoAsked(modKey) {
+		t.Errorf("a .info missed %v before its go.mod was stored started a fill ahead", infoAskedTTL)
+	}
+}

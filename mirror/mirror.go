@@ -94,9 +94,9 @@ type Config struct {
 	// Offline makes the mirror serve from its store only.
 	Offline bool
 
-	// FillAhead makes a missed .info of a version whose go.mod is stored
-	// start filling its zip too (see Mirror.fillAhead): "go mod download"
-	// asks for it next.
+	// FillAhead makes a missed .info of a version whose go.mod is stored,
+	// or is filled soon after, start filling its zip too (see
+	// Mirror.infoMissed): "go mod download" asks for it later.
 	FillAhead bool
 
 	// ListTTL is how long an upstream /@v/list, /@latest or query answer is
@@ -153,9 +153,13 @@ type Mirror struct {
 
 	// aheadMu guards unasked: zips fillAhead started filling that no
 	// client has asked for since. The first request for one is answered
-	// as the miss it would have been: the fill was made for it.
-	aheadMu sync.Mutex
-	unasked map[string]bool
+	// as the miss it would have been: the fill was made for it. And
+	// infoAsked: go.mod keys of versions whose .info was missed while
+	// their go.mod was not stored, the go command asking for both at
+	// once, and when.
+	aheadMu   sync.Mutex
+	unasked   map[string]bool
+	infoAsked map[string]time.Time
 
 	newest newestSeen // versions client module graphs name, for prefetchRequirements
 
@@ -190,12 +194,13 @@ func New(cfg Config) (*Mirror, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Mirror{
-		cfg:     cfg,
-		log:     log,
-		metrics: cfg.Metrics,
-		lists:   newTTLCache(cfg.ListTTL, 10000),
-		ahead:   make(chan struct{}, maxFillAhead),
-		unasked: make(map[string]bool),
+		cfg:       cfg,
+		log:       log,
+		metrics:   cfg.Metrics,
+		lists:     newTTLCache(cfg.ListTTL, 10000),
+		ahead:     make(chan struct{}, maxFillAhead),
+		unasked:   make(map[string]bool),
+		infoAsked: make(map[string]time.Time),
 	}, nil
 }
 
@@ -272,7 +277,7 @@ func (m *Mirror) file(ctx context.Context, path, version, ext string) (modmirror
 	}
 	ch := m.startFill(ctx, path, version, ext, key)
 	if ext == modmirror.ExtInfo {
-		m.fillAhead(ctx, path, version)
+		m.infoMissed(ctx, path, version)
 	}
 	select {
 	case <-ctx.Done():
@@ -308,6 +313,9 @@ func (m *Mirror) startFill(ctx context.Context, path, version, ext, key string) 
 			// never hold every connection to the shared database.
 			err = m.updateList(fctx, path)
 		}
+		if err == nil && ext == modmirror.ExtMod {
+			m.modStored(fctx, path, version) // or by another replica
+		}
 		if filled || err != nil {
 			m.logFill(path, version, ext[1:], time.Since(start), err)
 		}
@@ -340,17 +348,14 @@ func (m *Mirror) fillLocked(ctx context.Context, path, version, ext, key string)
 // maxFillAhead bounds the zips that fillAhead fills at once.
 const maxFillAhead = 16
 
-// fillAhead starts filling the zip of a version whose .info was missed,
-// when the version's go.mod is stored and its zip is not. That is the
-// order of "go mod download": the go.mod while the module graph is
-// loaded, then the .info and the zip of each module, one after the other;
-// filling the zip now overlaps its fetch and verification with the .info's
-// and with the client's round trip, rather than starting them when the
-// client asks. A version asked only for its .info (go list -m -u, a
-// query) seldom has its go.mod stored, and is left alone. The zip is
-// verified and stored as any fill, and served only when asked for; at most
-// maxFillAhead run at once, and none with Config.FillAhead off.
-func (m *Mirror) fillAhead(ctx context.Context, path, version string) {
+// infoMissed starts filling the zip of a version whose .info was missed
+// (fillAhead) if its go.mod is stored, or else once a fill stores the
+// go.mod (modStored). "go mod download" asks for the go.mod and the .info
+// of each module of the graph, most often both at once, and later for its
+// zip: a version whose .info and go.mod were both asked for has its zip
+// asked for next. A version asked only for its .info (go list -m -u, a
+// query) seldom has its go.mod stored or asked for, and is left alone.
+func (m *Mirror) infoMissed(ctx context.Context, path, version string) {
 	if !m.cfg.FillAhead {
 		return
 	}
@@ -358,8 +363,58 @@ func (m *Mirror) fillAhead(ctx context.Context, path, version string) {
 	if err != nil {
 		return
 	}
+	m.aheadMu.Lock()
+	if _, ok := m.infoAsked[modKey]; !ok && len(m.infoAsked) >= maxUnasked {
+		clear(m.infoAsked) // mostly versions asked only for their .info
+	}
+	m.infoAsked[modKey] = time.Now()
+	m.aheadMu.Unlock()
+	// Checked after the .info is noted, as modStored checks the note
+	// after the go.mod is stored: one of the two sees the other.
+	if m.stored(ctx, modKey) && m.takeInfoAsked(modKey) {
+		m.fillAhead(ctx, path, version)
+	}
+}
+
+// modStored starts filling the zip of a version whose go.mod a fill has
+// just stored, if its .info was missed meanwhile (infoMissed).
+func (m *Mirror) modStored(ctx context.Context, path, version string) {
+	if !m.cfg.FillAhead {
+		return
+	}
+	modKey, err := modmirror.VersionKey(path, version, modmirror.ExtMod)
+	if err == nil && m.takeInfoAsked(modKey) {
+		m.fillAhead(ctx, path, version)
+	}
+}
+
+// takeInfoAsked reports whether the .info of the version of modKey was
+// missed in the last infoAskedTTL and not yet acted on, and forgets it.
+func (m *Mirror) takeInfoAsked(modKey string) bool {
+	m.aheadMu.Lock()
+	defer m.aheadMu.Unlock()
+	t, ok := m.infoAsked[modKey]
+	if !ok {
+		return false
+	}
+	delete(m.infoAsked, modKey)
+	return time.Since(t) < infoAskedTTL
+}
+
+// infoAskedTTL is how long a missed .info waits for its go.mod to be
+// stored: the go command asks for both within moments of each other. A
+// go.mod asked for much later, alone (go mod graph), starts nothing.
+const infoAskedTTL = time.Minute
+
+// fillAhead starts filling the zip of a version whose go.mod is stored and
+// whose .info was asked for, unless the zip is stored: filling it now
+// overlaps its fetch and verification with the client's other requests,
+// rather than starting them when the client asks. The zip is verified and
+// stored as any fill, and served only when asked for; at most maxFillAhead
+// run at once.
+func (m *Mirror) fillAhead(ctx context.Context, path, version string) {
 	zipKey, err := modmirror.VersionKey(path, version, modmirror.ExtZip)
-	if err != nil || !m.stored(ctx, modKey) || m.stored(ctx, zipKey) {
+	if err != nil || m.stored(ctx, zipKey) {
 		return
 	}
 	select {

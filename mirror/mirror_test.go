@@ -915,11 +915,12 @@ func (r *recordingPrefetcher) Prefetch(path, version string) {
 	r.Checker.(modmirror.Prefetcher).Prefetch(path, version)
 }
 
-// A missed .info of a version whose go.mod is stored starts filling its
-// zip, verified and stored as any fill, as "go mod download" asks for it
-// next; a version with no go.mod stored (a client that asked only for the
-// .info) is left alone, a fill ahead that fails changes nothing the client
-// sees, and with FillAhead off nothing is filled ahead.
+// A missed .info of a version whose go.mod is stored, or stored while the
+// .info is answered, starts filling its zip, verified and stored as any
+// fill, as "go mod download" asks for it later; a version with no go.mod
+// stored (a client that asked only for the .info) is left alone, a fill
+// ahead that fails changes nothing the client sees, and with FillAhead off
+// nothing is filled ahead.
 func TestFillAhead(t *testing.T) {
 	t.Parallel()
 	const (
@@ -972,6 +973,27 @@ func TestFillAhead(t *testing.T) {
 		}
 		if n := e.up.Requests(a1 + ".zip"); n != 2 { // the fill, and upstreamBytes
 			t.Errorf("%d upstream requests for the zip filled ahead; want 1 (and the test's own)", n-1)
+		}
+
+		// The go command most often asks for the go.mod and the .info at
+		// once: the .info is answered while the go.mod is still being
+		// filled, and the zip is filled ahead once the go.mod is stored.
+		const big = "/example.com/big/@v/v1.0.0"
+		e.up.SetFault(big+".mod", testupstream.Delay(300*time.Millisecond))
+		modDone := make(chan string)
+		go func() { modDone <- e.get(t, big+".mod").body }()
+		get(t, e, big+".info", 200)
+		if e.stored(strings.TrimPrefix(big+".mod", "/")) {
+			t.Fatalf("the go.mod was stored before its .info was answered: the test does not test the go command's order")
+		}
+		if body := <-modDone; !strings.HasPrefix(body, "module example.com/big") {
+			t.Fatalf("GET %s.mod: %q", big, body)
+		}
+		waitFor(t, "the zip of a version whose .info was asked while its go.mod was filled is not stored", func() bool {
+			return e.stored(strings.TrimPrefix(big+".zip", "/"))
+		})
+		if got := e.get(t, big+".zip", "Modmirror-Cache", "?").hdr.Get("Modmirror-Cache"); got != "miss" {
+			t.Errorf("first request for a zip filled ahead after its go.mod: Modmirror-Cache %q, want miss", got)
 		}
 
 		// A tampered zip filled ahead is refused and not stored; the .info

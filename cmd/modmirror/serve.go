@@ -106,7 +106,7 @@ environment, else from the file "go env -w" writes.`)
 	f.DurationVar(&c.fetchTimeout, "fetch-timeout", 10*time.Minute, "time limit for fetching one module zip from the upstream; other files, and each checksum database request, get a tenth of it")
 	f.DurationVar(&c.idleTimeout, "upstream-idle-timeout", upstream.DefaultIdleTimeout, "an upstream answer that goes this long without a byte fails the fill, so a stalled upstream does not hold clients until --fetch-timeout")
 	f.DurationVar(&c.listTTL, "list-ttl", time.Minute, "how long an upstream /@v/list or /@latest answer is reused")
-	f.BoolVar(&c.fillAhead, "fill-ahead", true, "when a version's .info is missed and its go.mod is stored, fill its zip too, as \"go mod download\" asks for it next (verified and stored as any fill, served only when asked for)")
+	f.BoolVar(&c.fillAhead, "fill-ahead", true, "when a version's .info is missed and its go.mod is stored or asked for, fill its zip too, as \"go mod download\" asks for it next (verified and stored as any fill, served only when asked for)")
 
 	f.group("Private modules")
 	f.StringVar(&c.private, "private", joinPatterns(goenv.Get("GOPRIVATE"), goenv.Get("GONOPROXY")), "comma-separated module path `patterns` (GOPRIVATE syntax) never sent upstream or to the checksum database; default $GOPRIVATE,$GONOPROXY")

@@ -69,7 +69,7 @@ func New() *Metrics {
 		}, []string{"rule", "action"}),
 		fillAhead: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "modmirror_fill_ahead_total",
-			Help: "Zips filled before a client asked for them, because their version's .info was missed with the go.mod stored (--fill-ahead).",
+			Help: "Zips filled before a client asked for them, because their version's .info was missed and its go.mod stored or asked for (--fill-ahead).",
 		}),
 	}
 	m.registry.MustRegister(

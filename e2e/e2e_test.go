@@ -417,7 +417,10 @@ func TestGracefulShutdown(t *testing.T) {
 	up := newFixture(t)
 	const delay = 2 * time.Second
 	up.SetFault(libV100Zip, testupstream.Delay(delay))
-	m := startMirror(t, up, "")
+	// Without fill ahead, the fixture's zip request is the client's own,
+	// in flight when the signal comes; with it, the mirror would ask
+	// before the go command does.
+	m := startMirror(t, up, "", "--fill-ahead=false")
 	g := newGo(t, m.URL, up.VerifierKey())
 
 	cmd := g.Command(t.TempDir(), "mod", "download", "-json", libPath+"@v1.0.0")
@@ -753,8 +756,9 @@ func TestBrokenZipDownload(t *testing.T) {
 			if tc.flags != nil {
 				// --fetch-timeout gives files other than zips a tenth
 				// of it, too little on a loaded machine: store them
-				// first, with the default limits.
-				m := startMirror(t, up, data)
+				// first, with the default limits (and no zip filled
+				// ahead once both are asked for).
+				m := startMirror(t, up, data, "--fill-ahead=false")
 				for _, ext := range []string{".info", ".mod"} {
 					if code, body, err := httpGet(m.URL + "/example.com/lib/@v/v1.0.0" + ext); err != nil || code != http.StatusOK {
 						t.Fatalf("filling the mirror: GET v1.0.0%s: %d %v\n%s", ext, code, err, body)
@@ -762,7 +766,10 @@ func TestBrokenZipDownload(t *testing.T) {
 				}
 				m.Stop(t)
 			}
-			m := startMirror(t, up, data, tc.flags...)
+			// The fault is the client's own request's, not a fill
+			// ahead's (mirror.TestFillAhead has a broken zip filled
+			// ahead).
+			m := startMirror(t, up, data, append([]string{"--fill-ahead=false"}, tc.flags...)...)
 			g := newGo(t, m.URL, up.VerifierKey())
 			stderr := g.Fail(t.TempDir(), "mod", "download", libPath+"@v1.0.0")
 			for _, want := range []string{libPath + "@v1.0.0", "/@v/v1.0.0.zip", "Gateway", tc.want} {

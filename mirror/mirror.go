@@ -364,10 +364,7 @@ func (m *Mirror) infoMissed(ctx context.Context, path, version string) {
 		return
 	}
 	m.aheadMu.Lock()
-	if _, ok := m.infoAsked[modKey]; !ok && len(m.infoAsked) >= maxUnasked {
-		clear(m.infoAsked) // mostly versions asked only for their .info
-	}
-	m.infoAsked[modKey] = time.Now()
+	putBounded(m.infoAsked, modKey, time.Now(), maxUnasked) // past it, mostly versions asked only for their .info
 	m.aheadMu.Unlock()
 	// Checked after the .info is noted, as modStored checks the note
 	// after the go.mod is stored: one of the two sees the other.
@@ -446,10 +443,18 @@ const maxUnasked = 4096
 func (m *Mirror) notYetAsked(key string) {
 	m.aheadMu.Lock()
 	defer m.aheadMu.Unlock()
-	if _, ok := m.unasked[key]; !ok && len(m.unasked) >= maxUnasked {
-		clear(m.unasked)
+	putBounded(m.unasked, key, true, maxUnasked)
+}
+
+// putBounded sets m[key] to v. A key not in m that would take it past
+// limit entries empties it first (the maps it bounds hold hints: starting
+// afresh costs work or a metric, never a wrong answer); a key already in m
+// never counts against the bound.
+func putBounded[V any](m map[string]V, key string, v V, limit int) {
+	if _, ok := m[key]; !ok && len(m) >= limit {
+		clear(m)
 	}
-	m.unasked[key] = true
+	m[key] = v
 }
 
 // asked notes that key was asked for, and reports whether fillAhead filled

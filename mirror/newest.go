@@ -46,9 +46,9 @@ func (n *newestSeen) raise(path, version string) bool {
 	if ok && now.Sub(old.at) < newestTTL && semver.Compare(version, old.version) <= 0 {
 		return false
 	}
-	if n.paths == nil || !ok && len(n.paths) >= maxNewest {
+	if n.paths == nil {
 		n.paths = make(map[string]seenVersion)
 	}
-	n.paths[path] = seenVersion{version, now}
+	putBounded(n.paths, path, seenVersion{version, now}, maxNewest)
 	return true
 }

@@ -63,6 +63,9 @@ type Store struct {
 	size  int64
 	lru   list.List // of *entry, most recently used first
 	items map[string]*list.Element
+	// deletes counts the Deletes done: a copy during which one was done
+	// may hold a deleted file, and is not kept.
+	deletes uint64
 }
 
 var _ modmirror.Store = (*Store)(nil)
@@ -160,6 +163,9 @@ func (s *Store) startCopy(name string, size int64) {
 func (s *Store) copy(name string, size int64) error {
 	ctx, cancel := context.WithTimeout(context.Background(), copyTimeout)
 	defer cancel()
+	s.mu.Lock()
+	deletes := s.deletes
+	s.mu.Unlock()
 	src, err := s.Store.Open(ctx, name)
 	if err != nil {
 		return err
@@ -198,6 +204,11 @@ func (s *Store) copy(name string, size int64) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.deletes != deletes {
+		// The file may be gone from the store since it was opened.
+		os.Remove(file)
+		return nil
+	}
 	s.items[name] = s.lru.PushFront(&entry{name: name, size: size})
 	s.size += size
 	for s.size > s.maxBytes {
@@ -244,12 +255,20 @@ func (s *Store) Replace(ctx context.Context, name string, r io.Reader) error {
 }
 
 // Delete implements modmirror.Deleter when the store behind it does: the
-// copy goes, then the file in the store.
+// copy goes, then the file in the store; a copy being made meanwhile is
+// not kept (copy), and one kept before the store's delete ended goes too.
 func (s *Store) Delete(ctx context.Context, name string) error {
 	d, err := s.Deleter()
 	if err != nil {
 		return fmt.Errorf("diskcache: %w", err)
 	}
 	s.drop(name)
-	return d.Delete(ctx, name)
+	err = d.Delete(ctx, name)
+	s.mu.Lock()
+	s.deletes++
+	if el, ok := s.items[name]; ok {
+		s.remove(el)
+	}
+	s.mu.Unlock()
+	return err
 }

@@ -24,6 +24,11 @@ type counting struct {
 	modmirror.Store
 	opens  atomic.Int64
 	cutOff atomic.Bool // reads of files opened after the first end early
+
+	// hold, if set before the first Open, makes every later Open (the
+	// copy's) send on held once it has opened the file, then wait until
+	// hold is closed.
+	hold, held chan struct{}
 }
 
 type remoteFile struct{ modmirror.File }
@@ -49,6 +54,10 @@ func (c *counting) Open(ctx context.Context, name string) (modmirror.File, error
 	f, err := c.Store.Open(ctx, name)
 	if err != nil {
 		return nil, err
+	}
+	if c.hold != nil && n > 1 {
+		c.held <- struct{}{}
+		<-c.hold
 	}
 	if c.cutOff.Load() && n > 1 {
 		// The client's read is whole; the copy's is cut off.
@@ -238,6 +247,29 @@ func TestDeleteDropsCopy(t *testing.T) {
 	if f, err := s.Open(ctx, name); err == nil {
 		f.Close()
 		t.Errorf("a deleted file opens")
+	}
+}
+
+// TestDeleteDuringCopy: a file deleted while its copy is being made (the
+// copy has it open) is not served from that copy afterwards.
+func TestDeleteDuringCopy(t *testing.T) {
+	ctx := context.Background()
+	s, back, _ := newCache(t, 1<<20, 0)
+	const name = "example.com/m/@v/v1.0.0.zip"
+	if err := s.Create(ctx, name, strings.NewReader("zip")); err != nil {
+		t.Fatal(err)
+	}
+	back.hold, back.held = make(chan struct{}), make(chan struct{})
+	read(t, s, name) // starts the copy
+	<-back.held
+	if err := s.Delete(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	close(back.hold)
+	s.Wait()
+	if f, err := s.Open(ctx, name); err == nil {
+		f.Close()
+		t.Errorf("a file deleted while it was being copied opens")
 	}
 }
 

@@ -38,6 +38,9 @@ type Store struct {
 	lru   list.List // of *entry, most recently used first
 	items map[string]*list.Element
 	large map[string]bool // names of files larger than maxFile
+	// deletes counts the Deletes done: a file read during one may be a
+	// deleted file, and is not kept.
+	deletes uint64
 }
 
 // maxLarge bounds the names of large files remembered; when it is reached
@@ -69,7 +72,7 @@ func (s *Store) Open(ctx context.Context, name string) (modmirror.File, error) {
 	if !cacheable(name) {
 		return s.Store.Open(ctx, name)
 	}
-	e, large := s.get(name)
+	e, large, deletes := s.get(name)
 	if e != nil {
 		return newFile(e), nil
 	}
@@ -103,39 +106,36 @@ func (s *Store) Open(ctx context.Context, name string) (modmirror.File, error) {
 		return s.Store.Open(ctx, name)
 	}
 	e = &entry{name: name, data: data, modTime: fi.ModTime()}
-	s.put(e)
+	s.put(e, deletes)
 	return newFile(e), nil
 }
 
 // Replace implements modmirror.Store. Replaced names are never cached, but
 // a name is dropped all the same, should one ever be.
 func (s *Store) Replace(ctx context.Context, name string, r io.Reader) error {
-	s.mu.Lock()
-	delete(s.large, name)
-	if el, ok := s.items[name]; ok {
-		s.remove(el)
-	}
-	s.mu.Unlock()
+	s.forget(name)
 	return s.Store.Replace(ctx, name, r)
 }
 
-// get returns the cached entry of name, or nil and whether the file is
-// known to be too large to cache.
-func (s *Store) get(name string) (*entry, bool) {
+// get returns the cached entry of name, or nil, whether the file is known
+// to be too large to cache, and the Deletes done so far (for put).
+func (s *Store) get(name string) (*entry, bool, uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	el, ok := s.items[name]
 	if !ok {
-		return nil, s.large[name]
+		return nil, s.large[name], s.deletes
 	}
 	s.lru.MoveToFront(el)
-	return el.Value.(*entry), false
+	return el.Value.(*entry), false, s.deletes
 }
 
-func (s *Store) put(e *entry) {
+// put keeps e, read from the store when deletes Deletes were done: not if
+// one was done since, as e may be a deleted file.
+func (s *Store) put(e *entry, deletes uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.items[e.name]; ok {
+	if _, ok := s.items[e.name]; ok || s.deletes != deletes {
 		return
 	}
 	s.items[e.name] = s.lru.PushFront(e)
@@ -179,17 +179,28 @@ func (fi fileInfo) IsDir() bool        { return false }
 func (fi fileInfo) Sys() any           { return nil }
 
 // Delete implements modmirror.Deleter when the store behind it does: the
-// file leaves memory, then the store.
+// file leaves memory, then the store; a read begun meanwhile is not kept
+// (put), and one kept before the store's delete ended leaves too.
 func (s *Store) Delete(ctx context.Context, name string) error {
 	d, err := s.Deleter()
 	if err != nil {
 		return fmt.Errorf("cachestore: %w", err)
 	}
+	s.forget(name)
+	err = d.Delete(ctx, name)
 	s.mu.Lock()
+	s.deletes++
+	s.mu.Unlock()
+	s.forget(name)
+	return err
+}
+
+// forget drops what is known of name.
+func (s *Store) forget(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	delete(s.large, name)
 	if el, ok := s.items[name]; ok {
 		s.remove(el)
 	}
-	s.mu.Unlock()
-	return d.Delete(ctx, name)
 }

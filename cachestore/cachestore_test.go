@@ -3,6 +3,7 @@ package cachestore_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"io/fs"
 	"os"
@@ -173,5 +174,64 @@ func TestLargeFileStatOnce(t *testing.T) {
 	}
 	if n, _ := s.Len(); n != 0 {
 		t.Errorf("the cache holds %d files; want none", n)
+	}
+}
+
+// holding is a store whose first Open, once it has the file open, waits
+// until release is closed.
+type holding struct {
+	modmirror.Store
+	once            atomic.Bool
+	opened, release chan struct{}
+}
+
+func (h *holding) Open(ctx context.Context, name string) (modmirror.File, error) {
+	f, err := h.Store.Open(ctx, name)
+	if err == nil && h.once.CompareAndSwap(false, true) {
+		close(h.opened)
+		<-h.release
+	}
+	return f, err
+}
+
+func (h *holding) Delete(ctx context.Context, name string) error {
+	return h.Store.(modmirror.Deleter).Delete(ctx, name)
+}
+
+// A file deleted while an Open was reading it into memory is not kept
+// there: the next Open does not find it.
+func TestDeleteDuringRead(t *testing.T) {
+	ctx := context.Background()
+	fss, err := fsstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "example.com/m/@v/v1.0.0.mod"
+	if err := fss.Create(ctx, name, strings.NewReader("module example.com/m\n")); err != nil {
+		t.Fatal(err)
+	}
+	inner := &holding{Store: fss, opened: make(chan struct{}), release: make(chan struct{})}
+	s := cachestore.New(inner, 1<<20, 64<<10)
+	done := make(chan error)
+	go func() {
+		f, err := s.Open(ctx, name)
+		if err == nil {
+			f.Close()
+		}
+		done <- err
+	}()
+	<-inner.opened
+	if err := s.Delete(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	close(inner.release)
+	if err := <-done; err != nil {
+		t.Fatalf("the Open begun before the Delete: %v", err)
+	}
+	if f, err := s.Open(ctx, name); !errors.Is(err, fs.ErrNotExist) {
+		if err == nil {
+			f.Close()
+		}
+		t.Errorf("Open after a Delete during an Open: %v, want fs.ErrNotExist", err)
 	}
 }

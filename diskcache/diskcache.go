@@ -266,9 +266,7 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 	err = d.Delete(ctx, name)
 	s.mu.Lock()
 	s.deletes++
-	if el, ok := s.items[name]; ok {
-		s.remove(el)
-	}
 	s.mu.Unlock()
+	s.drop(name)
 	return err
 }

@@ -79,13 +79,23 @@ func goListAll(t *testing.T, up *testupstream.Server, goVersion string, reqs []m
 		t.Fatal(err)
 	}
 	home := t.TempDir()
+	// Telemetry off (GOTELEMETRY=off does not do it): with it on, the go
+	// command leaves a child process behind that writes into $HOME after
+	// go exits, racing t.TempDir's removal.
+	telemetry := filepath.Join(home, ".config", "go", "telemetry")
+	if err := os.MkdirAll(telemetry, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(telemetry, "mode"), []byte("off\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command("go", "list", "-m", "all")
 	cmd.Dir = dir
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + home, "GOPATH=" + filepath.Join(home, "gopath"),
 		"GOMODCACHE=" + filepath.Join(home, "modcache"), "GOCACHE=" + filepath.Join(home, "cache"),
 		"GOFLAGS=-mod=mod -modcacherw", "GOPROXY=" + up.URL, "GOSUMDB=" + up.VerifierKey(),
-		"GONOSUMDB=", "GOPRIVATE=", "GONOPROXY=", "GOTOOLCHAIN=local", "GOWORK=off", "GOENV=off", "GOTELEMETRY=off",
+		"GONOSUMDB=", "GOPRIVATE=", "GONOPROXY=", "GOTOOLCHAIN=local", "GOWORK=off", "GOENV=off",
 	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -48,6 +48,23 @@ func Greeting() string { return C.GoString(C.cdep_greeting()) }
 const cdepOutput = "hello from csrc/cdep.c via include/cdep.h"
 
 // goCommand returns the go command to run, or skips the test.
+// goHome returns a new HOME for a go command, with its telemetry off: with
+// telemetry on, the go command leaves a child process behind that writes
+// into $HOME/.config after go exits, racing t.TempDir's removal (and the
+// GOTELEMETRY variable does not turn it off).
+func goHome(t *testing.T) string {
+	t.Helper()
+	home := t.TempDir()
+	dir := filepath.Join(home, ".config", "go", "telemetry")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "mode"), []byte("off\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return home
+}
+
 func goCommand(t *testing.T) string {
 	t.Helper()
 	if _, err := os.Stat("/usr/local/go/bin/go"); err == nil {
@@ -87,7 +104,7 @@ var canUnshareNet = sync.OnceValue(func() bool {
 // under `unshare -n` (no network at all) when it works.
 func offlineGo(t *testing.T, goBin, out, dir string, args ...string) *exec.Cmd {
 	t.Helper()
-	home := t.TempDir()
+	home := goHome(t)
 	gopath := filepath.Join(home, "go")
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),

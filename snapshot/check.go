@@ -109,6 +109,16 @@ func checkBuild(ctx context.Context, out string, p ProjectFiles, goCmd string, o
 	if cache == "" {
 		cache = filepath.Join(tmp, "gocache")
 	}
+	// Telemetry off for this HOME (the GOTELEMETRY variable does not do
+	// it): with it on, the go command leaves a child process behind that
+	// writes into $HOME after go exits, while tmp is being removed.
+	telemetry := filepath.Join(tmp, "home", ".config", "go", "telemetry")
+	if err := os.MkdirAll(telemetry, 0o700); err != nil {
+		return c, fmt.Errorf("snapshot: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(telemetry, "mode"), []byte("off\n"), 0o644); err != nil {
+		return c, fmt.Errorf("snapshot: %w", err)
+	}
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + filepath.Join(tmp, "home"),
@@ -118,7 +128,7 @@ func checkBuild(ctx context.Context, out string, p ProjectFiles, goCmd string, o
 		"GOFLAGS=-mod=mod -modcacherw -modfile=" + modFile,
 		"GOPROXY=" + (&url.URL{Scheme: "file", Path: out}).String(),
 		"GOSUMDB=off", "GONOSUMDB=", "GONOSUMCHECK=", "GOPRIVATE=", "GONOPROXY=", "GOINSECURE=",
-		"GOTOOLCHAIN=local", "GOWORK=off", "GOENV=off", "GOTELEMETRY=off",
+		"GOTOOLCHAIN=local", "GOWORK=off", "GOENV=off",
 	}
 	if v, ok := os.LookupEnv("CGO_ENABLED"); ok {
 		env = append(env, "CGO_ENABLED="+v)

@@ -103,7 +103,7 @@ type oneEnv struct {
 
 func newOneEnv(t *testing.T) *oneEnv {
 	t.Helper()
-	e := &oneEnv{goBin: goCommand(t), goPath: t.TempDir()}
+	e := &oneEnv{goBin: goCommand(t), goPath: goHome(t)}
 	e.srv = testupstream.New(t, oneVersionFixtures()...)
 	up, err := upstream.Parse(e.srv.URL, upstream.Options{})
 	if err != nil {
@@ -246,7 +246,7 @@ func (e *oneEnv) goListAll(t *testing.T, reqs []module.Version) string {
 		fmt.Fprintf(&gomod, "\nrequire %s %s\n", r.Path, r.Version)
 	}
 	writeProject(t, dir, map[string]string{"go.mod": gomod.String()})
-	home := t.TempDir()
+	home := goHome(t)
 	cmd := exec.Command(e.goBin, "list", "-m", "all")
 	cmd.Dir = dir
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "GOPATH=" + home, "GOMODCACHE=" + filepath.Join(home, "mod"),

@@ -33,7 +33,7 @@ func TestOlderToolchainSameFiles(t *testing.T) {
 	// goEnv is a go command with its own GOPATH and module cache, fetching
 	// from proxy.golang.org.
 	goEnv := func(dir, gotoolchain string, args ...string) (*exec.Cmd, string) {
-		home := t.TempDir()
+		home := goHome(t)
 		modcache := filepath.Join(home, "go", "pkg", "mod")
 		cmd := exec.Command(goBin, args...)
 		cmd.Dir = dir

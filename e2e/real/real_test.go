@@ -112,6 +112,16 @@ func startMirror(t *testing.T, extra ...string) (string, string) {
 func goCmd(t *testing.T, dir, proxy string, env []string, args ...string) (string, error) {
 	t.Helper()
 	home := t.TempDir()
+	// Telemetry off (GOTELEMETRY=off does not do it): with it on, the go
+	// command leaves a child process behind that writes into $HOME after
+	// go exits, racing t.TempDir's removal.
+	telemetry := filepath.Join(home, ".config", "go", "telemetry")
+	if err := os.MkdirAll(telemetry, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(telemetry, "mode"), []byte("off\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
 	cmd.Env = append([]string{

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modmirror/modmirror/internal/goenv"
 	"github.com/modmirror/modmirror/internal/syncbuf"
 
 	"github.com/modmirror/modmirror/internal/testupstream"
@@ -368,9 +369,10 @@ func newGo(t *testing.T, proxy, sumdb string) *goCommand {
 	if tmp := os.Getenv("TMPDIR"); tmp != "" {
 		env["TMPDIR"] = tmp
 	}
-	// With telemetry on, the go command leaves a child process behind that
-	// writes into $HOME after go exits, racing t.TempDir's removal.
-	writeModule(t, env["HOME"], map[string]string{".config/go/telemetry/mode": "off\n"})
+	// Nothing writes into $HOME once go exits, racing t.TempDir's removal.
+	if err := goenv.TelemetryOff(env["HOME"]); err != nil {
+		t.Fatal(err)
+	}
 	return &goCommand{t: t, env: env}
 }
 

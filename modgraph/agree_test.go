@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/modmirror/modmirror/internal/goenv"
 	"github.com/modmirror/modmirror/internal/testupstream"
 )
 
@@ -79,14 +80,7 @@ func goListAll(t *testing.T, up *testupstream.Server, goVersion string, reqs []m
 		t.Fatal(err)
 	}
 	home := t.TempDir()
-	// Telemetry off (GOTELEMETRY=off does not do it): with it on, the go
-	// command leaves a child process behind that writes into $HOME after
-	// go exits, racing t.TempDir's removal.
-	telemetry := filepath.Join(home, ".config", "go", "telemetry")
-	if err := os.MkdirAll(telemetry, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(telemetry, "mode"), []byte("off\n"), 0o644); err != nil {
+	if err := goenv.TelemetryOff(home); err != nil { // nothing writes into home once go exits
 		t.Fatal(err)
 	}
 	cmd := exec.Command("go", "list", "-m", "all")

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/modmirror/modmirror/internal/goenv"
 	"github.com/modmirror/modmirror/internal/testupstream"
 	"github.com/modmirror/modmirror/snapshot"
 	"github.com/modmirror/modmirror/upstream"
@@ -48,18 +49,12 @@ func Greeting() string { return C.GoString(C.cdep_greeting()) }
 const cdepOutput = "hello from csrc/cdep.c via include/cdep.h"
 
 // goCommand returns the go command to run, or skips the test.
-// goHome returns a new HOME for a go command, with its telemetry off: with
-// telemetry on, the go command leaves a child process behind that writes
-// into $HOME/.config after go exits, racing t.TempDir's removal (and the
-// GOTELEMETRY variable does not turn it off).
+// goHome returns a new HOME for a go command, with its telemetry off, so
+// that nothing writes into it once go exits (goenv.TelemetryOff).
 func goHome(t *testing.T) string {
 	t.Helper()
 	home := t.TempDir()
-	dir := filepath.Join(home, ".config", "go", "telemetry")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "mode"), []byte("off\n"), 0o644); err != nil {
+	if err := goenv.TelemetryOff(home); err != nil {
 		t.Fatal(err)
 	}
 	return home

@@ -14,6 +14,7 @@ import (
 	modzip "golang.org/x/mod/zip"
 
 	"github.com/modmirror/modmirror"
+	"github.com/modmirror/modmirror/internal/goenv"
 	"github.com/modmirror/modmirror/internal/rmtree"
 )
 
@@ -109,14 +110,8 @@ func checkBuild(ctx context.Context, out string, p ProjectFiles, goCmd string, o
 	if cache == "" {
 		cache = filepath.Join(tmp, "gocache")
 	}
-	// Telemetry off for this HOME (the GOTELEMETRY variable does not do
-	// it): with it on, the go command leaves a child process behind that
-	// writes into $HOME after go exits, while tmp is being removed.
-	telemetry := filepath.Join(tmp, "home", ".config", "go", "telemetry")
-	if err := os.MkdirAll(telemetry, 0o700); err != nil {
-		return c, fmt.Errorf("snapshot: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(telemetry, "mode"), []byte("off\n"), 0o644); err != nil {
+	// Telemetry off: tmp, HOME included, is removed once go exits.
+	if err := goenv.TelemetryOff(filepath.Join(tmp, "home")); err != nil {
 		return c, fmt.Errorf("snapshot: %w", err)
 	}
 	env := []string{

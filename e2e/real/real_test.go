@@ -22,6 +22,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/modmirror/modmirror/internal/goenv"
 )
 
 const upstreamURL = "https://proxy.golang.org"
@@ -112,14 +114,7 @@ func startMirror(t *testing.T, extra ...string) (string, string) {
 func goCmd(t *testing.T, dir, proxy string, env []string, args ...string) (string, error) {
 	t.Helper()
 	home := t.TempDir()
-	// Telemetry off (GOTELEMETRY=off does not do it): with it on, the go
-	// command leaves a child process behind that writes into $HOME after
-	// go exits, racing t.TempDir's removal.
-	telemetry := filepath.Join(home, ".config", "go", "telemetry")
-	if err := os.MkdirAll(telemetry, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(telemetry, "mode"), []byte("off\n"), 0o644); err != nil {
+	if err := goenv.TelemetryOff(home); err != nil { // nothing writes into home once go exits
 		t.Fatal(err)
 	}
 	cmd := exec.Command("go", args...)

@@ -106,3 +106,17 @@ func lookupLines(data []byte, name string) (value string, ok bool) {
 	}
 	return value, ok
 }
+
+// TelemetryOff turns the go command's telemetry off for the user whose
+// home directory is home, as "go telemetry off" does: it writes the mode
+// file under home's configuration directory. With telemetry on (the
+// default, "local"), the go command leaves a child process behind that
+// writes into that directory after go exits, so a temporary HOME could not
+// be removed cleanly; the GOTELEMETRY variable does not turn it off.
+func TelemetryOff(home string) error {
+	dir := filepath.Join(home, ".config", "go", "telemetry")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "mode"), []byte("off\n"), 0o644)
+}

@@ -84,3 +84,21 @@ func TestAgreesWithGoCommand(t *testing.T) {
 		t.Errorf("values written by go env -w not read back: GOPRIVATE %q, GOPROXY %q", e.Get("GOPRIVATE"), e.Get("GOPROXY"))
 	}
 }
+
+// The go command itself reports telemetry off for a HOME TelemetryOff set up.
+func TestTelemetryOff(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command")
+	}
+	home := t.TempDir()
+	if err := TelemetryOff(home); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(goBin, "env", "GOTELEMETRY")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "GOENV=off", "GOTOOLCHAIN=local"}
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "off" {
+		t.Errorf("go env GOTELEMETRY with that HOME: %q, %v; want off", out, err)
+	}
+}

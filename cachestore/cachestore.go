@@ -33,14 +33,12 @@ type Store struct {
 	maxBytes int64 // total size of cached files
 	maxFile  int64 // largest file cached
 
-	mu    sync.Mutex
-	size  int64
-	lru   list.List // of *entry, most recently used first
-	items map[string]*list.Element
-	large map[string]bool // names of files larger than maxFile
-	// deletes counts the Deletes done: a file read during one may be a
-	// deleted file, and is not kept.
-	deletes uint64
+	mu      sync.Mutex
+	size    int64
+	lru     list.List // of *entry, most recently used first
+	items   map[string]*list.Element
+	large   map[string]bool   // names of files larger than maxFile
+	deletes storewrap.Deletes // a file read during one is not kept
 }
 
 // maxLarge bounds the names of large files remembered; when it is reached
@@ -72,10 +70,11 @@ func (s *Store) Open(ctx context.Context, name string) (modmirror.File, error) {
 	if !cacheable(name) {
 		return s.Store.Open(ctx, name)
 	}
-	e, large, deletes := s.get(name)
+	e, large := s.get(name)
 	if e != nil {
 		return newFile(e), nil
 	}
+	deletes := s.deletes.Seen()
 	f, err := s.Store.Open(ctx, name)
 	if err != nil || large {
 		// A file once too large stays so (stored files never change):
@@ -117,25 +116,25 @@ func (s *Store) Replace(ctx context.Context, name string, r io.Reader) error {
 	return s.Store.Replace(ctx, name, r)
 }
 
-// get returns the cached entry of name, or nil, whether the file is known
-// to be too large to cache, and the Deletes done so far (for put).
-func (s *Store) get(name string) (*entry, bool, uint64) {
+// get returns the cached entry of name, or nil and whether the file is
+// known to be too large to cache.
+func (s *Store) get(name string) (*entry, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	el, ok := s.items[name]
 	if !ok {
-		return nil, s.large[name], s.deletes
+		return nil, s.large[name]
 	}
 	s.lru.MoveToFront(el)
-	return el.Value.(*entry), false, s.deletes
+	return el.Value.(*entry), false
 }
 
-// put keeps e, read from the store when deletes Deletes were done: not if
-// one was done since, as e may be a deleted file.
+// put keeps e, read from the store when s.deletes.Seen returned deletes:
+// not if a Delete was passed on since, as e may be a deleted file.
 func (s *Store) put(e *entry, deletes uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.items[e.name]; ok || s.deletes != deletes {
+	if _, ok := s.items[e.name]; ok || s.deletes.Since(deletes) {
 		return
 	}
 	s.items[e.name] = s.lru.PushFront(e)
@@ -179,20 +178,13 @@ func (fi fileInfo) IsDir() bool        { return false }
 func (fi fileInfo) Sys() any           { return nil }
 
 // Delete implements modmirror.Deleter when the store behind it does: the
-// file leaves memory, then the store; a read begun meanwhile is not kept
-// (put), and one kept before the store's delete ended leaves too.
+// file leaves memory, then the store (storewrap.Deletes).
 func (s *Store) Delete(ctx context.Context, name string) error {
 	d, err := s.Deleter()
 	if err != nil {
 		return fmt.Errorf("cachestore: %w", err)
 	}
-	s.forget(name)
-	err = d.Delete(ctx, name)
-	s.mu.Lock()
-	s.deletes++
-	s.mu.Unlock()
-	s.forget(name)
-	return err
+	return s.deletes.Delete(ctx, d, name, s.forget)
 }
 
 // forget drops what is known of name.

@@ -58,14 +58,12 @@ type Store struct {
 	copying chan struct{}
 	copies  singleflight.Group
 	wg      sync.WaitGroup
+	deletes storewrap.Deletes // a copy made during one is not kept
 
 	mu    sync.Mutex
 	size  int64
 	lru   list.List // of *entry, most recently used first
 	items map[string]*list.Element
-	// deletes counts the Deletes done: a copy during which one was done
-	// may hold a deleted file, and is not kept.
-	deletes uint64
 }
 
 var _ modmirror.Store = (*Store)(nil)
@@ -163,9 +161,7 @@ func (s *Store) startCopy(name string, size int64) {
 func (s *Store) copy(name string, size int64) error {
 	ctx, cancel := context.WithTimeout(context.Background(), copyTimeout)
 	defer cancel()
-	s.mu.Lock()
-	deletes := s.deletes
-	s.mu.Unlock()
+	deletes := s.deletes.Seen()
 	src, err := s.Store.Open(ctx, name)
 	if err != nil {
 		return err
@@ -204,7 +200,7 @@ func (s *Store) copy(name string, size int64) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.deletes != deletes {
+	if s.deletes.Since(deletes) {
 		// The file may be gone from the store since it was opened.
 		os.Remove(file)
 		return nil
@@ -255,18 +251,11 @@ func (s *Store) Replace(ctx context.Context, name string, r io.Reader) error {
 }
 
 // Delete implements modmirror.Deleter when the store behind it does: the
-// copy goes, then the file in the store; a copy being made meanwhile is
-// not kept (copy), and one kept before the store's delete ended goes too.
+// copy goes, then the file in the store (storewrap.Deletes).
 func (s *Store) Delete(ctx context.Context, name string) error {
 	d, err := s.Deleter()
 	if err != nil {
 		return fmt.Errorf("diskcache: %w", err)
 	}
-	s.drop(name)
-	err = d.Delete(ctx, name)
-	s.mu.Lock()
-	s.deletes++
-	s.mu.Unlock()
-	s.drop(name)
-	return err
+	return s.deletes.Delete(ctx, d, name, s.drop)
 }

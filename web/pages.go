@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/mod/module"
@@ -19,18 +20,23 @@ import (
 //go:embed templates/*.html
 var templateFS embed.FS
 
-var templates = template.Must(template.New("").Funcs(template.FuncMap{
-	"bytes": humanBytes,
-	"when":  when,
-	"pct":   func(f float64) string { return formatFloat(f*100, 1) + " %" },
-	"rate": func(f float64) string {
-		if f < 0 {
-			return "—"
-		}
-		return formatFloat(f, 2) + "/s"
-	},
-	"dur": func(d time.Duration) string { return millis(d) },
-}).ParseFS(templateFS, "templates/*.html"))
+// templates parses the pages' templates when first asked for: New asks, so
+// a server fails at start on a broken template, while the commands that
+// never serve a page (snapshot hash, say) do not spend their start-up on it.
+var templates = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("").Funcs(template.FuncMap{
+		"bytes": humanBytes,
+		"when":  when,
+		"pct":   func(f float64) string { return formatFloat(f*100, 1) + " %" },
+		"rate": func(f float64) string {
+			if f < 0 {
+				return "—"
+			}
+			return formatFloat(f, 2) + "/s"
+		},
+		"dur": func(d time.Duration) string { return millis(d) },
+	}).ParseFS(templateFS, "templates/*.html"))
+})
 
 // Page is what every page's layout needs.
 type Page struct {
@@ -235,7 +241,7 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 
 func render(w http.ResponseWriter, name string, data any) {
 	var buf bytes.Buffer
-	if err := templates.ExecuteTemplate(&buf, name, data); err != nil {
+	if err := templates().ExecuteTemplate(&buf, name, data); err != nil {
 		// A bug: the templates and their data are ours.
 		http.Error(w, "internal error: rendering the page failed", http.StatusInternalServerError)
 		panic(fmt.Sprintf("web: rendering %s: %v", name, err))

@@ -111,6 +111,7 @@ const (
 
 // New returns a Handler.
 func New(opts Options) *Handler {
+	templates() // parsed now, so that a broken one stops the server at start
 	if opts.CanSee == nil {
 		opts.CanSee = func(*http.Request, string) bool { return true }
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"flag"
 	"io"
 	"log/slog"
 	"net"
@@ -297,6 +298,39 @@ func TestServeTLS(t *testing.T) {
 	if tf.scheme() != "https" {
 		t.Errorf("scheme %q, want https", tf.scheme())
 	}
+	for _, tt := range []struct {
+		args  []string
+		proto string
+	}{
+		{nil, "HTTP/2.0"},
+		{[]string{"--http2=true"}, "HTTP/2.0"},
+		{[]string{"--http2=false"}, "HTTP/1.1"},
+	} {
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		tf := tlsFlags{}
+		tf.register(fs)
+		if err := fs.Parse(append([]string{"--tls-cert", certFile, "--tls-key", keyFile}, tt.args...)); err != nil {
+			t.Fatal(err)
+		}
+		if err := tf.load(); err != nil {
+			t.Fatal(err)
+		}
+		if got := serveProto(t, &tf, pool); got != tt.proto {
+			t.Errorf("%q: served over %s, want %s", tt.args, got, tt.proto)
+		}
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	(&tlsFlags{}).register(fs)
+	if err := fs.Parse([]string{"--http2=maybe"}); err == nil {
+		t.Errorf("--http2=maybe: parsed")
+	}
+}
+
+// serveProto serves HTTPS with tf and returns the protocol that a client
+// offering HTTP/2 and HTTP/1.1 was served with.
+func serveProto(t *testing.T, tf *tlsFlags, pool *x509.CertPool) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -322,9 +356,7 @@ func TestServeTLS(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if string(body) != "HTTP/2.0" {
-		t.Errorf("served over %s, want HTTP/2.0", body)
-	}
+	return string(body)
 }
 
 // writeTestCert writes the certificate and key of net/http/httptest's TLS

@@ -24,8 +24,11 @@ func (t *tlsFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&t.key, "tls-key", "", "private key `file` (PEM) of --tls-cert")
 	fs.BoolFunc("http2", "offer HTTP/2 over HTTPS, as well as HTTP/1.1 (default true); false serves HTTP/1.1 only, which costs the mirror about half the CPU time per byte of zip sent (docs/BENCHMARKS.md)", func(s string) error {
 		on, err := strconv.ParseBool(s)
+		if err != nil {
+			return err
+		}
 		t.http1 = !on
-		return err
+		return nil
 	})
 }
 

@@ -42,8 +42,9 @@ func TestUpstreamIsSelf(t *testing.T) {
 
 // TestUpstreamLoop makes two mirrors each other's upstream, which no
 // start-up check can see: a miss comes back to the first mirror, which
-// refuses it at once (508), so the client gets an answer that says so in
-// well under a second instead of waiting for a timeout.
+// refuses it at once (508), so the client gets an answer that says so
+// instead of waiting for a timeout: without the refusal the request would
+// go round until a timeout ended it, with no 508 in the answer.
 func TestUpstreamLoop(t *testing.T) {
 	t.Parallel()
 	up := newFixture(t)
@@ -52,15 +53,11 @@ func TestUpstreamLoop(t *testing.T) {
 	startMirror(t, up, "", "--listen", "127.0.0.1:"+strconv.Itoa(portB), "--upstream", urlA)
 	a := startMirror(t, up, "", "--listen", "127.0.0.1:"+strconv.Itoa(portA), "--upstream", urlB)
 
-	start := time.Now()
 	code, body, err := httpGet(a.URL + "/" + libPath + "/@v/list")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if code != http.StatusBadGateway || !strings.Contains(body, "508 Loop Detected") || !strings.Contains(body, "leads back to the mirror itself") {
 		t.Errorf("a miss in a loop of two mirrors: %d %q; want 502 relaying the 508", code, body)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("the loop took %v to be reported", d)
 	}
 }

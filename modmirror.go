@@ -199,7 +199,9 @@ func (e *notFoundError) Is(target error) bool { return target == fs.ErrNotExist 
 const PrivateNotFound = "private module: not stored here, or not readable with the credentials given"
 
 // A File is an open stored file. Its Stat must report the size and
-// modification time; Seek lets the HTTP layer serve ranges.
+// modification time; Seek lets the HTTP layer serve ranges. A file
+// answered before it is stored (a public module's verified go.mod or
+// .info, as a fill stores it) has a zero modification time.
 type File interface {
 	io.ReadSeekCloser
 	Stat() (fs.FileInfo, error)

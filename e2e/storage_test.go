@@ -52,10 +52,13 @@ func inNamespace(t *testing.T, data, setup string) func([]string) []string {
 }
 
 // TestFullDisk runs a mirror whose data directory is a 4 MiB file system:
-// a zip larger than that, and later every fill once the disk is full,
-// fail as the mirror's own storage failure (500, "storage failure"), with
-// no server path in what the go command prints, never as the upstream's
-// (502) and without the nosumdb hint; once space is free again, fills work.
+// a zip larger than that, and later a zip once the disk is full, fail as
+// the mirror's own storage failure (500, "storage failure"), with no
+// server path in what the go command prints, never as the upstream's (502)
+// and without the nosumdb hint; so does a go.mod, whose verification
+// cannot record the checksum database's tree head; a public .info is
+// answered but not stored, and the log says so; once space is free again,
+// fills work and store.
 func TestFullDisk(t *testing.T) {
 	t.Parallel()
 	up := newFixture(t)
@@ -101,16 +104,40 @@ func TestFullDisk(t *testing.T) {
 		}
 	}
 	f.Close()
-	for _, tc := range []struct{ path, what string }{
-		{"/example.com/lib/@v/v1.0.0.info", ".info"},
-		{"/example.com/lib/@v/v1.0.0.mod", ".mod"},
-		{"/example.com/lib/@v/v1.1.0.zip", ".zip"},
-	} {
-		code, body, err := httpGet(m.URL + tc.path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkBody(tc.what+" with the disk full", body, code, http.StatusInternalServerError, "storage failure")
+	code, body, err := httpGet(m.URL + "/example.com/lib/@v/v1.1.0.zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBody(".zip with the disk full", body, code, http.StatusInternalServerError, "storage failure")
+	// The go.mod's verification records the checksum database's newer
+	// tree head (the fixture's log grows with each new lookup), which
+	// the full disk refuses: nothing verified, nothing answered.
+	code, body, err = httpGet(m.URL + "/example.com/lib/@v/v1.0.0.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBody(".mod with the disk full", body, code, http.StatusInternalServerError, "storage failure")
+	// A public module's .info is answered before it is stored (the
+	// mirror fetches it again later if need be), and the failure to
+	// store it is the operator's to see.
+	stored := func(name string) bool {
+		_, err := os.Stat(filepath.Join("/proc", strconv.Itoa(m.cmd.Process.Pid), "root", data, "cache", "download", name))
+		return err == nil
+	}
+	const info = "example.com/lib/@v/v1.0.0.info"
+	_, want, err := httpGet(up.URL + "/" + info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body, err := httpGet(m.URL + "/" + info); err != nil || code != http.StatusOK || body != want {
+		t.Errorf("GET %s with the disk full: %d %v %q; want 200 and %q", info, code, err, body, want)
+	}
+	waitFor(t, 10*time.Second, "the mirror to log the .info it answered and could not store", func() bool {
+		log := m.Log()
+		return strings.Contains(log, "answered before it was stored, then not stored") && strings.Contains(log, "no space left on device")
+	})
+	if stored(info) {
+		t.Errorf("%s stored with the disk full", info)
 	}
 
 	os.Remove(filler)
@@ -119,6 +146,7 @@ func TestFullDisk(t *testing.T) {
 			t.Errorf("GET %s with space free again: %d %v %q", p, code, err, body)
 		}
 	}
+	waitFor(t, 10*time.Second, info+" stored once there is space", func() bool { return stored(info) })
 }
 
 // TestLongPathElement asks for a module path with an element of 300 bytes,

@@ -21,8 +21,9 @@ import (
 	"github.com/modmirror/modmirror/internal/srcerr"
 )
 
-// fillInfo fetches the .info of a canonical version and stores it.
-func (m *Mirror) fillInfo(ctx context.Context, path, version, key string) error {
+// fillInfo fetches the .info of a canonical version and stores it, giving
+// it to early once checked.
+func (m *Mirror) fillInfo(ctx context.Context, path, version, key string, early *earlyAnswer) error {
 	data, err := m.source(path).Info(ctx, path, version)
 	if err != nil {
 		return upstreamError(err)
@@ -34,6 +35,7 @@ func (m *Mirror) fillInfo(ctx context.Context, path, version, key string) error 
 	if info.Version != version {
 		return upstreamError(fmt.Errorf("%s@%s: upstream %s answered .info for version %s", path, version, m.source(path), info.Version))
 	}
+	early.give(data)
 	// An .info carries no hash and may legitimately gain fields upstream
 	// (Origin): a differing later copy is not a security event, but the
 	// first stored copy is still the one served.
@@ -105,9 +107,10 @@ func (m *Mirror) noteMoved(ctx context.Context, path, version, key string, fresh
 		"ref", b.Origin.Ref, "upstream", m.source(path).String())
 }
 
-// fillMod fetches, verifies and stores the go.mod of a canonical version.
-// The caller updates the module's version list after.
-func (m *Mirror) fillMod(ctx context.Context, path, version, key string) error {
+// fillMod fetches, verifies and stores the go.mod of a canonical version,
+// giving it to early once verified. The caller updates the module's
+// version list after.
+func (m *Mirror) fillMod(ctx context.Context, path, version, key string, early *earlyAnswer) error {
 	data, err := m.source(path).Mod(ctx, path, version)
 	if err != nil {
 		return upstreamError(err)
@@ -122,6 +125,7 @@ func (m *Mirror) fillMod(ctx context.Context, path, version, key string) error {
 	if err := m.verify(ctx, path, version+"/go.mod", hash, "mod"); err != nil {
 		return err
 	}
+	early.give(data)
 	err = m.cfg.Store.Create(ctx, key, bytes.NewReader(data))
 	if errors.Is(err, fs.ErrExist) {
 		err = m.keepStored(ctx, path, version, key, "mod", bytes.NewReader(data))

@@ -88,7 +88,7 @@ func TestStoredCopyWins(t *testing.T) {
 	if err := store.Create(ctx, key, bytes.NewReader(original)); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.fillMod(ctx, "example.com/m", "v1.0.0", key); err != nil {
+	if err := m.fillMod(ctx, "example.com/m", "v1.0.0", key, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(filepath.Join(store.Root(), key))
@@ -102,7 +102,7 @@ func TestStoredCopyWins(t *testing.T) {
 	// The same bytes again are no event at all.
 	logs.Reset()
 	up.mod = original
-	if err := m.fillMod(ctx, "example.com/m", "v1.0.0", key); err != nil {
+	if err := m.fillMod(ctx, "example.com/m", "v1.0.0", key, nil); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(logs.String(), "SECURITY ERROR") {

@@ -163,7 +163,10 @@ type Mirror struct {
 
 	newest newestSeen // versions client module graphs name, for prefetchRequirements
 
-	recording sync.WaitGroup // records made, and fills ahead, in the background
+	recording sync.WaitGroup // records made, fills ahead, and fills answered early, in the background
+
+	earlyMu sync.Mutex
+	early   map[string]*earlyAnswer // by key, of fills that answer early (startFill)
 }
 
 // New returns a Mirror.
@@ -201,6 +204,7 @@ func New(cfg Config) (*Mirror, error) {
 		ahead:     make(chan struct{}, maxFillAhead),
 		unasked:   make(map[string]bool),
 		infoAsked: make(map[string]time.Time),
+		early:     make(map[string]*earlyAnswer),
 	}, nil
 }
 
@@ -275,20 +279,25 @@ func (m *Mirror) file(ctx context.Context, path, version, ext string) (modmirror
 	if ext == modmirror.ExtMod {
 		m.newest.raise(path, version)
 	}
-	ch := m.startFill(ctx, path, version, ext, key)
+	ch, early := m.startFill(ctx, path, version, ext, key)
 	if ext == modmirror.ExtInfo {
 		m.infoMissed(ctx, path, version)
 	}
 	select {
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-early.readyChan():
 	case res := <-ch:
-		if res.Err != nil {
+		// An early answer stays the answer if storing it failed.
+		if res.Err != nil && !early.given() {
 			return nil, res.Err
 		}
 	}
 	if m.cfg.Catalog != nil {
 		m.cfg.Catalog.Hit(path, version)
+	}
+	if early.given() {
+		return early.file(key), nil
 	}
 	return m.cfg.Store.Open(ctx, key)
 }
@@ -296,9 +305,16 @@ func (m *Mirror) file(ctx context.Context, path, version, ext string) (modmirror
 // startFill starts the fill of key, one of a canonical version's files,
 // or joins the one running. One fill per key, detached from the request
 // that started it: others may be waiting for it, and a completed fill is
-// useful even if this client left.
-func (m *Mirror) startFill(ctx context.Context, path, version, ext, key string) <-chan singleflight.Result {
-	return m.fills.DoChan(key, func() (any, error) {
+// useful even if this client left. The early answer, nil where the fill
+// does not answer early (answersEarly), is set once the fill has checked
+// what it stores, which may be before it is stored.
+func (m *Mirror) startFill(ctx context.Context, path, version, ext, key string) (<-chan singleflight.Result, *earlyAnswer) {
+	var early *earlyAnswer
+	made := false
+	if m.answersEarly(path, ext) {
+		early, made = m.earlyFor(key)
+	}
+	ch := m.fills.DoChan(key, func() (any, error) {
 		timeout := m.cfg.FetchTimeout / 10
 		if ext == modmirror.ExtZip {
 			timeout = m.cfg.FetchTimeout
@@ -306,7 +322,11 @@ func (m *Mirror) startFill(ctx context.Context, path, version, ext, key string) 
 		fctx, cancel := detach(ctx, timeout)
 		defer cancel()
 		start := time.Now()
-		filled, err := m.fillLocked(fctx, path, version, ext, key)
+		filled, err := m.fillLocked(fctx, path, version, ext, key, early)
+		if err != nil && early.given() {
+			m.log.Error("answered before it was stored, then not stored; the next request fills it again",
+				"module", path, "version", version, "file", ext[1:], "err", err)
+		}
 		if err == nil && filled && ext == modmirror.ExtMod {
 			// After the fill lock is let go: a fill holds one shared
 			// lock at a time, so fills waiting for a second one can
@@ -321,12 +341,26 @@ func (m *Mirror) startFill(ctx context.Context, path, version, ext, key string) 
 		}
 		return nil, err
 	})
+	if !made {
+		return ch, early
+	}
+	// The early answer is forgotten once the fill is done, not before: a
+	// request that joins the fill until then is answered with it. Close
+	// waits for this, so the file answered is stored before the mirror
+	// stops.
+	out := make(chan singleflight.Result, 1)
+	m.recording.Go(func() {
+		res := <-ch
+		m.forgetEarly(key, early)
+		out <- res
+	})
+	return out, early
 }
 
 // fillLocked fills key under its fill lock, and reports whether it did:
 // not when another replica stored the file while this one waited for the
 // lock.
-func (m *Mirror) fillLocked(ctx context.Context, path, version, ext, key string) (filled bool, err error) {
+func (m *Mirror) fillLocked(ctx context.Context, path, version, ext, key string, early *earlyAnswer) (filled bool, err error) {
 	unlock, stored, err := m.lockFill(ctx, key)
 	if err != nil || stored {
 		return false, err
@@ -336,9 +370,9 @@ func (m *Mirror) fillLocked(ctx context.Context, path, version, ext, key string)
 	}
 	switch ext {
 	case modmirror.ExtInfo:
-		err = m.fillInfo(ctx, path, version, key)
+		err = m.fillInfo(ctx, path, version, key, early)
 	case modmirror.ExtMod:
-		err = m.fillMod(ctx, path, version, key)
+		err = m.fillMod(ctx, path, version, key, early)
 	case modmirror.ExtZip:
 		err = m.fillZip(ctx, path, version, key)
 	}
@@ -421,7 +455,7 @@ func (m *Mirror) fillAhead(ctx context.Context, path, version string) {
 	}
 	m.notYetAsked(zipKey)
 	m.metrics.FillAhead()
-	ch := m.startFill(ctx, path, version, modmirror.ExtZip, zipKey)
+	ch, _ := m.startFill(ctx, path, version, modmirror.ExtZip, zipKey)
 	m.recording.Go(func() {
 		if res := <-ch; res.Err != nil || res.Shared {
 			// Nothing stored, so a request is a miss anyway; or a

@@ -252,8 +252,11 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, req Request,
 	}
 	if req.Canonical() {
 		hdr["Cache-Control"] = immutableValue
-		// Stored files never change, so size and time identify them.
-		hdr["Etag"] = []string{etag(fi.ModTime().UnixNano(), fi.Size())}
+		// Stored files never change, so size and time identify them. A
+		// file answered before it is stored has no time, and no ETag.
+		if mt := fi.ModTime(); !mt.IsZero() {
+			hdr["Etag"] = []string{etag(mt.UnixNano(), fi.Size())}
+		}
 	} else {
 		hdr.Set("Cache-Control", h.listCC)
 	}

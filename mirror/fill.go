@@ -125,6 +125,9 @@ func (m *Mirror) fillMod(ctx context.Context, path, version, key string, early *
 	if err := m.verify(ctx, path, version+"/go.mod", hash, "mod"); err != nil {
 		return err
 	}
+	// Before the answer: the go command asks for the requirements' go.mod
+	// files next.
+	m.prefetchRequirements(path, data)
 	early.give(data)
 	err = m.cfg.Store.Create(ctx, key, bytes.NewReader(data))
 	if errors.Is(err, fs.ErrExist) {
@@ -134,7 +137,6 @@ func (m *Mirror) fillMod(ctx context.Context, path, version, key string, early *
 		return err
 	}
 	m.cataloged(ctx, path, version, modmirror.ExtMod, int64(len(data)))
-	m.prefetchRequirements(path, data)
 	if m.recordsPublicLines(path) {
 		// Other modules are recorded once their zip is stored too.
 		m.recordLater(path, version)

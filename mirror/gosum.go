@@ -154,10 +154,17 @@ func (m *Mirror) recordLater(path, version string) {
 	})
 }
 
-// Close waits for the records started in the background.
+// Wait waits for the work the mirror does in the background: fills that go
+// on after their answer (a public go.mod or .info, answered before it is
+// stored) or that no request waits for (fills ahead), and records made in
+// the mirror's own checksum database.
+func (m *Mirror) Wait() { m.recording.Wait() }
+
+// Close waits for the work started in the background (Wait), for at most a
+// minute.
 func (m *Mirror) Close() error {
 	done := make(chan struct{})
-	go func() { m.recording.Wait(); close(done) }()
+	go func() { m.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(time.Minute):

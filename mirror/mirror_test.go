@@ -73,6 +73,7 @@ type env struct {
 	store *fsstore.Store
 	url   string
 	log   *syncbuf.Buffer
+	m     *mirror.Mirror
 }
 
 type envOption func(*mirror.Config)
@@ -121,6 +122,9 @@ func newEnvWith(t *testing.T, up *testupstream.Server, dir string, opts ...envOp
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Fills go on after their answer (a go.mod answered before it is
+	// stored, a zip filled ahead): done before the directories go.
+	t.Cleanup(m.Wait)
 	h, err := proxy.New(m, proxy.Options{
 		SumDB:  map[string]http.Handler{up.SumDBName(): checksum.NewProxy(verifier, checksum.ProxyOptions{})},
 		Logger: log,
@@ -130,7 +134,7 @@ func newEnvWith(t *testing.T, up *testupstream.Server, dir string, opts ...envOp
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{up: up, store: store, url: srv.URL, log: logs}
+	return &env{up: up, store: store, url: srv.URL, log: logs, m: m}
 }
 
 type response struct {
@@ -180,6 +184,10 @@ func (e *env) stored(name string) bool {
 	return err == nil
 }
 
+// settle waits for the mirror's work in the background: a public module's
+// go.mod and .info are answered before they are stored.
+func (e *env) settle() { e.m.Wait() }
+
 func TestFillAndServe(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -211,6 +219,7 @@ func TestFillAndServe(t *testing.T) {
 		if n := e.up.Requests(tc.path); n != 1 {
 			t.Errorf("%s: %d upstream requests, want 1", tc.path, n)
 		}
+		e.settle()
 		if !e.stored(strings.TrimPrefix(tc.path, "/")) {
 			t.Errorf("%s is not in the store in the module cache layout", tc.path)
 		}
@@ -430,6 +439,7 @@ func TestListAndLatest(t *testing.T) {
 		t.Fatalf("latest: %d %q", latest.code, latest.body)
 	}
 	// The answer to @latest is stored as that version's .info.
+	e.settle()
 	if !e.stored("example.com/a/@v/v1.1.0.info") {
 		t.Error("@latest did not store the .info of v1.1.0")
 	}
@@ -440,6 +450,7 @@ func TestListRefreshAndFallback(t *testing.T) {
 	up := testupstream.New(t, fixtures...)
 	e := newEnvWith(t, up, t.TempDir(), func(c *mirror.Config) { c.ListTTL = time.Nanosecond })
 	e.get(t, "/example.com/a/@v/v1.0.0.mod")
+	e.settle() // the go.mod and the list it is in stored
 
 	up.Add(testupstream.Module{Path: "example.com/a", Version: "v1.3.0", Files: map[string]string{"go.mod": "module example.com/a\n"}})
 	if r := e.get(t, "/example.com/a/@v/list"); !strings.Contains(r.body, "v1.3.0") {
@@ -472,6 +483,7 @@ func TestOffline(t *testing.T) {
 			t.Fatalf("GET %s: %d %q", p, r.code, r.body)
 		}
 	}
+	online.settle()
 	up.ResetRequests()
 
 	off := newEnvWith(t, up, dir, func(c *mirror.Config) { c.Offline = true })
@@ -508,6 +520,7 @@ func TestQuery(t *testing.T) {
 	if cc := r.hdr.Get("Cache-Control"); strings.Contains(cc, "immutable") {
 		t.Errorf("a branch query is served with Cache-Control %q", cc)
 	}
+	e.settle()
 	if !e.stored("example.com/a/@v/v1.2.0-0.20240102030405-abcdefabcdef.info") {
 		t.Error("the resolved version's .info was not stored under its canonical name")
 	}

@@ -11,13 +11,10 @@
 package cachestore
 
 import (
-	"bytes"
 	"container/list"
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
-	"path"
 	"strings"
 	"sync"
 	"time"
@@ -157,25 +154,8 @@ func (s *Store) Len() (files int, bytes int64) {
 	return len(s.items), s.size
 }
 
-// file is an open cached file.
-type file struct {
-	*bytes.Reader
-	e *entry
-}
-
-func newFile(e *entry) *file { return &file{bytes.NewReader(e.data), e} }
-
-func (f *file) Close() error               { return nil }
-func (f *file) Stat() (fs.FileInfo, error) { return fileInfo{f.e}, nil }
-
-type fileInfo struct{ e *entry }
-
-func (fi fileInfo) Name() string       { return path.Base(fi.e.name) }
-func (fi fileInfo) Size() int64        { return int64(len(fi.e.data)) }
-func (fi fileInfo) Mode() fs.FileMode  { return 0o444 }
-func (fi fileInfo) ModTime() time.Time { return fi.e.modTime }
-func (fi fileInfo) IsDir() bool        { return false }
-func (fi fileInfo) Sys() any           { return nil }
+// newFile opens a cached file.
+func newFile(e *entry) modmirror.File { return modmirror.MemFile(e.name, e.data, e.modTime) }
 
 // Delete implements modmirror.Deleter when the store behind it does: the
 // file leaves memory, then the store (storewrap.Deletes).

@@ -1,9 +1,6 @@
 package mirror
 
 import (
-	"bytes"
-	"io/fs"
-	"path"
 	"sync"
 	"time"
 
@@ -73,7 +70,7 @@ func (e *earlyAnswer) readyChan() <-chan struct{} {
 // file returns the answer as a file named name. It has no modification
 // time: it is not the stored file, whose time is only known once stored.
 func (e *earlyAnswer) file(name string) modmirror.File {
-	return &memFile{Reader: bytes.NewReader(e.data), name: path.Base(name), size: int64(len(e.data))}
+	return modmirror.MemFile(name, e.data, time.Time{})
 }
 
 // earlyFor returns the early answer of the fill of key, making one if
@@ -98,22 +95,3 @@ func (m *Mirror) forgetEarly(key string, e *earlyAnswer) {
 		delete(m.early, key)
 	}
 }
-
-// A memFile is an early answer being read.
-type memFile struct {
-	*bytes.Reader
-	name string
-	size int64
-}
-
-func (f *memFile) Close() error               { return nil }
-func (f *memFile) Stat() (fs.FileInfo, error) { return memFileInfo{f}, nil }
-
-type memFileInfo struct{ f *memFile }
-
-func (i memFileInfo) Name() string       { return i.f.name }
-func (i memFileInfo) Size() int64        { return i.f.size }
-func (i memFileInfo) Mode() fs.FileMode  { return 0o444 }
-func (i memFileInfo) ModTime() time.Time { return time.Time{} }
-func (i memFileInfo) IsDir() bool        { return false }
-func (i memFileInfo) Sys() any           { return nil }

@@ -90,7 +90,7 @@ func TestEarlyAnswer(t *testing.T) {
 	}
 	held.letGo()
 	for _, name := range []string{"/example.com/a/@v/v1.0.0.mod", "/example.com/a/@v/v1.0.0.info"} {
-		waitUntil(t, name+" stored", func() bool { return e.stored(strings.TrimPrefix(name, "/")) })
+		waitFor(t, name+" stored", func() bool { return e.stored(strings.TrimPrefix(name, "/")) })
 		want := e.upstreamBytes(t, name)
 		e.up.ResetRequests()
 		r := e.get(t, name)
@@ -146,7 +146,7 @@ func TestEarlyAnswerNotStored(t *testing.T) {
 	if r := e.get(t, name); r.code != 200 || r.body != want {
 		t.Errorf("GET %s with the store failing: %d %q, want 200 %q", name, r.code, r.body, want)
 	}
-	waitUntil(t, "the failure logged", func() bool {
+	waitFor(t, "the failure logged", func() bool {
 		return strings.Contains(e.log.String(), "answered before it was stored, then not stored")
 	})
 	if !strings.Contains(e.log.String(), "no space left on device") {
@@ -157,7 +157,7 @@ func TestEarlyAnswerNotStored(t *testing.T) {
 	}
 	// A request that comes as the failed fill ends may still join it;
 	// the next ones fill again.
-	waitUntil(t, "the upstream asked again", func() bool {
+	waitFor(t, "the upstream asked again", func() bool {
 		if r := e.get(t, name); r.code != 200 || r.body != want {
 			t.Fatalf("GET %s again with the store failing: %d %q, want 200 %q", name, r.code, r.body, want)
 		}
@@ -165,7 +165,8 @@ func TestEarlyAnswerNotStored(t *testing.T) {
 	})
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
+// waitFor waits up to 10 s for cond.
+func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {

@@ -941,14 +941,6 @@ func TestFillAhead(t *testing.T) {
 		a1     = "/example.com/a/@v/v1.1.0"
 		pseudo = "/example.com/a/@v/v1.2.0-0.20240102030405-abcdefabcdef"
 	)
-	waitFor := func(t *testing.T, what string, cond func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("after 10s: %s", what)
-			}
-		}
-	}
 	get := func(t *testing.T, e *env, path string, code int) string {
 		t.Helper()
 		r := e.get(t, path)

@@ -113,9 +113,16 @@ func hash(t tree, root string) (string, error) {
 // it for a fifth of its time, and each wait parks and wakes both
 // goroutines (BenchmarkHashSmallFiles, shaped like a large graph's
 // snapshot: 39.5-41.0 ms with 4 x 128 KiB, 36.4-37.5 ms with 8 x 512 KiB).
+//
+// When the hasher has nothing to hash, a chunk holding at least
+// handOnAt bytes is passed on at the end of a file rather than when full:
+// at the start (the walk to the first file, the first chunk's fresh pages)
+// and after a run of small files the hasher would otherwise wait for a
+// whole chunk.
 const (
 	hashChunkSize = 512 << 10
 	hashChunks    = 8
+	handOnAt      = 64 << 10
 )
 
 // A chunkWriter is a bufWriter that fills chunks and passes each full one
@@ -128,10 +135,15 @@ type chunkWriter struct {
 
 func newChunkWriter() *chunkWriter {
 	cw := &chunkWriter{full: make(chan []byte, hashChunks), free: make(chan []byte, hashChunks)}
-	for range hashChunks - 1 {
-		cw.free <- make([]byte, 0, hashChunkSize)
+	mem := chunkMemory(hashChunks * hashChunkSize)
+	for i := range hashChunks {
+		c := mem[i*hashChunkSize : i*hashChunkSize : (i+1)*hashChunkSize]
+		if i == 0 {
+			cw.cur = c
+		} else {
+			cw.free <- c
+		}
 	}
-	cw.cur = make([]byte, 0, hashChunkSize)
 	return cw
 }
 
@@ -158,7 +170,8 @@ func writeChunks[S ~string | ~[]byte](cw *chunkWriter, p S) (int, error) {
 	return n, nil
 }
 
-// ReadFrom reads r to its end into the chunks.
+// ReadFrom reads r to its end into the chunks. At the end, the chunk is
+// passed on early if the hasher has none waiting (handOnAt).
 func (cw *chunkWriter) ReadFrom(r io.Reader) (int64, error) {
 	var total int64
 	for {
@@ -167,6 +180,10 @@ func (cw *chunkWriter) ReadFrom(r io.Reader) (int64, error) {
 		cw.cur = c[:len(c)+m]
 		total += int64(m)
 		if err == io.EOF {
+			if len(cw.cur) >= handOnAt && len(cw.full) == 0 {
+				cw.full <- cw.cur
+				cw.cur = <-cw.free
+			}
 			return total, nil
 		}
 		if err != nil {

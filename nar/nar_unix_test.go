@@ -3,6 +3,7 @@
 package nar
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"errors"
 	"net"
@@ -51,13 +52,15 @@ func TestUnsupportedTypes(t *testing.T) {
 }
 
 // TestHashPipeline checks the hashing's two goroutines against Write: the
-// same hash for trees whose archive spans many chunks, and an error after
+// same hash for trees whose archive spans many chunks, some of them passed
+// on before they are full (files around handOnAt), and an error after
 // several chunks (a fifo sorted after large files) ends the hash with that
 // error, not a hang.
 func TestHashPipeline(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	for i, size := range []int{hashChunkSize - 7, 3*hashChunkSize + 1, 1, 0, hashChunks*hashChunkSize + 5} {
+	sizes := []int{hashChunkSize - 7, 3*hashChunkSize + 1, 1, 0, handOnAt - 1, handOnAt + 3, 5, 2 * handOnAt, hashChunks*hashChunkSize + 5}
+	for i, size := range sizes {
 		data := make([]byte, size)
 		for j := range data {
 			data[j] = byte(i*31 + j*7)
@@ -80,5 +83,27 @@ func TestHashPipeline(t *testing.T) {
 	}
 	if _, err := Hash(dir); !errors.Is(err, ErrUnsupportedType) {
 		t.Errorf("Hash of a tree with a fifo after %d bytes of files: %v", hashChunks*hashChunkSize, err)
+	}
+}
+
+// TestHandOnEarly: a file read into a chunk that then holds handOnAt bytes
+// or more is passed on at once when the hasher has nothing waiting, and a
+// smaller one is kept to be filled further.
+func TestHandOnEarly(t *testing.T) {
+	cw := newChunkWriter()
+	if _, err := cw.ReadFrom(bytes.NewReader(make([]byte, handOnAt-1))); err != nil {
+		t.Fatal(err)
+	}
+	if len(cw.full) != 0 {
+		t.Fatalf("a chunk of %d bytes was passed on", handOnAt-1)
+	}
+	if _, err := cw.ReadFrom(bytes.NewReader(make([]byte, 1))); err != nil {
+		t.Fatal(err)
+	}
+	if len(cw.full) != 1 || len(cw.cur) != 0 {
+		t.Fatalf("after %d bytes: %d chunks passed on, %d bytes kept; want 1 and 0", handOnAt, len(cw.full), len(cw.cur))
+	}
+	if c := <-cw.full; len(c) != handOnAt {
+		t.Errorf("the chunk passed on holds %d bytes, want %d", len(c), handOnAt)
 	}
 }

@@ -3,7 +3,6 @@
 package nar
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"errors"
 	"net"
@@ -83,27 +82,5 @@ func TestHashPipeline(t *testing.T) {
 	}
 	if _, err := Hash(dir); !errors.Is(err, ErrUnsupportedType) {
 		t.Errorf("Hash of a tree with a fifo after %d bytes of files: %v", hashChunks*hashChunkSize, err)
-	}
-}
-
-// TestHandOnEarly: a file read into a chunk that then holds handOnAt bytes
-// or more is passed on at once when the hasher has nothing waiting, and a
-// smaller one is kept to be filled further.
-func TestHandOnEarly(t *testing.T) {
-	cw := newChunkWriter()
-	if _, err := cw.ReadFrom(bytes.NewReader(make([]byte, handOnAt-1))); err != nil {
-		t.Fatal(err)
-	}
-	if len(cw.full) != 0 {
-		t.Fatalf("a chunk of %d bytes was passed on", handOnAt-1)
-	}
-	if _, err := cw.ReadFrom(bytes.NewReader(make([]byte, 1))); err != nil {
-		t.Fatal(err)
-	}
-	if len(cw.full) != 1 || len(cw.cur) != 0 {
-		t.Fatalf("after %d bytes: %d chunks passed on, %d bytes kept; want 1 and 0", handOnAt, len(cw.full), len(cw.cur))
-	}
-	if c := <-cw.full; len(c) != handOnAt {
-		t.Errorf("the chunk passed on holds %d bytes, want %d", len(c), handOnAt)
 	}
 }

@@ -7,6 +7,7 @@
 # bench_build_modmirror OUT builds ./cmd/modmirror into OUT: from the
 # working tree, or from a clean checkout of $rev (a git worktree, removed
 # once built), so that uncommitted changes can be compared with a commit.
+# It builds as the Dockerfile does: static (CGO_ENABLED=0), -trimpath.
 
 bench_args() {
 	rev=
@@ -22,7 +23,7 @@ bench_args() {
 bench_build_modmirror() {
 	local out=$1
 	if [ -z "$rev" ]; then
-		go build -o "$out" ./cmd/modmirror
+		CGO_ENABLED=0 go build -trimpath -o "$out" ./cmd/modmirror
 		return
 	fi
 	local src
@@ -30,7 +31,7 @@ bench_build_modmirror() {
 	rmdir "$src"
 	git worktree add --detach -q "$src" "$rev"
 	local rc=0
-	(cd "$src" && go build -o "$out" ./cmd/modmirror) || rc=$?
+	(cd "$src" && CGO_ENABLED=0 go build -trimpath -o "$out" ./cmd/modmirror) || rc=$?
 	git worktree remove --force "$src"
 	return $rc
 }

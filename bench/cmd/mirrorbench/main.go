@@ -261,12 +261,16 @@ func (b *bench) setup(workDir string) error {
 			return fmt.Errorf("extracting %s: %v\n%s", b.rev, err, out)
 		}
 	}
+	// Both are built as the Dockerfile builds the binary a deployment runs:
+	// static (no cgo: no dynamic loader at each start, which the snapshot
+	// hash's wall time includes) and with -trimpath. Not stripped, so that
+	// -profile still names functions.
 	for _, x := range []struct{ bin, dir, pkg string }{
 		{b.mirrorBin, mirrorSrc, "./cmd/modmirror"},
 		{b.gostaticBin, b.root, "./bench/cmd/gostatic"},
 	} {
-		build := exec.Command(b.goBin, "build", "-o", x.bin, x.pkg)
-		build.Dir, build.Env = x.dir, cleanEnv("GOTOOLCHAIN=local")
+		build := exec.Command(b.goBin, "build", "-trimpath", "-o", x.bin, x.pkg)
+		build.Dir, build.Env = x.dir, cleanEnv("GOTOOLCHAIN=local", "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
 			return fmt.Errorf("building %s in %s: %v\n%s", x.pkg, x.dir, err, out)
 		}

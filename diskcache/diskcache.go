@@ -35,6 +35,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/modmirror/modmirror"
+	"github.com/modmirror/modmirror/internal/openread"
 	"github.com/modmirror/modmirror/internal/storewrap"
 )
 
@@ -107,7 +108,7 @@ func (s *Store) Open(ctx context.Context, name string) (modmirror.File, error) {
 		return s.Store.Open(ctx, name)
 	}
 	if s.touch(name) {
-		f, err := os.Open(s.file(name))
+		f, err := openread.Open(s.file(name))
 		if err == nil {
 			return f, nil
 		}

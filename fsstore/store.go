@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/modmirror/modmirror"
+	"github.com/modmirror/modmirror/internal/openread"
 	"github.com/modmirror/modmirror/internal/srcerr"
 	"github.com/modmirror/modmirror/internal/umask"
 )
@@ -89,7 +90,7 @@ func (s *Store) Open(ctx context.Context, name string) (modmirror.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(file)
+	f, err := openread.Open(file)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}

@@ -44,6 +44,8 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+
+	"github.com/modmirror/modmirror/internal/openread"
 )
 
 // ErrUnsupportedType is wrapped by the error Write returns for a file that a
@@ -364,10 +366,10 @@ func (osTree) lstat(name string) (fs.FileInfo, error) { return os.Lstat(name) }
 func (osTree) readLink(name string) (string, error)   { return os.Readlink(name) }
 func (osTree) join(dir, elem string) string           { return filepath.Join(dir, elem) }
 
-func (osTree) open(name string) (io.ReadCloser, error) { return openRead(name) }
+func (osTree) open(name string) (io.ReadCloser, error) { return openread.Open(name) }
 
 func (osTree) readDirNames(name string) ([]string, error) {
-	f, err := openRead(name)
+	f, err := openread.Open(name)
 	if err != nil {
 		return nil, err
 	}

@@ -8,8 +8,8 @@
 //	/newfile/<name> as /open/, but the file is opened with open(2) and
 //	              wrapped by os.NewFile rather than opened by os.Open, which
 //	              on Linux also tries (and fails) to register a regular file
-//	              with the network poller: a prototype of a one-line fix in
-//	              fsstore.Open that keeps *os.File, and so sendfile
+//	              with the network poller: how fsstore.Open opens a stored
+//	              file (internal/openread), still an *os.File for sendfile
 //	/lean/<name>  files up to 64 KiB: open(2), fstat(2) and pread(2) into a
 //	              pooled buffer, then one Write of headers and body; larger
 //	              files as /open/. A prototype of a leaner hit path.

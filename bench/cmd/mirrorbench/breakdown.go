@@ -20,7 +20,7 @@ var breakdownNotes = map[string]string{
 	"mirror":         "modmirror",
 	"mirror-nocache": "modmirror --memory-cache-mb=0",
 	"go-open":        "Go: os.Open + http.ServeContent, no mirror layers",
-	"go-newfile":     "Go: as above, open(2) + os.NewFile (prototype)",
+	"go-newfile":     "Go: as above, open(2) + os.NewFile (as fsstore.Open)",
 	"go-lean":        "Go: open/fstat/pread + one Write (prototype)",
 	"go-memsc":       "Go: from memory via ServeContent(bytes.Reader)",
 	"go-mem":         "Go: from memory, one Write (prototype)",

@@ -51,6 +51,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/modmirror/modmirror/internal/openread"
 )
 
 const (
@@ -124,12 +126,12 @@ func (s *server) openAndServe(w http.ResponseWriter, r *http.Request, prefix str
 
 func (s *server) serveNewFile(w http.ResponseWriter, r *http.Request) {
 	name := s.file(r, "/newfile/")
-	fd, err := syscall.Open(name, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	f, err := openread.Open(name)
 	if err != nil {
 		http.NotFound(w, r)
 		return
 	}
-	s.serveFile(w, r, name, os.NewFile(uintptr(fd), name))
+	s.serveFile(w, r, name, f)
 }
 
 // serveFile serves an open file as modmirror's proxy.serveFile does.

@@ -229,3 +229,93 @@ func TestETag(t *testing.T) {
 		}
 	}
 }
+
+// seekCounter counts the seeks made on a body.
+type seekCounter struct {
+	*bytes.Reader
+	seeks int
+}
+
+func (s *seekCounter) Seek(offset int64, whence int) (int64, error) {
+	s.seeks++
+	return s.Reader.Seek(offset, whence)
+}
+
+// TestSendAgreesWithServeContent checks that send answers every request as
+// http.ServeContent does (status, headers, body), and that it does not
+// seek for the whole body of a GET or HEAD, where it takes the size it
+// has rather than seeking to the end and back.
+func TestSendAgreesWithServeContent(t *testing.T) {
+	t.Parallel()
+	h, err := New(listSource{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("0123456789"), 1000)
+	mod := time.Date(2026, 12, 7, 9, 30, 0, 0, time.FixedZone("x", 3600))
+	for _, modtime := range []time.Time{mod, {}, time.Unix(0, 0)} {
+		for _, tt := range []struct {
+			method string
+			header []string
+			whole  bool
+		}{
+			{"GET", nil, true},
+			{"HEAD", nil, true},
+			{"GET", []string{"Accept-Encoding", "identity"}, true},
+			{"GET", []string{"If-Range", `"x"`}, true}, // ignored without Range
+			{"GET", []string{"Range", "bytes=10-19"}, false},
+			{"GET", []string{"Range", "bytes=0-1,5-6"}, false},
+			{"GET", []string{"Range", "bytes=20000-"}, false},
+			{"HEAD", []string{"Range", "bytes=10-19"}, false},
+			{"GET", []string{"If-None-Match", `"e"`}, false},
+			{"GET", []string{"If-None-Match", `"other"`}, false},
+			{"GET", []string{"If-Match", `"other"`}, false},
+			{"GET", []string{"If-Modified-Since", mod.Add(time.Hour).UTC().Format(http.TimeFormat)}, false},
+			{"GET", []string{"If-Unmodified-Since", mod.Add(-time.Hour).UTC().Format(http.TimeFormat)}, false},
+			{"POST", nil, false},
+		} {
+			name := fmt.Sprintf("%s %q, modified %v", tt.method, tt.header, modtime)
+			answer := func(serve func(w http.ResponseWriter, r *http.Request)) *httptest.ResponseRecorder {
+				r := httptest.NewRequest(tt.method, "/example.com/m/@v/v1.0.0.zip", nil)
+				for i := 0; i < len(tt.header); i += 2 {
+					r.Header.Set(tt.header[i], tt.header[i+1])
+				}
+				w := httptest.NewRecorder()
+				w.Header().Set("Content-Type", "application/zip")
+				w.Header().Set("Etag", `"e"`)
+				serve(w, r)
+				return w
+			}
+			var seeks int
+			got := answer(func(w http.ResponseWriter, r *http.Request) {
+				content := &seekCounter{Reader: bytes.NewReader(data)}
+				h.send(w, r, modtime, content, int64(len(data)))
+				seeks = content.seeks
+			})
+			want := answer(func(w http.ResponseWriter, r *http.Request) {
+				http.ServeContent(w, r, "", modtime, bytes.NewReader(data))
+			})
+			// A multipart answer has a new random boundary each time.
+			gb, wb := got.Body.Bytes(), want.Body.Bytes()
+			gh, wh := got.Header().Clone(), want.Header().Clone()
+			for _, a := range []struct {
+				body *[]byte
+				h    http.Header
+			}{{&gb, gh}, {&wb, wh}} {
+				if b, ok := strings.CutPrefix(a.h.Get("Content-Type"), "multipart/byteranges; boundary="); ok {
+					*a.body = bytes.ReplaceAll(*a.body, []byte(b), []byte("BOUNDARY"))
+					a.h.Set("Content-Type", "multipart/byteranges; boundary=BOUNDARY")
+				}
+			}
+			if got.Code != want.Code || !bytes.Equal(gb, wb) {
+				t.Errorf("%s: %d with %d bytes, ServeContent %d with %d", name, got.Code, len(gb), want.Code, len(wb))
+			}
+			if g, w := fmt.Sprint(gh), fmt.Sprint(wh); g != w {
+				t.Errorf("%s: headers\n%s\nServeContent's\n%s", name, g, w)
+			}
+			if tt.whole && seeks != 0 {
+				t.Errorf("%s: %d seeks, want none", name, seeks)
+			}
+		}
+	}
+}

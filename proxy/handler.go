@@ -318,7 +318,8 @@ const minCompress = 1024
 // altogether, and zips are never compressed, so the kernel can send them
 // (sendfile).
 func (h *Handler) send(w http.ResponseWriter, r *http.Request, modtime time.Time, content io.ReadSeeker, size int64) {
-	if rc := corkFor(r, size); rc != nil {
+	rc := corkFor(r, size)
+	if rc != nil {
 		defer uncork(w, rc)
 	}
 	if size >= minCompress && w.Header().Get("Content-Type") != "application/zip" && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
@@ -328,7 +329,8 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, modtime time.Time
 		return
 	}
 	limit := int64(smallBody)
-	if _, ok := content.(*os.File); ok && r.TLS == nil {
+	_, isFile := content.(*os.File)
+	if isFile && r.TLS == nil {
 		limit = smallFile // over TLS there is no sendfile
 	}
 	if size <= limit {
@@ -340,7 +342,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, modtime time.Time
 		w = oneWrite{w}
 	}
 	if whole(r) {
-		sendWhole(w, r, modtime, content, size)
+		sendWhole(w, r, modtime, content, size, isFile && r.TLS == nil && rc != nil)
 		return
 	}
 	http.ServeContent(w, r, "", modtime, content)
@@ -365,7 +367,13 @@ func whole(r *http.Request) bool {
 // ServeContent seeks to the end and back to learn it: two system calls per
 // hit on a stored file (docs/BENCHMARKS.md, "A whole body without
 // ServeContent's seeks"). The content must be at its start.
-func sendWhole(w http.ResponseWriter, r *http.Request, modtime time.Time, content io.Reader, size int64) {
+//
+// With headersFirst (a stored file on a corked connection without TLS,
+// where it goes by sendfile), the headers
+// are flushed before the body, so that net/http's ReadFrom sends all of it
+// by sendfile(2) instead of first reading 512 bytes of it to write with the
+// headers; the cork joins them in the same segments.
+func sendWhole(w http.ResponseWriter, r *http.Request, modtime time.Time, content io.Reader, size int64, headersFirst bool) {
 	hdr := w.Header()
 	if !modtime.IsZero() && !modtime.Equal(unixEpoch) {
 		hdr["Last-Modified"] = []string{modtime.UTC().Format(http.TimeFormat)}
@@ -375,11 +383,17 @@ func sendWhole(w http.ResponseWriter, r *http.Request, modtime time.Time, conten
 		hdr["Content-Length"] = []string{strconv.FormatInt(size, 10)}
 	}
 	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		// A failed copy is the connection's: the client sees a short
-		// body against the Content-Length, as from ServeContent.
-		_, _ = io.CopyN(w, content, size)
+	if r.Method == http.MethodHead {
+		return
 	}
+	if headersFirst {
+		if err := http.NewResponseController(w).Flush(); err != nil {
+			return // the connection's error
+		}
+	}
+	// A failed copy is the connection's: the client sees a short body
+	// against the Content-Length, as from ServeContent.
+	_, _ = io.CopyN(w, content, size)
 }
 
 // unixEpoch is a time http.ServeContent treats as unknown, as it does the

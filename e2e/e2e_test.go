@@ -576,13 +576,14 @@ func TestChecksumDatabaseFromStore(t *testing.T) {
 					t.Fatalf("filling the mirror: GET v1.1.0%s: %d %v\n%s", ext, code, err, body)
 				}
 			}
+			// The verified record and tiles are stored in the background
+			// (checksum's writeLater), so they may land just after the
+			// answers.
 			sumdbDir := "sumdb/" + up.SumDBName()
-			if !exists(m.StorePath(sumdbDir + "/lookup/example.com/lib@v1.1.0")) {
-				t.Errorf("the mirror did not store the checksum database's record of %s@v1.1.0", libPath)
-			}
-			if tiles := countFiles(t, m.StorePath(sumdbDir+"/tile")); tiles == 0 {
-				t.Errorf("the mirror stored no tile of the checksum database")
-			}
+			waitFor(t, 10*time.Second, "the mirror to store the checksum database's record of "+libPath+"@v1.1.0 and a tile", func() bool {
+				return exists(m.StorePath(sumdbDir+"/lookup/example.com/lib@v1.1.0")) &&
+					countFiles(t, m.StorePath(sumdbDir+"/tile")) > 0
+			})
 			up.Close()
 			if tc.offline {
 				m.Stop(t)

@@ -330,10 +330,11 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, modtime time.Time
 	}
 	limit := int64(smallBody)
 	_, isFile := content.(*os.File)
-	if isFile && r.TLS == nil {
-		limit = smallFile // over TLS there is no sendfile
+	sendfile := isFile && r.TLS == nil // over TLS there is no sendfile
+	if sendfile {
+		limit = smallFile
 	}
-	if size <= limit || isFile && r.TLS != nil {
+	if size <= limit || isFile && !sendfile {
 		// Replace ReadFrom: ServeContent then hands the body to one
 		// Write, and the headers and body leave in one write(2). With
 		// net/http's ReadFrom, the first 512 bytes go with the headers
@@ -346,7 +347,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, modtime time.Time
 		w = oneWrite{w}
 	}
 	if whole(r) {
-		sendWhole(w, r, modtime, content, size, isFile && r.TLS == nil && rc != nil)
+		sendWhole(w, r, modtime, content, size, sendfile && rc != nil)
 		return
 	}
 	http.ServeContent(w, r, "", modtime, content)
@@ -370,13 +371,14 @@ func whole(r *http.Request) bool {
 // body unless it is a HEAD. It takes the size it is given, where
 // ServeContent seeks to the end and back to learn it: two system calls per
 // hit on a stored file (docs/BENCHMARKS.md, "A whole body without
-// ServeContent's seeks"). The content must be at its start.
+// ServeContent's seeks, and the headers before sendfile"). The content
+// must be at its start.
 //
-// With headersFirst (a stored file on a corked connection without TLS,
-// where it goes by sendfile), the headers
-// are flushed before the body, so that net/http's ReadFrom sends all of it
-// by sendfile(2) instead of first reading 512 bytes of it to write with the
-// headers; the cork joins them in the same segments.
+// With headersFirst (a stored file going by sendfile on a corked
+// connection), the headers are flushed before the body, so that net/http's
+// ReadFrom sends all of it by sendfile(2) instead of first reading 512
+// bytes of it to write with the headers; the cork joins them in the same
+// segments.
 func sendWhole(w http.ResponseWriter, r *http.Request, modtime time.Time, content io.Reader, size int64, headersFirst bool) {
 	hdr := w.Header()
 	if !modtime.IsZero() && !modtime.Equal(unixEpoch) {

@@ -422,7 +422,7 @@ func throughDelay(delay bool) string {
 // just started and had to read back any of the store's files the kernel
 // dropped during the cold runs (minutes of them), which the file:// run
 // after it then found in the page cache: in four full runs of the service
-// graph the mirror's first run was its slowest in three, by 0.3-0.8 s of
+// graph the mirror's first run was its slowest in three, by 0.2-0.8 s of
 // 6-8 s, and file://'s first, just after it, in one.
 func (b *bench) warm(gr graph, dir, data string) error {
 	m, err := b.startMirror("mirror-"+gr.name+"-warm", mirrorOptions{data: data, upstream: realProxy, sumdb: realSumDB})

@@ -799,6 +799,9 @@ func TestCatalog(t *testing.T) {
 			t.Fatalf("GET %s: %d %s", ext, r.code, r.body)
 		}
 	}
+	// The go.mod and .info are answered before they are stored, and
+	// cataloged once stored.
+	e.settle()
 	ctx := context.Background()
 	if err := c.Flush(ctx); err != nil {
 		t.Fatal(err)

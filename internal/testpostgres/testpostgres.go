@@ -6,6 +6,7 @@ package testpostgres
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"net/url"
 	"os"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/modmirror/modmirror/internal/testenv"
 )
 
@@ -54,7 +56,7 @@ func Database(t testing.TB) string {
 			return
 		}
 		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
+		if err := drop(ctx, conn, name); err != nil {
 			t.Errorf("dropping database %s: %v", name, err)
 		}
 	})
@@ -65,4 +67,29 @@ func Database(t testing.TB) string {
 	u.Path = "/" + name
 	u.RawPath = ""
 	return u.String()
+}
+
+// drop drops a test's database, ending the sessions the test left open.
+// WITH (FORCE) may not end an autovacuum worker that a test's writes woke
+// in the database: the server refuses a role without pg_signal_backend
+// (SQLSTATE 42501), while a plain DROP DATABASE ends such workers itself
+// but refuses while the test's own sessions are open (55006). Each is
+// tried in turn until one succeeds or ctx ends.
+func drop(ctx context.Context, conn *pgx.Conn, name string) error {
+	for {
+		_, err := conn.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)")
+		var pgErr *pgconn.PgError
+		if err == nil || !errors.As(err, &pgErr) || pgErr.Code != "42501" {
+			return err
+		}
+		_, err = conn.Exec(ctx, "DROP DATABASE "+name)
+		if err == nil || !errors.As(err, &pgErr) || pgErr.Code != "55006" {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

@@ -24,16 +24,17 @@ const testName = "sum.test"
 type testRemote struct {
 	db *testsumdb.DB
 
-	mu      sync.Mutex
-	fetches map[string]int                        // by path
-	fail    map[string]int                        // path prefix -> failures left
-	alter   func(path string, data []byte) []byte // if set, applied to answers
-	block   map[string]chan struct{}              // path -> closed when it may proceed
-	started chan string                           // if set, receives blocked paths
+	mu       sync.Mutex
+	fetches  map[string]int                        // by path
+	fail     map[string]int                        // path prefix -> failures left
+	alter    func(path string, data []byte) []byte // if set, applied to answers
+	block    map[string]chan struct{}              // path -> closed when it may proceed
+	started  chan string                           // if set, receives blocked paths
+	failOpen map[string]error                      // path -> what its blocked read returns once, when let go
 }
 
 func newTestRemote(db *testsumdb.DB) *testRemote {
-	return &testRemote{db: db, fetches: make(map[string]int), fail: make(map[string]int), block: make(map[string]chan struct{})}
+	return &testRemote{db: db, fetches: make(map[string]int), fail: make(map[string]int), block: make(map[string]chan struct{}), failOpen: make(map[string]error)}
 }
 
 var errInjected = errors.New("injected failure")
@@ -65,6 +66,13 @@ func (r *testRemote) ReadSumDB(ctx context.Context, name, path string) ([]byte, 
 		case <-gate:
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		}
+		r.mu.Lock()
+		err, ok := r.failOpen[path]
+		delete(r.failOpen, path)
+		r.mu.Unlock()
+		if ok {
+			return nil, fmt.Errorf("remote: %s: %w", path, err)
 		}
 	}
 

@@ -47,6 +47,10 @@ type session struct {
 	// file): the Client's errors do not say where they come from, and a
 	// full disk is not the database's fault.
 	local atomic.Pointer[error]
+
+	mu      sync.Mutex
+	running int  // lookups started and not finished
+	failed  bool // a lookup has failed
 }
 
 // noteLocal records a failure of local storage and returns it.
@@ -63,11 +67,41 @@ func newSession(v *Verifier) *session {
 	return s
 }
 
-// finish records the outcome of one lookup.
+// start notes a lookup begun on s. It reports whether the lookup's
+// outcome may be another's: the Client shares one read of a record, or of
+// a tile, among the lookups that need it at once, and keeps a failure for
+// good, so a lookup begun while others run, or after one failed, can fail
+// for a read it did not make.
+func (s *session) start() (shared bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	shared = s.running > 0 || s.failed
+	s.running++
+	return shared
+}
+
+// finish records the outcome of one lookup begun by start.
 func (s *session) finish(err error) {
+	s.mu.Lock()
+	s.running--
+	if err != nil {
+		s.failed = true
+	}
+	s.mu.Unlock()
 	if err != nil || s.lookups.Add(1) >= rotateAfter {
 		s.v.discard(s)
 	}
+}
+
+// retryable reports whether a failed lookup of q may succeed if made again
+// in a new session: not when the database misbehaved, does not know the
+// version, or the mirror's own storage failed.
+func (s *session) retryable(q query, err error) bool {
+	if s.report.Load() != nil || errors.Is(err, sumdb.ErrSecurity) || s.local.Load() != nil {
+		return false
+	}
+	_, notFound := s.notFound.Load(q.lookup)
+	return !notFound
 }
 
 // lookupError turns an error from s.client.Lookup into one for Check.

@@ -213,30 +213,55 @@ func (v *Verifier) Lines(ctx context.Context, path, version string) ([]string, e
 // lookup returns the authenticated lines for q. The sumdb client's
 // operations take no context (see Check), so the lookup runs in the
 // background and lookup stops waiting when ctx is done.
+//
+// A lookup that fails for a reason that may pass (a remote read failed or
+// timed out) after sharing its session with other lookups is made once more
+// in a new session: the failure may be of a read another lookup started,
+// perhaps long before, and not this lookup's own. It is not made again
+// when ctx leaves less than half the time of a read (Config.Timeout): that
+// read would most likely go on after ctx ends, waited for by no one, and
+// the next lookups would join it.
 func (v *Verifier) lookup(ctx context.Context, q query) ([]string, error) {
-	if err := context.Cause(ctx); err != nil {
-		return nil, q.errorf("%w", err)
-	}
 	type result struct {
 		lines []string
 		err   error
 	}
-	s := v.session()
-	done := make(chan result, 1)
-	v.background.Go(func() {
-		lines, err := s.client.Lookup(q.mod.Path, q.version)
-		s.finish(err)
-		done <- result{lines, err}
-	})
-	select {
-	case res := <-done:
-		if res.err != nil {
-			return nil, s.lookupError(q, res.err)
+	for again := false; ; again = true {
+		if err := context.Cause(ctx); err != nil {
+			return nil, q.errorf("%w", err)
 		}
-		return res.lines, nil
-	case <-ctx.Done():
-		return nil, q.errorf("%w", context.Cause(ctx))
+		s := v.session()
+		shared := s.start()
+		done := make(chan result, 1)
+		v.background.Go(func() {
+			lines, err := s.client.Lookup(q.mod.Path, q.version)
+			s.finish(err)
+			done <- result{lines, err}
+		})
+		select {
+		case res := <-done:
+			if res.err == nil {
+				return res.lines, nil
+			}
+			err := s.lookupError(q, res.err)
+			if again || !shared || !s.retryable(q, res.err) || !v.timeLeft(ctx) {
+				return nil, err
+			}
+			v.log.Debug("a lookup failed while sharing its session; looking up again in a new one", "err", err)
+		case <-ctx.Done():
+			return nil, q.errorf("%w", context.Cause(ctx))
+		}
 	}
+}
+
+// timeLeft reports whether ctx leaves at least half the time of one read
+// for a lookup made again.
+func (v *Verifier) timeLeft(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	deadline, ok := ctx.Deadline()
+	return !ok || time.Until(deadline) >= v.timeout/2
 }
 
 // Prefetch starts looking path@version up in the background, so that a
@@ -254,6 +279,7 @@ func (v *Verifier) Prefetch(path, version string) {
 		return
 	}
 	s := v.session()
+	s.start()
 	v.background.Go(func() {
 		defer func() { <-v.prefetches }()
 		// The client shares one lookup per record among concurrent

@@ -146,6 +146,66 @@ func TestCheckContext(t *testing.T) {
 	}
 }
 
+// TestCheckSharedFailure: a Check that joins a lookup already running (a
+// Prefetch's) is not failed by that lookup's failed read when its own
+// context leaves time to look up again; it is when it does not, and a
+// Check whose own read fails still fails (TestCheckTransient).
+func TestCheckSharedFailure(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		timeout time.Duration // of the Check's context; 0 for none
+		reads   int
+	}{
+		{"time left", 0, 2},
+		{"little time left", 10 * time.Second, 1}, // less than half the Verifier's 30 s
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newTestEnv(t)
+			const path, version = "example.com/m", "v1.0.0"
+			lookup := "/lookup/" + path + "@" + version
+			gate := make(chan struct{})
+			e.remote.mu.Lock()
+			e.remote.block[lookup] = gate
+			e.remote.failOpen[lookup] = errInjected
+			e.remote.started = make(chan string, 1)
+			e.remote.mu.Unlock()
+			e.v.Prefetch(path, version)
+			<-e.remote.started
+			ctx := context.Background()
+			if c.timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, c.timeout)
+				defer cancel()
+			}
+			done := make(chan error, 1)
+			go func() { done <- e.v.Check(ctx, path, version, e.db.Hash(path, version)) }()
+			// The Check has joined the Prefetch's lookup once its
+			// session counts both.
+			for {
+				s := e.v.session()
+				s.mu.Lock()
+				n := s.running
+				s.mu.Unlock()
+				if n == 2 {
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+			close(gate)
+			err := <-done
+			if c.reads == 2 && err != nil {
+				t.Errorf("Check that joined a lookup whose read then failed: %v", err)
+			}
+			if c.reads == 1 && (err == nil || !strings.Contains(err.Error(), errInjected.Error())) {
+				t.Errorf("Check with little time left = %v, want the shared read's failure", err)
+			}
+			if n := e.remote.count(lookup); n != c.reads {
+				t.Errorf("%d reads of %s, want %d", n, lookup, c.reads)
+			}
+		})
+	}
+}
+
 func TestCheckStoresVerified(t *testing.T) {
 	e := newTestEnv(t)
 	e.db.Grow(t, 300)

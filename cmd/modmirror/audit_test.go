@@ -21,6 +21,7 @@ import (
 	"github.com/modmirror/modmirror"
 	"github.com/modmirror/modmirror/internal/testsumdb"
 	"github.com/modmirror/modmirror/internal/testupstream"
+	"github.com/modmirror/modmirror/internal/umask"
 )
 
 const testDBName = "sum.test"
@@ -160,6 +161,11 @@ func lookUp(t *testing.T, srv *testupstream.Server, path, version string) {
 // TestAuditFixture audits the fixture upstream's checksum database through
 // its /sumdb/ endpoint while its log grows.
 func TestAuditFixture(t *testing.T) {
+	// The state file's mode is checked under the usual umask: the tests
+	// before this one run commands that open a data directory in this
+	// process, and opening one sets the process's umask (datadir).
+	defer umask.Set(umask.Get())
+	umask.Set(0o022)
 	mod := func(i int) testupstream.Module {
 		p := fmt.Sprintf("example.com/m%d", i)
 		return testupstream.Module{Path: p, Version: "v1.0.0", Files: map[string]string{"go.mod": "module " + p + "\n"}}

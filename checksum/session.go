@@ -30,9 +30,8 @@ import (
 // Client formats errors with %v, so neither sumdb.ErrSecurity nor
 // fs.ErrNotExist survives in them.
 type session struct {
-	v       *Verifier
-	client  *sumdb.Client
-	lookups atomic.Int64
+	v      *Verifier
+	client *sumdb.Client
 
 	// report is the first message passed to SecurityError. Once set,
 	// every failed lookup of this session is treated as a security
@@ -49,6 +48,7 @@ type session struct {
 	local atomic.Pointer[error]
 
 	mu      sync.Mutex
+	lookups int  // lookups finished
 	running int  // lookups started and not finished
 	failed  bool // a lookup has failed
 }
@@ -84,11 +84,13 @@ func (s *session) start() (shared bool) {
 func (s *session) finish(err error) {
 	s.mu.Lock()
 	s.running--
+	s.lookups++
 	if err != nil {
 		s.failed = true
 	}
+	done := s.failed || s.lookups >= rotateAfter
 	s.mu.Unlock()
-	if err != nil || s.lookups.Add(1) >= rotateAfter {
+	if done {
 		s.v.discard(s)
 	}
 }

@@ -95,17 +95,6 @@ func (s *session) finish(err error) {
 	}
 }
 
-// retryable reports whether a failed lookup of q may succeed if made again
-// in a new session: not when the database misbehaved, does not know the
-// version, or the mirror's own storage failed.
-func (s *session) retryable(q query, err error) bool {
-	if s.report.Load() != nil || errors.Is(err, sumdb.ErrSecurity) || s.local.Load() != nil {
-		return false
-	}
-	_, notFound := s.notFound.Load(q.lookup)
-	return !notFound
-}
-
 // lookupError turns an error from s.client.Lookup into one for Check.
 func (s *session) lookupError(q query, err error) error {
 	name := s.v.name

@@ -244,7 +244,7 @@ func (v *Verifier) lookup(ctx context.Context, q query) ([]string, error) {
 				return res.lines, nil
 			}
 			err := s.lookupError(q, res.err)
-			if again || !shared || !s.retryable(q, res.err) || !v.timeLeft(ctx) {
+			if again || !shared || !retryable(err) || !v.timeLeft(ctx) {
 				return nil, err
 			}
 			v.log.Debug("a lookup failed while sharing its session; looking up again in a new one", "err", err)
@@ -252,6 +252,14 @@ func (v *Verifier) lookup(ctx context.Context, q query) ([]string, error) {
 			return nil, q.errorf("%w", context.Cause(ctx))
 		}
 	}
+}
+
+// retryable reports whether a lookup that failed with err, as lookupError
+// reports it, may succeed if made again in a new session: not when the
+// database misbehaved, does not know the version, or the mirror's own
+// storage failed.
+func retryable(err error) bool {
+	return !errors.Is(err, modmirror.ErrSecurity) && !errors.Is(err, modmirror.ErrNotInSumDB) && !errors.Is(err, modmirror.ErrStorage)
 }
 
 // timeLeft reports whether ctx leaves at least half the time of one read

@@ -230,17 +230,24 @@ func (v *Verifier) readStore(ctx context.Context, file string) ([]byte, error) {
 
 // writeLater stores the verified database file in the background, so that
 // the fill waiting for the verification does not wait for the store too
-// (two PUTs of about 3 ms each on S3 for every new module version); at
-// most maxWriters at once, beyond which the writer waits. Until it is
-// stored, readStore finds it in memory: a client's lookup right after the
-// fill (the go command's own check) is still answered without the remote.
+// (two PUTs of about 3 ms each on S3 for every new module version). Until
+// it is stored, readStore finds it in memory: a client's lookup right after
+// the fill (the go command's own check) is still answered without the
+// remote.
+//
+// It is called by a lookup in progress, which a fill may be waiting for,
+// so it waits only when maxQueuedWrites files are not yet stored; at most
+// maxWriters of them are written at once, and the rest wait for a writer
+// in their own goroutines.
 func (v *Verifier) writeLater(file string, data []byte) {
 	data = bytes.Clone(data)
+	v.queued <- struct{}{}
 	v.pendingMu.Lock()
 	v.pending[file] = data
 	v.pendingMu.Unlock()
-	v.writers <- struct{}{}
 	v.background.Go(func() {
+		defer func() { <-v.queued }()
+		v.writers <- struct{}{}
 		defer func() { <-v.writers }()
 		ctx, cancel := context.WithTimeout(context.Background(), v.timeout)
 		defer cancel()
@@ -253,6 +260,15 @@ func (v *Verifier) writeLater(file string, data []byte) {
 
 // maxWriters bounds the store writes writeLater runs at once.
 const maxWriters = 16
+
+// maxQueuedWrites bounds the files writeLater holds that are not stored
+// yet, tiles of 8 KiB at most. A cold build of a large module graph
+// verifies hundreds of new records and tiles in seconds, while a disk
+// busy with the zips being filled takes milliseconds a file: with the
+// lookups waiting once maxWriters files were queued, as they did, a cold
+// "go mod download all" of bench/testdata/k8s had 38 of 325 writes wait,
+// 236 ms in all, each holding up a lookup (docs/BENCHMARKS.md).
+const maxQueuedWrites = 512
 
 // writeStore stores the verified database file. A file that is already
 // there is left alone: verified files never change. Failures only cost a

@@ -87,6 +87,7 @@ type Verifier struct {
 	background sync.WaitGroup // lookups started by Prefetch or left by Check, and writeLater's writes
 	prefetches chan struct{}  // a slot per Prefetch lookup running
 	writers    chan struct{}  // a token for each writeLater write running
+	queued     chan struct{}  // a token for each writeLater write not done
 	pendingMu  sync.Mutex
 	pending    map[string][]byte // verified files writeLater has not stored yet
 }
@@ -124,6 +125,7 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		log:        cfg.Logger,
 		timeout:    cfg.Timeout,
 		writers:    make(chan struct{}, maxWriters),
+		queued:     make(chan struct{}, maxQueuedWrites),
 		prefetches: make(chan struct{}, maxPrefetches),
 		pending:    make(map[string][]byte),
 	}

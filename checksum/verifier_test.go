@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -400,5 +401,35 @@ func TestCheckDoesNotWaitForStore(t *testing.T) {
 	data, err := v.readStore(context.Background(), "lookup/"+path+"@"+version)
 	if err != nil || !strings.Contains(string(data), path+" "+version+" ") {
 		t.Errorf("reading the lookup being written: %q, %v", data, err)
+	}
+}
+
+// TestCheckDoesNotWaitForStoreWrites: while the store writes nothing, more
+// Checks than there are writers (each writing a record and its tiles) still
+// return, and each one's record is read from memory until it is stored.
+// Lookups used to wait once maxWriters writes were running.
+func TestCheckDoesNotWaitForStoreWrites(t *testing.T) {
+	e := newTestEnv(t)
+	blocked := &blockedStore{Store: e.store, release: make(chan struct{})}
+	e.store = blocked
+	v := e.newVerifier(t, e.remote)
+	t.Cleanup(func() { close(blocked.release) }) // before v's Close
+	e.db.Grow(t, 300)
+	for i := range maxWriters + 4 {
+		path, version := fmt.Sprintf("example.com/grow/m%d", i*13), "v1.0.0"
+		done := make(chan error, 1)
+		go func() { done <- v.Check(context.Background(), path, version, e.db.Hash(path, version)) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Check %d of %s waits for the store's writes", i+1, path)
+		}
+		data, err := v.readStore(context.Background(), "lookup/"+path+"@"+version)
+		if err != nil || !strings.Contains(string(data), path+" "+version+" ") {
+			t.Errorf("reading the lookup of %s being written: %q, %v", path, data, err)
+		}
 	}
 }

@@ -9,13 +9,16 @@ package sqlitedb
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
+	"time"
 
-	_ "modernc.org/sqlite" // the "sqlite" driver
+	msqlite "modernc.org/sqlite" // and the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // An Upgrade changes a database of schema version From to From+1.
@@ -40,12 +43,15 @@ func Open(file string, perm fs.FileMode, schema string, version int, upgrades ..
 	}
 	f.Close()
 	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
-	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: file}).EscapedPath()+"?"+q.Encode())
 	if err != nil {
+		return nil, err
+	}
+	if err := walMode(db, file); err != nil {
+		db.Close()
 		return nil, err
 	}
 	if err := initSchema(db, file, schema, version, upgrades); err != nil {
@@ -53,6 +59,33 @@ func Open(file string, perm fs.FileMode, schema string, version int, upgrades ..
 		return nil, err
 	}
 	return db, nil
+}
+
+// busyTimeout is how long a statement waits for a lock another connection
+// holds (the busy_timeout pragma), and walMode for WAL mode.
+const busyTimeout = 10 * time.Second
+
+// walMode puts the database in WAL mode, which the file keeps from then
+// on. SQLite answers SQLITE_BUSY at once, without waiting as busy_timeout
+// asks, when another connection is switching the same new database to WAL
+// at the same moment (two replicas, or two stores of one process, starting
+// together), so the switch is tried again until busyTimeout has passed.
+func walMode(db *sql.DB, file string) error {
+	deadline := time.Now().Add(busyTimeout)
+	for {
+		var mode string
+		err := db.QueryRow("PRAGMA journal_mode(WAL)").Scan(&mode)
+		var se *msqlite.Error
+		switch {
+		case err == nil && mode != "wal":
+			return fmt.Errorf("%s: cannot use WAL mode (journal mode %q)", file, mode)
+		case err == nil:
+			return nil
+		case !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline):
+			return fmt.Errorf("%s: switching to WAL mode: %w", file, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func initSchema(db *sql.DB, file, schema string, version int, upgrades []Upgrade) error {

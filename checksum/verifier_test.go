@@ -379,36 +379,10 @@ func (s *blockedStore) Create(ctx context.Context, name string, r io.Reader) err
 
 // TestCheckDoesNotWaitForStore: a Check returns while the store still
 // writes what it verified, and until the write is done the verified files
-// are read from memory, not fetched again.
+// are read from memory, not fetched again. More Checks than there are
+// writers (each writing a record, and tiles) all return while the store
+// writes nothing: lookups used to wait once maxWriters writes were running.
 func TestCheckDoesNotWaitForStore(t *testing.T) {
-	e := newTestEnv(t)
-	blocked := &blockedStore{Store: e.store, release: make(chan struct{})}
-	e.store = blocked
-	v := e.newVerifier(t, e.remote)
-	t.Cleanup(func() { close(blocked.release) }) // before v's Close
-	e.db.Grow(t, 10)
-	const path, version = "example.com/m3", "v1.0.0"
-	done := make(chan error, 1)
-	go func() { done <- v.Check(context.Background(), path, version, e.db.Hash(path, version)) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Check waits for the store's writes")
-	}
-	data, err := v.readStore(context.Background(), "lookup/"+path+"@"+version)
-	if err != nil || !strings.Contains(string(data), path+" "+version+" ") {
-		t.Errorf("reading the lookup being written: %q, %v", data, err)
-	}
-}
-
-// TestCheckDoesNotWaitForStoreWrites: while the store writes nothing, more
-// Checks than there are writers (each writing a record and its tiles) still
-// return, and each one's record is read from memory until it is stored.
-// Lookups used to wait once maxWriters writes were running.
-func TestCheckDoesNotWaitForStoreWrites(t *testing.T) {
 	e := newTestEnv(t)
 	blocked := &blockedStore{Store: e.store, release: make(chan struct{})}
 	e.store = blocked

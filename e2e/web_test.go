@@ -26,9 +26,12 @@ func browser(t *testing.T) (context.Context, *consoleErrors) {
 	if err != nil {
 		testenv.Missing(t, "CHROMIUM", "chromium not found; scripts/test.sh installs it (apt-get install chromium)")
 	}
+	// Chromium puts its singleton socket in a directory of its own
+	// under TMPDIR and leaves it there; TMPDIR here is the test's.
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()))
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()),
+		chromedp.Env("TMPDIR="+t.TempDir()))
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancelC(); cancelA() })

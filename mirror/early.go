@@ -43,7 +43,7 @@ func (m *Mirror) answersEarly(path, ext string) bool {
 // steps are system calls that block it (creating, writing and syncing
 // files): the request ran only once they returned or the runtime took the
 // processor back, on average 3.5 ms after the answer was set for an .info
-// in a cold "go mod download all" of bench/testdata/k8s, 0 with the yield
+// in a cold "go mod download all" of bench/testdata/k8s, 0.01 ms with the yield
 // (docs/BENCHMARKS.md).
 func (e *earlyAnswer) give(data []byte) {
 	if e == nil {
